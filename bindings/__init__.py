@@ -1,0 +1,1 @@
+"""Bindings (wasmops.bindings): the faces users touch. Only this layer and registry know frontends."""

@@ -1,0 +1,10 @@
+"""Kernels (wasmops.kernels): the op library's builder, its manifest, and the wasmtime runtime.
+
+The runtime needs only wasmtime + numpy; the builder needs the [build] extra (TVM, ziglang).
+Knows nothing about frameworks.
+"""
+
+from .manifest import LibraryError, Manifest
+from .runtime import KernelError, Runtime, WasmTrap, default_library, default_runtime
+
+__all__ = ["KernelError", "LibraryError", "Manifest", "Runtime", "WasmTrap", "default_library", "default_runtime"]

@@ -1,0 +1,275 @@
+"""Load the op library with wasmtime and call kernels through its dispatch table.
+
+Needs only wasmtime and numpy. Owns the instance's linear memory: tensors live in one reusable arena,
+call metadata (DLTensors, shapes, TVM FFI argument records) in a fixed block, so a steady-state call
+allocates nothing in wasm. Every failure — a TVM argument check, a wasm trap — becomes a Python exception
+naming the kernel, and the instance stays usable. Knows nothing about frameworks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import hashlib
+import os
+import struct
+import threading
+from ctypes import byref
+from pathlib import Path
+
+import numpy as np
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from ..ops.spec import PREV, Call
+from . import manifest as mf
+from .manifest import LibraryError, Manifest
+
+LIB_DIR = Path(__file__).parent / "lib"
+_WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+ALIGN = 64
+MAX_ARGS = 64
+MAX_DIMS = 8
+
+_DLTENSOR = struct.Struct("<IiiiBBHII4xQ")  # wasm32 DLTensor, 40 bytes
+_ARG_PTR = struct.Struct("<ii I4x")  # TVMFFIAny holding a DLTensor*
+_ARG_INT = struct.Struct("<iiq")
+_ARG_FLOAT = struct.Struct("<iid")
+_TYPE_INT, _TYPE_FLOAT, _TYPE_DLTENSOR = 1, 3, 7
+_DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
+
+
+class KernelError(RuntimeError):
+    """A kernel refused its arguments or failed; the message names the kernel."""
+
+
+class WasmTrap(KernelError):
+    """The wasm code trapped (out-of-bounds access, unreachable, ...); the runtime recovered."""
+
+
+def default_library(relaxed: bool | None = None) -> Path:
+    """The library file to load: $WASMOPS_LIBRARY, else the relaxed-SIMD build if wanted and present."""
+    env = os.environ.get("WASMOPS_LIBRARY")
+    if env:
+        return Path(env)
+    relaxed_path = LIB_DIR / "wasmops-relaxed.wasm"
+    if relaxed is not False and relaxed_path.exists():
+        return relaxed_path
+    path = LIB_DIR / "wasmops.wasm"
+    if not path.exists():
+        raise FileNotFoundError(f"no op library at {path}: run `wasmops build` (or `make build`) first")
+    return path
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("WASMOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "wasmops")
+    return Path(root)
+
+
+def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Module:
+    """Compile the module, or deserialize the compiled code cached for this exact module + engine."""
+    cache = _cache_dir() / f"{key}.cwasm"
+    digest = cache.with_suffix(".sha256")
+    try:
+        blob = cache.read_bytes()
+        if hashlib.sha256(blob).hexdigest() == digest.read_text().strip():
+            return wasmtime.Module.deserialize(engine, blob)
+    except (OSError, wasmtime.WasmtimeError):
+        pass
+    try:
+        module = wasmtime.Module(engine, data)
+    except wasmtime.WasmtimeError as exc:
+        raise LibraryError(f"wasmtime refused the module: {str(exc).splitlines()[0]}") from None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        blob = module.serialize()
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(blob)
+        os.replace(tmp, cache)
+        digest.write_text(hashlib.sha256(blob).hexdigest())
+    except OSError:
+        pass  # a read-only cache only costs compile time
+    return module
+
+
+class Runtime:
+    """One instance of the op library: its memory, its kernels, its call path. Not thread-safe."""
+
+    def __init__(self, path: str | Path | None = None, relaxed: bool | None = None):
+        path = Path(path) if path else default_library(relaxed)
+        data, self.manifest = mf.read(path)
+        self.path = path
+        config = wasmtime.Config()
+        config.wasm_simd = True
+        relaxed = self.manifest.isa == "relaxed-simd"
+        config.wasm_relaxed_simd = relaxed
+        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
+        self.engine = wasmtime.Engine(config)
+        key = f"{self.manifest.content_hash[:32]}-{self.manifest.isa}-wasmtime{_WASMTIME_VERSION}"
+        module = _load_module(self.engine, data, key)
+        self.store = wasmtime.Store(self.engine)
+        try:
+            self.instance = wasmtime.Instance(self.store, module, [])
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise LibraryError(f"cannot instantiate {path.name}: {exc}") from None
+        ex = self.instance.exports(self.store)
+        self._exports = ex
+        self._memory = ex["memory"]
+        self._stack_pointer = ex["__stack_pointer"]
+        self._stack_top = self._stack_pointer.value(self.store)
+        self.index = {k.name: k.index for k in self.manifest.kernels}
+        if ex["wasmops_num_kernels"](self.store) != len(self.index):
+            raise LibraryError("the module's kernel table does not match its manifest")
+        # raw call path: wasmtime_func_call_unchecked with a reused argument array (~1 us instead of ~30)
+        self._ctx = self.store._context()
+        self._func = ex["wasmops_call"]._func
+        self._raw = (ffi.wasmtime_val_raw * 3)()
+        self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        self._mem_struct = self._memory._memory
+        self._view: np.ndarray | None = None
+        self._view_len = 0
+        self._meta = self.alloc(MAX_ARGS * (16 + _DLTENSOR.size + 8 * MAX_DIMS))
+        self._arena = 0
+        self._arena_size = 0
+        self.lock = threading.Lock()
+
+    # ---- memory ----------------------------------------------------------------------------------------
+    def memory(self) -> np.ndarray:
+        """A uint8 view of linear memory, rebuilt only when memory grew."""
+        size = ffi.wasmtime_memory_data_size(self._ctx, byref(self._mem_struct))
+        if size != self._view_len:
+            ptr = ffi.wasmtime_memory_data(self._ctx, byref(self._mem_struct))
+            self._view = np.ctypeslib.as_array(ptr, (size,))
+            self._view_len = size
+        return self._view  # type: ignore[return-value]
+
+    def alloc(self, nbytes: int) -> int:
+        ptr = self._exports["wasmops_alloc"](self.store, int(nbytes))
+        if not ptr:
+            raise MemoryError(f"wasm linear memory exhausted allocating {nbytes} bytes")
+        return ptr
+
+    def free(self, ptr: int) -> None:
+        self._exports["wasmops_free"](self.store, ptr)
+
+    def bytes_in_use(self) -> int:
+        return self._exports["wasmops_bytes_in_use"](self.store)
+
+    def _reserve(self, nbytes: int) -> int:
+        """The per-call tensor arena: grown (never shrunk) and reused by every call."""
+        if nbytes > self._arena_size:
+            if self._arena:
+                self.free(self._arena)
+                self._arena = 0
+            size = max(nbytes, 2 * self._arena_size, 1 << 16)
+            self._arena = self.alloc(size)
+            self._arena_size = size
+        return self._arena
+
+    # ---- calls -----------------------------------------------------------------------------------------
+    def run(self, calls: Call | list[Call]) -> np.ndarray:
+        """Run one call or a chain (later calls may take PREV, the previous output, as an input)."""
+        chain = [calls] if isinstance(calls, Call) else calls
+        offsets, total, prev = [], 0, None
+        for call in chain:  # lay out every tensor of the chain in the arena
+            ins = []
+            for x in call.inputs:
+                if x is PREV:
+                    ins.append(prev)
+                else:
+                    ins.append((total, x))
+                    total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
+            out = (total, call.out_shape, call.out_dtype)
+            total = (total + int(np.prod(call.out_shape)) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
+            offsets.append((ins, out))
+            prev = out
+        base = self._reserve(total)
+        mem = self.memory()
+        for call, (ins, out) in zip(chain, offsets, strict=True):
+            tensors = []
+            for item in ins:
+                if len(item) == 2:  # host array to copy in
+                    off, arr = item
+                    mem[base + off : base + off + arr.nbytes] = arr.reshape(-1).view(np.uint8)
+                    tensors.append((base + off, arr.shape, arr.dtype))
+                else:
+                    tensors.append((base + item[0], item[1], item[2]))
+            tensors.append((base + out[0], out[1], out[2]))
+            self.call(call.kernel, tensors, call.scalars)
+            mem = self.memory()
+        off, shape, dtype = offsets[-1][1]
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        result = mem[base + off : base + off + nbytes].view(dtype).reshape(shape).copy()
+        last = chain[-1]
+        return result.reshape(last.result_shape) if last.result_shape is not None else result
+
+    def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=()) -> None:
+        """Low-level call: tensors are (address in wasm memory, shape, dtype)."""
+        try:
+            index = self.index[kernel]
+        except KeyError:
+            raise KernelError(f"kernel {kernel!r} is not in {self.path.name}") from None
+        n = len(tensors) + len(scalars)
+        if n > MAX_ARGS or any(len(t[1]) > MAX_DIMS for t in tensors):
+            raise KernelError(f"{kernel}: more than {MAX_ARGS} arguments or {MAX_DIMS} dimensions")
+        mem = self.memory()
+        args = self._meta
+        dlt = args + 16 * MAX_ARGS
+        shapes = dlt + _DLTENSOR.size * MAX_ARGS
+        for i, (ptr, shape, dtype) in enumerate(tensors):
+            t, s = dlt + i * _DLTENSOR.size, shapes + i * 8 * MAX_DIMS
+            mem[s : s + 8 * len(shape)] = np.asarray(shape, dtype=np.int64).view(np.uint8)
+            _DLTENSOR.pack_into(mem, t, ptr, 1, 0, len(shape), _DL_CODES[dtype.kind], dtype.itemsize * 8, 1, s, 0, 0)
+            _ARG_PTR.pack_into(mem, args + 16 * i, _TYPE_DLTENSOR, 0, t)
+        for j, value in enumerate(scalars, start=len(tensors)):
+            if isinstance(value, float):
+                _ARG_FLOAT.pack_into(mem, args + 16 * j, _TYPE_FLOAT, 0, value)
+            else:
+                _ARG_INT.pack_into(mem, args + 16 * j, _TYPE_INT, 0, int(value))
+        self._invoke(kernel, index, args, n)
+
+    def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
+        raw = self._raw
+        raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
+        error = ffi.wasmtime_func_call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
+        if error or self._trap:
+            self._raise_trap(kernel, error)
+        rc = raw[0].i32
+        if rc != 0:
+            raise KernelError(f"{kernel}: {self.last_error() or f'kernel returned status {rc}'}")
+
+    def _raise_trap(self, kernel: str, error) -> None:
+        if self._trap:
+            message = wasmtime.Trap._from_ptr(self._trap).message
+            self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        else:
+            message = str(wasmtime.WasmtimeError._from_ptr(error))
+        # a trap unwinds without restoring the shadow stack; put it back so the next call starts clean
+        self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
+        raise WasmTrap(f"{kernel}: wasm trap: {message.splitlines()[0]}")
+
+    def last_error(self) -> str:
+        ptr = self._exports["wasmops_last_error"](self.store)
+        mem = self.memory()
+        end = ptr
+        while end < len(mem) and mem[end]:
+            end += 1
+        return bytes(mem[ptr:end]).decode(errors="replace")
+
+
+_DEFAULT: Runtime | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_runtime() -> Runtime:
+    """The process-wide runtime, loaded on first use."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                _DEFAULT = Runtime()
+    return _DEFAULT
+
+
+__all__ = ["KernelError", "LibraryError", "Manifest", "Runtime", "WasmTrap", "default_library", "default_runtime"]

@@ -1,0 +1,155 @@
+"""What an operator is: its kernels (TE compute + wasm schedule), its dispatch rule and its numpy reference.
+
+This module must not know about wasmtime or any framework. TVM is imported only inside kernel builders,
+so the runtime (wasmtime + numpy) can read op specs without the compiler installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+TENSOR, INT, FLOAT = "tensor", "int", "float"
+
+#: dtypes the library computes in, with their short kernel-name prefixes.
+DTYPE_PREFIX = {np.dtype("float32"): "f32", np.dtype("int32"): "i32"}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One dispatch-table entry: a shape-generic TIR function the builder compiles to wasm.
+
+    The kernel ABI is positional: every tensor argument (inputs, then the output) and then the scalars,
+    in the order `params` lists them.
+    """
+
+    name: str  # "<dtype>_<op>[_<variant>]", e.g. "f32_conv2d_nchw_gemm"
+    build: Callable[[], Any]  # () -> scheduled tvm PrimFunc; only the builder calls it
+    params: tuple[str, ...]
+
+
+class Prev:
+    """Marks a Call input as the previous Call's output, which stays in wasm memory."""
+
+
+PREV = Prev()
+
+
+@dataclass
+class Call:
+    """One kernel invocation the runtime performs; `plan` returns one or a chain of these."""
+
+    kernel: str
+    inputs: Sequence[np.ndarray | Prev]
+    out_shape: tuple[int, ...]
+    out_dtype: np.dtype
+    scalars: tuple[int | float, ...] = ()
+    result_shape: tuple[int, ...] | None = None  # the public shape of the output, if the kernel's differs
+
+    def __post_init__(self) -> None:
+        self.out_dtype = np.dtype(self.out_dtype)
+        self.out_shape = tuple(int(d) for d in self.out_shape)
+
+
+class Op:
+    """Base of every operator. Subclasses set `name` and write `kernels`, `reference` and `plan`.
+
+    `plan` has the public signature of the op (the numpy binding copies it) and its docstring is the
+    user-facing documentation: shapes, layouts, attributes.
+    """
+
+    name: ClassVar[str]
+
+    def kernels(self) -> list[Kernel]:
+        raise NotImplementedError
+
+    def reference(self, *args: Any, **attrs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def plan(self, *args: Any, **attrs: Any) -> Call | list[Call]:
+        raise NotImplementedError
+
+    # ---- helpers shared by every op's validation -----------------------------------------------------
+    def tensor(
+        self, value: Any, what: str, dtypes: Sequence[str] = ("float32",), ndim: int | Sequence[int] | None = None
+    ) -> np.ndarray:
+        """Validate one tensor argument: numpy-style TypeError for dtype, ValueError for rank.
+
+        ndarrays must already carry a supported dtype; plain Python data (lists, scalars) has no declared
+        dtype and is converted to float32 / int32, as a user of a float32 library expects.
+        """
+        allowed = [np.dtype(d) for d in dtypes]
+        if isinstance(value, np.ndarray | np.generic):
+            arr = np.asarray(value)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype.kind == "f" and np.dtype("float32") in allowed:
+                arr = arr.astype(np.float32)
+            elif arr.dtype.kind in "iub" and np.dtype("int32") in allowed:
+                arr = arr.astype(np.int32)
+            elif arr.dtype.kind in "iub" and np.dtype("float32") in allowed:
+                arr = arr.astype(np.float32)
+        if arr.dtype not in allowed:
+            names = " or ".join(str(d) for d in allowed)
+            raise TypeError(f"{self.name}: {what} has dtype {arr.dtype}; expected {names}")
+        if ndim is not None:
+            ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+            if arr.ndim not in ranks:
+                want = " or ".join(str(r) for r in ranks)
+                raise ValueError(f"{self.name}: {what} must have rank {want}, got shape {arr.shape}")
+        return np.ascontiguousarray(arr)
+
+    def same_dtype(self, *arrays: np.ndarray) -> np.dtype:
+        dtypes = {a.dtype for a in arrays}
+        if len(dtypes) != 1:
+            raise TypeError(f"{self.name}: inputs have different dtypes {sorted(map(str, dtypes))}")
+        return arrays[0].dtype
+
+    def fail(self, message: str) -> ValueError:
+        return ValueError(f"{self.name}: {message}")
+
+    def ints(self, value: int | Sequence[int], n: int, what: str, minimum: int | None = None) -> tuple[int, ...]:
+        """Expand an int-or-tuple attribute (PyTorch / numpy style) to n ints and range-check it."""
+        vals = (value,) * n if isinstance(value, int | np.integer) else tuple(value)
+        if len(vals) != n or not all(isinstance(v, int | np.integer) for v in vals):
+            raise self.fail(f"{what} must be an int or a sequence of {n} ints, got {value!r}")
+        if minimum is not None and any(v < minimum for v in vals):
+            raise self.fail(f"{what} must be >= {minimum}, got {value!r}")
+        return tuple(int(v) for v in vals)
+
+    def axis(self, axis: int, ndim: int) -> int:
+        """Normalise a numpy-style (possibly negative) axis, raising numpy's AxisError type on a miss."""
+        if not -ndim <= axis < ndim:
+            raise np.exceptions.AxisError(f"{self.name}: axis {axis} is out of bounds for array of dimension {ndim}")
+        return axis % ndim
+
+
+def prefix(dtype: np.dtype) -> str:
+    return DTYPE_PREFIX[np.dtype(dtype)]
+
+
+@dataclass
+class OpTable:
+    """All ops, by name; built by scanning the ops package so adding an op file is enough."""
+
+    ops: dict[str, Op] = field(default_factory=dict)
+
+    def add(self, op: Op) -> None:
+        if op.name in self.ops:
+            raise ValueError(f"op {op.name!r} is defined twice")
+        self.ops[op.name] = op
+
+    def __getitem__(self, name: str) -> Op:
+        try:
+            return self.ops[name]
+        except KeyError:
+            raise KeyError(f"no op {name!r}; ops are: {', '.join(sorted(self.ops))}") from None
+
+    def __iter__(self):
+        return iter(self.ops.values())
+
+    def kernels(self) -> list[tuple[Op, Kernel]]:
+        return [(op, k) for op in self.ops.values() for k in op.kernels()]

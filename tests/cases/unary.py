@@ -1,0 +1,20 @@
+"""Unary elementwise ops: odd sizes (not a multiple of the 16-wide vector loop), size-1 and empty tensors."""
+
+from . import Case, rand
+
+SHAPES = [(1,), (7,), (16,), (1003,), (2, 3, 5), (1, 64, 56, 56), (0, 4)]
+FLOAT_OPS = ["relu", "sigmoid", "tanh", "gelu", "silu", "exp", "neg", "abs", "relu6"]
+CASES = [Case(op, (rand(*s, seed=i),), id=f"{s}") for op in FLOAT_OPS for i, s in enumerate(SHAPES)]
+CASES += [Case(op, (rand(*s, dtype="int32", seed=i, low=-100, high=100),), id=f"i32{s}")
+          for op in ("relu", "neg", "abs") for i, s in enumerate(SHAPES)]
+CASES += [Case("log", (rand(*s, seed=i, low=1e-6, high=50.0),), id=f"{s}") for i, s in enumerate(SHAPES)]
+CASES += [Case("sqrt", (rand(*s, seed=i, low=0.0, high=50.0),), id=f"{s}") for i, s in enumerate(SHAPES)]
+CASES += [
+    Case("exp", (rand(1000, low=-80, high=80),), rtol=5e-6, atol=0, id="wide-range"),
+    Case("tanh", (rand(1000, low=-12, high=12),), id="saturating"),
+    Case("sigmoid", (rand(1000, low=-30, high=30),), id="saturating"),
+    Case("clip", (rand(5, 7),), {"min": -1.0, "max": 0.5}),
+    Case("clip", (rand(33),), {"min": 0.0, "max": 0.0}, id="empty-range"),
+    Case("leaky_relu", (rand(4, 9),), {"alpha": 0.01}),
+    Case("leaky_relu", (rand(17),), {"alpha": 0.3}, id="alpha0.3"),
+]

@@ -1,0 +1,13 @@
+"""Shared fixtures: the op library is built once (by `make build`) and loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from wasmops.kernels.runtime import default_library, default_runtime
+
+
+@pytest.fixture(scope="session")
+def runtime():
+    default_library()  # a clear FileNotFoundError if the library was not built
+    return default_runtime()
