@@ -9,8 +9,10 @@ naming the kernel, and the instance stays usable. Knows nothing about frameworks
 from __future__ import annotations
 
 import ctypes
-import importlib.metadata
+import functools
 import hashlib
+import importlib.metadata
+import math
 import os
 import struct
 import threading
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import wasmtime
+from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
 from ..ops.spec import PREV, Call
@@ -31,10 +34,21 @@ ALIGN = 64
 MAX_ARGS = 64
 MAX_DIMS = 8
 
-_DLTENSOR = struct.Struct("<IiiiBBHII4xQ")  # wasm32 DLTensor, 40 bytes
+_DLTENSOR_SIZE = 40  # wasm32 DLTensor: data, device, ndim, dtype, shape*, strides*, byte_offset
+_RECORD = _DLTENSOR_SIZE + 8 * MAX_DIMS  # a DLTensor followed by its int64 shape
+
+
+@functools.cache
+def _tensor_struct(ndim: int) -> struct.Struct:
+    return struct.Struct(f"<IiiiBBHII4xQ{ndim}q")
+
+
 _ARG_PTR = struct.Struct("<ii I4x")  # TVMFFIAny holding a DLTensor*
 _ARG_INT = struct.Struct("<iiq")
 _ARG_FLOAT = struct.Struct("<iid")
+# the raw ctypes entry points under wasmtime-py's Python wrappers: one Python frame less per call
+_call_unchecked = _bindings._wasmtime_func_call_unchecked
+_memory_size = _bindings._wasmtime_memory_data_size
 _TYPE_INT, _TYPE_FLOAT, _TYPE_DLTENSOR = 1, 3, 7
 _DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
 
@@ -129,7 +143,7 @@ class Runtime:
         self._mem_struct = self._memory._memory
         self._view: np.ndarray | None = None
         self._view_len = 0
-        self._meta = self.alloc(MAX_ARGS * (16 + _DLTENSOR.size + 8 * MAX_DIMS))
+        self._meta = self.alloc(MAX_ARGS * (16 + _RECORD))
         self._arena = 0
         self._arena_size = 0
         self.lock = threading.Lock()
@@ -137,7 +151,7 @@ class Runtime:
     # ---- memory ----------------------------------------------------------------------------------------
     def memory(self) -> np.ndarray:
         """A uint8 view of linear memory, rebuilt only when memory grew."""
-        size = ffi.wasmtime_memory_data_size(self._ctx, byref(self._mem_struct))
+        size = _memory_size(self._ctx, byref(self._mem_struct))
         if size != self._view_len:
             ptr = ffi.wasmtime_memory_data(self._ctx, byref(self._mem_struct))
             self._view = np.ctypeslib.as_array(ptr, (size,))
@@ -171,68 +185,63 @@ class Runtime:
     def run(self, calls: Call | list[Call]) -> np.ndarray:
         """Run one call or a chain (later calls may take PREV, the previous output, as an input)."""
         chain = [calls] if isinstance(calls, Call) else calls
-        offsets, total, prev = [], 0, None
+        layout, total, prev = [], 0, None
         for call in chain:  # lay out every tensor of the chain in the arena
             ins = []
             for x in call.inputs:
                 if x is PREV:
                     ins.append(prev)
                 else:
-                    ins.append((total, x))
+                    ins.append((total, x.shape, x.dtype, x))
                     total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
-            out = (total, call.out_shape, call.out_dtype)
-            total = (total + int(np.prod(call.out_shape)) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
-            offsets.append((ins, out))
+            out = (total, call.out_shape, call.out_dtype, None)
+            total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
+            layout.append((ins, out))
             prev = out
         base = self._reserve(total)
         mem = self.memory()
-        for call, (ins, out) in zip(chain, offsets, strict=True):
-            tensors = []
-            for item in ins:
-                if len(item) == 2:  # host array to copy in
-                    off, arr = item
+        for call, (ins, out) in zip(chain, layout, strict=True):
+            for off, _, _, arr in ins:
+                if arr is not None:  # a host array: copy it in (PREV tensors are already there)
                     mem[base + off : base + off + arr.nbytes] = arr.reshape(-1).view(np.uint8)
-                    tensors.append((base + off, arr.shape, arr.dtype))
-                else:
-                    tensors.append((base + item[0], item[1], item[2]))
-            tensors.append((base + out[0], out[1], out[2]))
-            self.call(call.kernel, tensors, call.scalars)
+            tensors = [(base + off, shape, dtype) for off, shape, dtype, _ in (*ins, out)]
+            self.call(call.kernel, tensors, call.scalars, mem)
             mem = self.memory()
-        off, shape, dtype = offsets[-1][1]
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        result = mem[base + off : base + off + nbytes].view(dtype).reshape(shape).copy()
-        last = chain[-1]
-        return result.reshape(last.result_shape) if last.result_shape is not None else result
+        off, shape, dtype, _ = layout[-1][1]
+        final = chain[-1].result_shape
+        return np.frombuffer(mem, dtype, math.prod(shape), base + off).reshape(final or shape).copy()
 
-    def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=()) -> None:
-        """Low-level call: tensors are (address in wasm memory, shape, dtype)."""
-        try:
-            index = self.index[kernel]
-        except KeyError:
-            raise KernelError(f"kernel {kernel!r} is not in {self.path.name}") from None
+    def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=(), mem=None) -> None:
+        """Low-level call: tensors are (address in wasm memory, shape, dtype), then int/float scalars."""
+        index = self.index.get(kernel)
+        if index is None:
+            raise KernelError(f"kernel {kernel!r} is not in {self.path.name}")
         n = len(tensors) + len(scalars)
-        if n > MAX_ARGS or any(len(t[1]) > MAX_DIMS for t in tensors):
-            raise KernelError(f"{kernel}: more than {MAX_ARGS} arguments or {MAX_DIMS} dimensions")
-        mem = self.memory()
+        if n > MAX_ARGS:
+            raise KernelError(f"{kernel}: more than {MAX_ARGS} arguments")
+        mem = self.memory() if mem is None else mem
         args = self._meta
-        dlt = args + 16 * MAX_ARGS
-        shapes = dlt + _DLTENSOR.size * MAX_ARGS
+        records = args + 16 * MAX_ARGS
         for i, (ptr, shape, dtype) in enumerate(tensors):
-            t, s = dlt + i * _DLTENSOR.size, shapes + i * 8 * MAX_DIMS
-            mem[s : s + 8 * len(shape)] = np.asarray(shape, dtype=np.int64).view(np.uint8)
-            _DLTENSOR.pack_into(mem, t, ptr, 1, 0, len(shape), _DL_CODES[dtype.kind], dtype.itemsize * 8, 1, s, 0, 0)
+            ndim = len(shape)
+            if ndim > MAX_DIMS:
+                raise KernelError(f"{kernel}: tensor {i} has {ndim} dims; the runtime passes at most {MAX_DIMS}")
+            t = records + i * _RECORD
+            _tensor_struct(ndim).pack_into(
+                mem, t, ptr, 1, 0, ndim, _DL_CODES[dtype.kind], dtype.itemsize * 8, 1, t + _DLTENSOR_SIZE, 0, 0,
+                *shape)
             _ARG_PTR.pack_into(mem, args + 16 * i, _TYPE_DLTENSOR, 0, t)
         for j, value in enumerate(scalars, start=len(tensors)):
             if isinstance(value, float):
                 _ARG_FLOAT.pack_into(mem, args + 16 * j, _TYPE_FLOAT, 0, value)
             else:
-                _ARG_INT.pack_into(mem, args + 16 * j, _TYPE_INT, 0, int(value))
+                _ARG_INT.pack_into(mem, args + 16 * j, _TYPE_INT, 0, value)
         self._invoke(kernel, index, args, n)
 
     def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
         raw = self._raw
         raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
-        error = ffi.wasmtime_func_call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
+        error = _call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
         if error or self._trap:
             self._raise_trap(kernel, error)
         rc = raw[0].i32

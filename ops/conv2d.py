@@ -1,0 +1,155 @@
+"""conv2d: 2-D convolution, NCHW input, OIHW weight (PyTorch / ONNX layout), with stride, asymmetric padding,
+dilation, groups (depthwise included) and an optional bias.
+
+Kernel: direct convolution, register-tiled over (output channels x output columns) as in ops/_tiled.py.
+The input is first copied into a zero-padded buffer wide enough that every tile reads in bounds, so the
+hot loop is branch-free. Two variants: `_s1` fixes the column stride to 1, which makes every input read a
+contiguous vector load (3x3/s1 and 1x1 convs: most of ResNet's FLOPs); the generic kernel takes any stride.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import INT, TENSOR, Call, Kernel, Op
+
+
+def _build(unit_stride_w: bool, grouped: bool):
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    n, c, h, w, k, cg, kh, kw, oh, ow = dims("n", "c", "h", "w", "k", "cg", "kh", "kw", "oh", "ow")
+    sh, pt, pl, dh, dw, groups = (te.var(s, "int32") for s in ("sh", "pt", "pl", "dh", "dw", "groups"))
+    sw = tvm.tirx.const(1, "int32") if unit_stride_w else te.var("sw", "int32")
+    x = te.placeholder((n, c, h, w), "float32", name="x")
+    wt = te.placeholder((k, cg, kh, kw), "float32", name="wt")
+    bias = te.placeholder((k,), "float32", name="bias")
+    zero = tvm.tirx.const(0.0, "float32")
+    owp = (ow + NR - 1) // NR * NR
+    kp = (k + MR - 1) // MR * MR
+    hp = (oh - 1) * sh + (kh - 1) * dh + 1
+    wpad = (owp - 1) * sw + (kw - 1) * dw + 1
+    xp = te.compute((n, c, hp, wpad), lambda b, ch, y, xx: te.if_then_else(
+        tvm.tirx.all(y >= pt, y < h + pt, xx >= pl, xx < w + pl), x[b, ch, y - pt, xx - pl], zero), name="xp")
+    wp = te.compute((kp // MR, kh, kw, cg, MR), lambda ko, r, s, i, ki: te.if_then_else(
+        ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero), name="wp")
+    kg = te.indexdiv(k, groups)
+    ri, rr, rs = te.reduce_axis((0, cg), "ri"), te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
+
+    def in_channel(o):
+        # grouped: each output channel reads its own group; dense convs skip the division so both rows of a
+        # tile share one input row (half the loads in the hot loop)
+        return te.indexdiv(te.min(o, k - 1), kg) * cg + ri if grouped else ri
+
+    acc = te.compute((n, kp, oh, owp), lambda b, o, y, xx: te.sum(
+        wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, xx * sw + rs * dw], axis=[rr, rs, ri]),  # channels innermost: the longest loop
+        name="acc")
+    y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
+    scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=("xp", "wp"))
+
+
+def _pads(op: Op, padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) from an int, (ph, pw), (top, left, bottom, right), 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":  # stride 1 only (checked by the caller); extra pad goes bottom/right like ONNX
+            th, tw = ((kk - 1) * d for kk, d in zip(kernel, dilation, strict=True))
+            return (th // 2, tw // 2, th - th // 2, tw - tw // 2)
+        raise op.fail(f"padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+    if isinstance(padding, int | np.integer):
+        return (int(padding),) * 4
+    pads = tuple(padding)
+    if len(pads) == 2:
+        pads = pads * 2
+    return op.ints(pads, 4, "padding", minimum=0)
+
+
+class Conv2d(Op):
+    name = "conv2d"
+
+    def kernels(self) -> list[Kernel]:
+        return [
+            Kernel("f32_conv2d_nchw", lambda: _build(False, False), (TENSOR,) * 4 + (INT,) * 6),
+            Kernel("f32_conv2d_nchw_s1", lambda: _build(True, False), (TENSOR,) * 4 + (INT,) * 5),
+            Kernel("f32_conv2d_nchw_grouped", lambda: _build(False, True), (TENSOR,) * 4 + (INT,) * 7),
+        ]
+
+    def reference(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+        x, weight = np.asarray(x, np.float64), np.asarray(weight, np.float64)
+        sh, sw = self.ints(stride, 2, "stride")
+        dh, dw = self.ints(dilation, 2, "dilation")
+        pt, pl, pb, pr = _pads(self, padding, weight.shape[2:], (dh, dw))
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        n, c, h, w = xp.shape
+        k, cg, kh, kw = weight.shape
+        oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+        out = np.zeros((n, k, oh, ow))
+        kg = k // groups
+        for g in range(groups):
+            xs = xp[:, g * cg : (g + 1) * cg]
+            ws = weight[g * kg : (g + 1) * kg]
+            for r in range(kh):
+                for s in range(kw):
+                    patch = xs[:, :, r * dh : r * dh + sh * (oh - 1) + 1 : sh, s * dw : s * dw + sw * (ow - 1) + 1 : sw]
+                    out[:, g * kg : (g + 1) * kg] += np.einsum("nchw,kc->nkhw", patch, ws[:, :, r, s])
+        if bias is not None:
+            out += np.asarray(bias, np.float64)[None, :, None, None]
+        return out.astype(np.float32)
+
+    def plan(
+        self,
+        x: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None = None,
+        stride: int | tuple[int, int] = 1,
+        padding: int | str | tuple[int, ...] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+    ) -> Call:
+        """2-D convolution (cross-correlation, as in every DL framework), NCHW.
+
+        x: (N, C, H, W) float32; weight: (K, C // groups, KH, KW); bias: (K,) or None.
+        stride, dilation: int or (h, w), >= 1. padding: int, (h, w), (top, left, bottom, right),
+        'valid' or 'same' (stride 1). groups divides C and K (groups == C == K is depthwise).
+        Returns (N, K, OH, OW) with OH = (H + top + bottom - dilation_h * (KH - 1) - 1) // stride_h + 1.
+        """
+        x = self.tensor(x, "x", ndim=4)
+        weight = self.tensor(weight, "weight", ndim=4)
+        n, c, h, w = x.shape
+        k, cg, kh, kw = weight.shape
+        sh, sw = self.ints(stride, 2, "stride", minimum=1)
+        dh, dw = self.ints(dilation, 2, "dilation", minimum=1)
+        if not isinstance(groups, int | np.integer) or groups < 1:
+            raise self.fail(f"groups must be a positive int, got {groups!r}")
+        if c % groups or k % groups:
+            raise self.fail(f"groups={groups} must divide both input channels ({c}) and output channels ({k})")
+        if cg * groups != c:
+            raise self.fail(f"weight has {cg} input channels per group; x has {c} channels / {groups} groups "
+                            f"= {c // groups}")
+        if padding == "same" and (sh, sw) != (1, 1):
+            raise self.fail("padding='same' needs stride 1")
+        pt, pl, pb, pr = _pads(self, padding, (kh, kw), (dh, dw))
+        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+        if oh < 1 or ow < 1:
+            raise self.fail(f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input "
+                            f"{h + pt + pb}x{w + pl + pr}")
+        if bias is None:
+            bias = np.zeros(k, np.float32)
+        bias = self.tensor(bias, "bias", ndim=1)
+        if bias.shape != (k,):
+            raise self.fail(f"bias must have shape ({k},), got {bias.shape}")
+        args, out = [x, weight, bias], (n, k, oh, ow)
+        if groups > 1:
+            return Call("f32_conv2d_nchw_grouped", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))
+        if sw == 1:
+            return Call("f32_conv2d_nchw_s1", args, out, np.float32, (sh, pt, pl, dh, dw))
+        return Call("f32_conv2d_nchw", args, out, np.float32, (sh, sw, pt, pl, dh, dw))
+
+
+OPS = [Conv2d()]

@@ -1,0 +1,72 @@
+"""dense: y = x · Wᵀ + b, the fully-connected layer (PyTorch `nn.Linear` / ONNX Gemm with transB=1 layout).
+
+Kernel: rows of x (all leading dims collapsed) times packed weight columns, tiled MR x NR in registers
+(see ops/_tiled.py). The weight is repacked per call into NR-wide column panels so the hot loop does
+contiguous vector loads; that costs N*K moves against M*N*K multiply-adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import TENSOR, Call, Kernel, Op
+
+
+def _build():
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    m, n, k = dims("m", "n", "k")
+    x = te.placeholder((m, k), "float32", name="x")
+    w = te.placeholder((n, k), "float32", name="w")
+    b = te.placeholder((n,), "float32", name="b")
+    zero = tvm.tirx.const(0.0, "float32")
+    mp, no = (m + MR - 1) // MR * MR, (n + NR - 1) // NR
+    xp = te.compute((mp // MR, k, MR), lambda io, r, ii: te.if_then_else(io * MR + ii < m, x[io * MR + ii, r], zero),
+                    name="xp")
+    wp = te.compute((no, k, NR), lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero),
+                    name="wp")
+    r = te.reduce_axis((0, k), "r")
+    acc = te.compute((mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc")
+    y = te.compute((m, n), lambda i, j: acc[i, j] + b[j], name="y")
+    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=("xp", "wp"))
+
+
+class Dense(Op):
+    name = "dense"
+
+    def kernels(self) -> list[Kernel]:
+        return [Kernel("f32_dense", _build, (TENSOR,) * 4)]
+
+    def reference(self, x, weight, bias=None) -> np.ndarray:
+        y = np.asarray(x, np.float64) @ np.asarray(weight, np.float64).T
+        if bias is not None:
+            y = y + np.asarray(bias, np.float64)
+        return y.astype(np.float32)
+
+    def plan(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> Call:
+        """Fully-connected layer: ``y = x @ weight.T + bias``.
+
+        x: (..., in_features) float32, any number of leading dims; weight: (out_features, in_features);
+        bias: (out_features,) or None. Returns (..., out_features) float32.
+        """
+        x = self.tensor(x, "x", ndim=range(1, 9))
+        weight = self.tensor(weight, "weight", ndim=2)
+        n, k = weight.shape
+        if x.shape[-1] != k:
+            raise self.fail(f"x has {x.shape[-1]} features (shape {x.shape}) but weight expects {k} "
+                            f"(shape {weight.shape})")
+        if bias is None:
+            bias = np.zeros(n, np.float32)
+        bias = self.tensor(bias, "bias", ndim=1)
+        if bias.shape != (n,):
+            raise self.fail(f"bias must have shape ({n},), got {bias.shape}")
+        rows = x.reshape(int(np.prod(x.shape[:-1])), k)
+        return Call("f32_dense", [rows, weight, bias], (rows.shape[0], n), np.float32,
+                    result_shape=x.shape[:-1] + (n,))
+
+
+OPS = [Dense()]

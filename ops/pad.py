@@ -1,0 +1,108 @@
+"""Constant padding (`np.pad(x, pad_width, constant_values=c)`) for float32 and int32 tensors of any rank.
+
+The host collapses the shape first: leading unpadded axes become one batch axis and every padded axis
+absorbs the unpadded axes after it (padding an axis by b is padding its flattened inner block by b * inner).
+What is left is at most RANK axes for one 6-D kernel with the before-pads as int scalars (a rank > 6
+tensor with nearly every axis padded does not fit and is refused).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import FLOAT, INT, TENSOR, Call, Kernel, Op, prefix
+
+RANK = 6
+DTYPES = ("float32", "int32")
+
+
+def collapse(shape: tuple[int, ...], pads: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:
+    """(in_shape, before, out_shape) of the smallest equivalent padding problem, padded to RANK axes."""
+    groups: list[list[int]] = []  # [length, before, after]
+    for n, (b, a) in zip(shape, pads, strict=True):
+        if (b or a) or not groups:
+            groups.append([n, b, a])
+        else:  # an unpadded axis joins the group on its left: its elements stay contiguous
+            groups[-1][0] *= n
+            groups[-1][1] *= n
+            groups[-1][2] *= n
+    groups = [[1, 0, 0]] * (RANK - len(groups)) + groups
+    return [g[0] for g in groups], [g[1] for g in groups], [g[0] + g[1] + g[2] for g in groups]
+
+
+def _group_count(pads: list[tuple[int, int]]) -> int:
+    """Number of collapsed axes: one per padded axis, plus a batch axis if axis 0 is unpadded."""
+    padded = sum(1 for b, a in pads if b or a)
+    return padded + (0 if pads and (pads[0][0] or pads[0][1]) else 1)
+
+
+class Pad(Op):
+    """Constant padding, numpy pad_width semantics."""
+
+    name = "pad"
+
+    def kernels(self) -> list[Kernel]:
+        return [
+            Kernel(f"{prefix(np.dtype(dt))}_pad", lambda dt=dt: self._build(dt),
+                   (TENSOR, TENSOR) + (INT,) * RANK + (FLOAT if dt == "float32" else INT,))
+            for dt in DTYPES
+        ]
+
+    @staticmethod
+    def _build(dtype: str):
+        import tvm
+        from tvm import te
+
+        from .simd_schedules import dims, prim_func, schedule_injective
+
+        shape = dims(*(f"n{i}" for i in range(RANK)))
+        out_shape = dims(*(f"m{i}" for i in range(RANK)))
+        before = [te.var(f"before{i}", "int32") for i in range(RANK)]
+        value = te.var("value", dtype)
+        x = te.placeholder(shape, dtype, name="x")
+
+        def body(*idx):
+            inside = tvm.tirx.all(*(tvm.tirx.all(b <= i, i < b + n) for i, b, n in zip(idx, before, shape)))
+            return tvm.tirx.if_then_else(inside, x(*(i - b for i, b in zip(idx, before))), value)
+
+        out = te.compute(out_shape, body, name="out")
+        return schedule_injective(prim_func([x, out, *before, value]))
+
+    def reference(self, x, pad_width, constant_value: float = 0.0) -> np.ndarray:
+        x = np.asarray(x)
+        return np.pad(x, pad_width, mode="constant", constant_values=constant_value)
+
+    def _pad_width(self, pad_width, ndim: int) -> list[tuple[int, int]]:
+        arr = np.asarray(pad_width)
+        if arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"{self.name}: pad_width must be of integral type, got {pad_width!r}")
+        try:
+            arr = np.broadcast_to(arr.astype(np.int64), (ndim, 2))
+        except ValueError:
+            raise self.fail(f"pad_width {pad_width!r} does not broadcast to ({ndim}, 2) for a rank-{ndim} "
+                            "tensor") from None
+        if (arr < 0).any():
+            raise self.fail(f"pad_width must not be negative, got {pad_width!r}")
+        return [(int(b), int(a)) for b, a in arr]
+
+    def plan(self, x: np.ndarray, pad_width, constant_value: float = 0.0) -> Call:
+        """Pad x with a constant, as `np.pad(x, pad_width, mode="constant", constant_values=constant_value)`.
+
+        x: float32 or int32, any rank. pad_width: an int (every side of every axis), (before, after) for
+        every axis, or one (before, after) pair per axis; all >= 0. constant_value is cast to x's dtype.
+        Returns an array of x's dtype with shape x.shape[i] + before[i] + after[i].
+        """
+        scalar = np.ndim(x) == 0
+        x = self.tensor(x, "x", DTYPES)
+        x = x.reshape(()) if scalar else x  # Op.tensor's np.ascontiguousarray makes a 0-d array 1-d
+        pads = self._pad_width(pad_width, x.ndim)
+        value = np.asarray(constant_value).astype(x.dtype).item()
+        out_shape = tuple(n + b + a for n, (b, a) in zip(x.shape, pads, strict=True))
+        if _group_count(pads) > RANK:
+            raise self.fail(f"padding {sum(1 for p in pads if any(p))} axes of a rank-{x.ndim} tensor needs more than "
+                            f"{RANK} axes after collapsing unpadded ones; at most {RANK} are supported")
+        in_shape, before, out6 = collapse(x.shape if x.ndim else (1,), pads if x.ndim else [(0, 0)])
+        return Call(f"{prefix(x.dtype)}_pad", [x.reshape(in_shape)], out6, x.dtype, (*before, value), out_shape)
+
+
+OPS = [Pad()]

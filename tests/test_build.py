@@ -1,0 +1,48 @@
+"""The builder: reproducible output, per-op object cache, CLI `wasmops info`."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import subprocess
+import sys
+
+import pytest
+
+from wasmops.kernels import manifest
+
+pytest.importorskip("tvm", reason="the builder needs the [build] extra (apache-tvm)")
+from wasmops.kernels.builder import build_library  # noqa: E402
+
+OPS = ["relu", "dense"]
+
+
+def test_same_sources_give_the_same_library(tmp_path):
+    first = build_library(tmp_path / "a", OPS, ("simd128",), jobs=1, cache_dir=tmp_path / "ca", progress=False)
+    second = build_library(tmp_path / "b", OPS, ("simd128",), jobs=1, cache_dir=tmp_path / "cb", progress=False)
+    assert first[0].read_bytes() == second[0].read_bytes()
+    _, man = manifest.read(first[0])
+    assert [k.op for k in man.kernels] == ["dense", "relu", "relu"]
+
+
+def test_cached_objects_are_not_recompiled(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    build_library(tmp_path / "a", OPS, ("simd128",), jobs=1, cache_dir=cache, progress=False)
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a cached op was compiled again")
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", no_compiling)
+    (out,) = build_library(tmp_path / "b", OPS, ("simd128",), jobs=1, cache_dir=cache, progress=False)
+    assert out.exists()
+
+
+def test_unknown_op_lists_the_known_ones(tmp_path):
+    with pytest.raises(KeyError, match="ops are: .*conv2d"):
+        build_library(tmp_path, ["no_such_op"], ("simd128",), cache_dir=tmp_path, progress=False)
+
+
+def test_cli_info_prints_one_line_per_kernel(runtime):
+    out = subprocess.run([sys.executable, "-m", "wasmops", "info", str(runtime.path)], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert len(out) == 1 + len(runtime.manifest.kernels)
+    assert any("f32_conv2d_nchw_s1" in line and "conv2d" in line for line in out)

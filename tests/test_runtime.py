@@ -1,0 +1,120 @@
+"""The op library as a whole: manifest, dispatch table, memory, error recovery, corrupt files, caches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import wasmops
+from wasmops.kernels import KernelError, LibraryError, Runtime, WasmTrap, manifest
+from wasmops.kernels.runtime import default_library
+from wasmops.ops import all_ops
+
+
+def test_manifest_lists_every_op_and_kernel(runtime):
+    man = runtime.manifest
+    assert man.info["ops"] == sorted(op.name for op in all_ops())
+    expected = {k.name: (op.name, k.params) for op, k in all_ops().kernels()}
+    assert {k.name: (k.op, k.params) for k in man.kernels} == expected
+    assert [k.index for k in man.kernels] == list(range(len(man.kernels)))
+    assert man.isa in ("simd128", "relaxed-simd") and man.info["tvm_version"]
+
+
+def test_every_table_entry_is_reachable(runtime):
+    # Calling each entry with no arguments must reach that kernel's own TVM argument check.
+    for entry in runtime.manifest.kernels:
+        with pytest.raises(KernelError, match=entry.name) as err:
+            runtime.call(entry.name, [])
+        assert "argument" in str(err.value).lower(), str(err.value)
+
+
+def test_tvm_argument_check_becomes_exception_and_runtime_recovers(runtime):
+    x = runtime.alloc(64)
+    try:
+        f32 = np.dtype("float32")
+        with pytest.raises(KernelError, match="f32_relu"):  # output length differs from input length
+            runtime.call("f32_relu", [(x, (4,), f32), (x, (5,), f32)])
+        with pytest.raises(KernelError, match="f32_relu"):  # wrong dtype reaches TVM's dtype check
+            runtime.call("f32_relu", [(x, (4,), np.dtype("int32")), (x, (4,), np.dtype("int32"))])
+    finally:
+        runtime.free(x)
+    np.testing.assert_array_equal(wasmops.relu(np.array([-1.0, 2.0], np.float32)), [0.0, 2.0])
+
+
+def test_wasm_trap_becomes_exception_and_runtime_recovers(runtime):
+    f32 = np.dtype("float32")
+    out_of_bounds = 0xFFFF_FF00  # beyond linear memory: the first load traps
+    with pytest.raises(WasmTrap, match="f32_relu: wasm trap"):
+        runtime.call("f32_relu", [(out_of_bounds, (64,), f32), (out_of_bounds, (64,), f32)])
+    with pytest.raises(KernelError, match="not in"):
+        runtime.call("f32_no_such_kernel", [])
+    x = np.linspace(-1, 1, 33, dtype=np.float32)
+    np.testing.assert_array_equal(wasmops.relu(x), np.maximum(x, 0))
+
+
+def test_no_leak_over_many_calls(runtime):
+    x = np.random.default_rng(0).standard_normal((2, 8, 15, 15)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((4, 8, 3, 3)).astype(np.float32)
+    for _ in range(3):
+        wasmops.conv2d(x, w, padding=1)
+    in_use, pages = runtime.bytes_in_use(), len(runtime.memory())
+    for _ in range(200):
+        wasmops.conv2d(x, w, padding=1)
+        wasmops.dense(x.reshape(2, -1), np.ones((3, x[0].size), np.float32))
+    assert runtime.bytes_in_use() <= in_use + (1 << 20)  # the arena may grow once for the dense call
+    assert len(runtime.memory()) <= pages + (4 << 20)
+
+
+def test_non_contiguous_and_fortran_inputs_work():
+    a = np.asfortranarray(np.random.default_rng(2).standard_normal((6, 5)).astype(np.float32))
+    b = np.random.default_rng(3).standard_normal((10, 7)).astype(np.float32)[::2, 1:6].T  # strided view
+    np.testing.assert_allclose(wasmops.matmul(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(wasmops.relu(a[:, ::2]), np.maximum(a[:, ::2], 0))
+
+
+def test_outputs_are_owned_numpy_arrays(runtime):
+    x = np.ones(5, np.float32)
+    y = wasmops.relu(x)
+    z = wasmops.neg(x)  # reuses the same wasm arena: y must not change
+    assert y.flags.owndata and y.flags.c_contiguous and not np.shares_memory(y, runtime.memory())
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(z, -x)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[: len(b) // 2], "truncated|hash"),
+        (lambda b: b[:500] + bytes([b[500] ^ 0xFF]) + b[501:], "hash|truncated|section"),
+        (lambda b: b"not wasm at all", "not a wasm module"),
+        (lambda b: manifest.split_sections(b)[0], "no wasmops manifest"),
+    ],
+    ids=["truncated", "flipped-byte", "garbage", "no-manifest"],
+)
+def test_corrupt_library_is_refused_at_load(tmp_path, damage, message, runtime):
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(damage(default_library().read_bytes()))
+    with pytest.raises(LibraryError, match=message):
+        Runtime(bad)
+    np.testing.assert_array_equal(wasmops.abs(np.array([-2], np.int32)), [2])  # the loaded runtime is intact
+
+
+def test_compiled_module_cache_is_reused_and_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("WASMOPS_CACHE_DIR", str(tmp_path))
+    Runtime()
+    cached = list(tmp_path.glob("*.cwasm"))
+    assert len(cached) == 1
+    cached[0].write_bytes(cached[0].read_bytes()[:100])  # a damaged cache entry is ignored, then rewritten
+    rt = Runtime()
+    assert rt.run(all_ops()["relu"].plan(np.array([-1.0, 3.0], np.float32))).tolist() == [0.0, 3.0]
+    assert len(cached[0].read_bytes()) > 100
+
+
+def test_relaxed_build_is_preferred_when_present(monkeypatch):
+    monkeypatch.delenv("WASMOPS_LIBRARY", raising=False)
+    path = default_library()
+    if (path.parent / "wasmops-relaxed.wasm").exists():
+        assert path.name == "wasmops-relaxed.wasm"
+        assert default_library(relaxed=False).name == "wasmops.wasm"
+    else:
+        pytest.skip("no relaxed-SIMD build in this install (built with --no-relaxed)")
