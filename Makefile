@@ -28,6 +28,7 @@ test: build
 	$(PY) -m pytest -q tests
 
 bench: build
+	mkdir -p benchmarks/results
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results/latest.json -q
 	$(PY) -m benchmarks.report benchmarks/results/latest.json
 

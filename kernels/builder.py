@@ -53,8 +53,13 @@ def _shared_sources() -> bytes:
 def _unit_key(op_name: str, isa: str, tvm_version: str) -> str:
     op = all_ops()[op_name]
     h = hashlib.sha256()
-    for part in (inspect.getsource(sys.modules[type(op).__module__]).encode(), _shared_sources(),
-                 tvm_version.encode(), isa.encode(), b"\0".join(k.name.encode() for k in op.kernels())):
+    for part in (
+        inspect.getsource(sys.modules[type(op).__module__]).encode(),
+        _shared_sources(),
+        tvm_version.encode(),
+        isa.encode(),
+        b"\0".join(k.name.encode() for k in op.kernels()),
+    ):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -97,9 +102,22 @@ def _link(objects: list[Path], names: list[str], isa: str, workdir: Path) -> byt
     _zig("cc", *cflags, "-c", str(SUPPORT_C), "-o", str(workdir / "support.o"))
     _zig("cc", *cflags, "-c", "table.c", "-o", "table.o", cwd=workdir)
     out = workdir / "lib.wasm"
-    _zig("wasm-ld", "--no-entry", "--export-table", "--export=__stack_pointer", "--strip-all", "-O2",
-         "-z", f"stack-size={STACK_BYTES}", "--error-limit=0", "-o", str(out),
-         str(workdir / "support.o"), str(workdir / "table.o"), *map(str, objects))
+    _zig(
+        "wasm-ld",
+        "--no-entry",
+        "--export-table",
+        "--export=__stack_pointer",
+        "--strip-all",
+        "-O2",
+        "-z",
+        f"stack-size={STACK_BYTES}",
+        "--error-limit=0",
+        "-o",
+        str(out),
+        str(workdir / "support.o"),
+        str(workdir / "table.o"),
+        *map(str, objects),
+    )
     return out.read_bytes()
 
 
@@ -126,9 +144,10 @@ def build_library(
     jobs = jobs or max(1, min(len(todo), os.cpu_count() or 1))
     if todo:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool, tqdm(
-            total=len(todo), desc="compiling ops", unit="op", disable=not progress
-        ) as bar:
+        with (
+            cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool,
+            tqdm(total=len(todo), desc="compiling ops", unit="op", disable=not progress) as bar,
+        ):
             futures = {pool.submit(_compile_unit, u.op, u.isa, str(cache / u.filename)): u for u in todo}
             for fut in cf.as_completed(futures):
                 u = futures[fut]
@@ -146,10 +165,18 @@ def build_library(
         objects = [cache / u.filename for u in units if u.isa == isa]
         with tempfile.TemporaryDirectory() as tmp:
             module = _link(objects, kernel_names, isa, Path(tmp))
-        info = {"tvm_version": tvm.__version__, "target": "wasm32-unknown-unknown-wasm",
-                "features": sorted(_features(isa)), "ops": names}
-        man = mf.Manifest(tuple(mf.KernelEntry(i, k.name, op, k.params) for i, (op, k) in enumerate(entries)),
-                          isa, mf.content_hash(module), info)
+        info = {
+            "tvm_version": tvm.__version__,
+            "target": "wasm32-unknown-unknown-wasm",
+            "features": sorted(_features(isa)),
+            "ops": names,
+        }
+        man = mf.Manifest(
+            tuple(mf.KernelEntry(i, k.name, op, k.params) for i, (op, k) in enumerate(entries)),
+            isa,
+            mf.content_hash(module),
+            info,
+        )
         path = out_dir / ISAS[isa]
         tmp_path = path.with_suffix(".tmp")
         tmp_path.write_bytes(mf.attach(module, man))

@@ -38,8 +38,13 @@ class Manifest:
     info: dict[str, Any]
 
     def to_json(self) -> bytes:
-        doc = dict(self.info, format=FORMAT, isa=self.isa, content_hash=self.content_hash,
-                   kernels=[[k.name, k.op, list(k.params)] for k in self.kernels])
+        doc = dict(
+            self.info,
+            format=FORMAT,
+            isa=self.isa,
+            content_hash=self.content_hash,
+            kernels=[[k.name, k.op, list(k.params)] for k in self.kernels],
+        )
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod

@@ -35,17 +35,15 @@ MAX_ARGS = 64
 MAX_DIMS = 8
 
 _DLTENSOR_SIZE = 40  # wasm32 DLTensor: data, device, ndim, dtype, shape*, strides*, byte_offset
-_RECORD = _DLTENSOR_SIZE + 8 * MAX_DIMS  # a DLTensor followed by its int64 shape
 
 
 @functools.cache
-def _tensor_struct(ndim: int) -> struct.Struct:
-    return struct.Struct(f"<IiiiBBHII4xQ{ndim}q")
+def _metadata_struct(ndims: tuple[int, ...], float_scalars: tuple[bool, ...]) -> struct.Struct:
+    """One struct per call signature: the TVMFFIAny argument array, then each DLTensor and its shape."""
+    fmt = "<" + "iiI4x" * len(ndims) + "".join("iid" if f else "iiq" for f in float_scalars)
+    return struct.Struct(fmt + "".join(f"IiiiBBHII4xQ{nd}q" for nd in ndims))
 
 
-_ARG_PTR = struct.Struct("<ii I4x")  # TVMFFIAny holding a DLTensor*
-_ARG_INT = struct.Struct("<iiq")
-_ARG_FLOAT = struct.Struct("<iid")
 # the raw ctypes entry points under wasmtime-py's Python wrappers: one Python frame less per call
 _call_unchecked = _bindings._wasmtime_func_call_unchecked
 _memory_size = _bindings._wasmtime_memory_data_size
@@ -77,7 +75,8 @@ def default_library(relaxed: bool | None = None) -> Path:
 
 def _cache_dir() -> Path:
     root = os.environ.get("WASMOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "wasmops")
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "wasmops"
+    )
     return Path(root)
 
 
@@ -143,9 +142,10 @@ class Runtime:
         self._mem_struct = self._memory._memory
         self._view: np.ndarray | None = None
         self._view_len = 0
-        self._meta = self.alloc(MAX_ARGS * (16 + _RECORD))
+        self._meta = self.alloc(MAX_ARGS * (16 + _DLTENSOR_SIZE + 8 * MAX_DIMS))
         self._arena = 0
         self._arena_size = 0
+        self._prepared: dict[tuple, tuple[int, np.ndarray, int]] = {}
         self.lock = threading.Lock()
 
     # ---- memory ----------------------------------------------------------------------------------------
@@ -160,6 +160,7 @@ class Runtime:
 
     def alloc(self, nbytes: int) -> int:
         ptr = self._exports["wasmops_alloc"](self.store, int(nbytes))
+        self.memory()
         if not ptr:
             raise MemoryError(f"wasm linear memory exhausted allocating {nbytes} bytes")
         return ptr
@@ -183,60 +184,85 @@ class Runtime:
 
     # ---- calls -----------------------------------------------------------------------------------------
     def run(self, calls: Call | list[Call]) -> np.ndarray:
-        """Run one call or a chain (later calls may take PREV, the previous output, as an input)."""
-        chain = [calls] if isinstance(calls, Call) else calls
+        """Run one call or a chain (later calls may take PREV, the previous output, as an input).
+
+        Tensors are laid out in the arena, host inputs copied in once, and only the last output is copied
+        back: a chain's intermediates never leave wasm memory.
+        """
+        chain = (calls,) if isinstance(calls, Call) else calls
         layout, total, prev = [], 0, None
-        for call in chain:  # lay out every tensor of the chain in the arena
-            ins = []
+        for call in chain:
+            tensors, copies = [], []
             for x in call.inputs:
                 if x is PREV:
-                    ins.append(prev)
+                    tensors.append(prev)
                 else:
-                    ins.append((total, x.shape, x.dtype, x))
+                    tensors.append((total, x.shape, x.dtype))
+                    copies.append((total, x))
                     total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
-            out = (total, call.out_shape, call.out_dtype, None)
+            prev = (total, call.out_shape, call.out_dtype)
+            tensors.append(prev)
             total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
-            layout.append((ins, out))
-            prev = out
-        base = self._reserve(total)
-        mem = self.memory()
-        for call, (ins, out) in zip(chain, layout, strict=True):
-            for off, _, _, arr in ins:
-                if arr is not None:  # a host array: copy it in (PREV tensors are already there)
-                    mem[base + off : base + off + arr.nbytes] = arr.reshape(-1).view(np.uint8)
-            tensors = [(base + off, shape, dtype) for off, shape, dtype, _ in (*ins, out)]
-            self.call(call.kernel, tensors, call.scalars, mem)
-            mem = self.memory()
-        off, shape, dtype, _ = layout[-1][1]
+            layout.append((tensors, copies))
+        base = self._arena if total <= self._arena_size else self._reserve(total)
+        for call, (tensors, copies) in zip(chain, layout, strict=True):
+            mem = self._view
+            for off, x in copies:
+                mem[base + off : base + off + x.nbytes] = x.reshape(-1).view(np.uint8)
+            self.call(call.kernel, [(base + off, shape, dt) for off, shape, dt in tensors], call.scalars)
+        off, shape, dtype = prev
         final = chain[-1].result_shape
-        return np.frombuffer(mem, dtype, math.prod(shape), base + off).reshape(final or shape).copy()
+        return (
+            np.frombuffer(self._view, dtype, math.prod(shape), base + off)
+            .reshape(shape if final is None else final)
+            .copy()
+        )
 
-    def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=(), mem=None) -> None:
+    def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=()) -> None:
         """Low-level call: tensors are (address in wasm memory, shape, dtype), then int/float scalars."""
+        key = (kernel, *tensors, *scalars)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = self._prepare(kernel, tensors, scalars)
+            if len(self._prepared) > 512:  # a bounded memo of recent call signatures
+                self._prepared.pop(next(iter(self._prepared)))
+        index, blob, n = prepared
+        self._view[self._meta : self._meta + len(blob)] = blob
+        self._invoke(kernel, index, self._meta, n)
+
+    def _prepare(self, kernel: str, tensors, scalars) -> tuple[int, np.ndarray, int]:
+        """Encode a call's argument records once: TVMFFIAny array, then each DLTensor and its shape."""
         index = self.index.get(kernel)
         if index is None:
             raise KernelError(f"kernel {kernel!r} is not in {self.path.name}")
         n = len(tensors) + len(scalars)
-        if n > MAX_ARGS:
-            raise KernelError(f"{kernel}: more than {MAX_ARGS} arguments")
-        mem = self.memory() if mem is None else mem
-        args = self._meta
-        records = args + 16 * MAX_ARGS
-        for i, (ptr, shape, dtype) in enumerate(tensors):
-            ndim = len(shape)
-            if ndim > MAX_DIMS:
-                raise KernelError(f"{kernel}: tensor {i} has {ndim} dims; the runtime passes at most {MAX_DIMS}")
-            t = records + i * _RECORD
-            _tensor_struct(ndim).pack_into(
-                mem, t, ptr, 1, 0, ndim, _DL_CODES[dtype.kind], dtype.itemsize * 8, 1, t + _DLTENSOR_SIZE, 0, 0,
-                *shape)
-            _ARG_PTR.pack_into(mem, args + 16 * i, _TYPE_DLTENSOR, 0, t)
-        for j, value in enumerate(scalars, start=len(tensors)):
-            if isinstance(value, float):
-                _ARG_FLOAT.pack_into(mem, args + 16 * j, _TYPE_FLOAT, 0, value)
-            else:
-                _ARG_INT.pack_into(mem, args + 16 * j, _TYPE_INT, 0, value)
-        self._invoke(kernel, index, args, n)
+        ndims = tuple(len(t[1]) for t in tensors)
+        kinds = tuple(isinstance(v, float) for v in scalars)
+        if n > MAX_ARGS or max(ndims, default=0) > MAX_DIMS:
+            raise KernelError(f"{kernel}: at most {MAX_ARGS} arguments of at most {MAX_DIMS} dims per call")
+        record = self._meta + 16 * n  # DLTensors (each followed by its shape) come after the argument array
+        values: list = []
+        records: list = []
+        for ptr, shape, dtype in tensors:
+            values += (_TYPE_DLTENSOR, 0, record)
+            records += (
+                ptr,
+                1,
+                0,
+                len(shape),
+                _DL_CODES[dtype.kind],
+                dtype.itemsize * 8,
+                1,
+                record + _DLTENSOR_SIZE,
+                0,
+                0,
+                *shape,
+            )
+            record += _DLTENSOR_SIZE + 8 * len(shape)
+        for value, is_float in zip(scalars, kinds, strict=True):
+            values += (_TYPE_FLOAT if is_float else _TYPE_INT, 0, value)
+        blob = np.frombuffer(_metadata_struct(ndims, kinds).pack(*values, *records), np.uint8)
+        return index, blob, n
 
     def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
         raw = self._raw
@@ -244,6 +270,7 @@ class Runtime:
         error = _call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
         if error or self._trap:
             self._raise_trap(kernel, error)
+        self.memory()  # the kernel may have grown memory: keep the view valid for the next host access
         rc = raw[0].i32
         if rc != 0:
             raise KernelError(f"{kernel}: {self.last_error() or f'kernel returned status {rc}'}")
@@ -254,6 +281,7 @@ class Runtime:
             self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
         else:
             message = str(wasmtime.WasmtimeError._from_ptr(error))
+        self.memory()
         # a trap unwinds without restoring the shadow stack; put it back so the next call starts clean
         self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
         raise WasmTrap(f"{kernel}: wasm trap: {message.splitlines()[0]}")

@@ -38,7 +38,7 @@ def schedule_tiled(
     ro, ri = sch.split(loops[row_axis], [None, MR])
     co, ci = sch.split(loops[col_axis], [None, NR])
     others = [lp for k, lp in enumerate(loops) if k not in (row_axis, col_axis)]
-    sch.reorder(*others[: row_axis], ro, *others[row_axis:], co, ri, ci)
+    sch.reorder(*others[:row_axis], ro, *others[row_axis:], co, ri, ci)
     sch.vectorize(ci)
     acc_blk = sch.get_sblock(acc)
     sch.compute_at(acc_blk, co)

@@ -32,10 +32,18 @@ def _build(unit_stride_w: bool, grouped: bool):
     kp = (k + MR - 1) // MR * MR
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
     wpad = (owp - 1) * sw + (kw - 1) * dw + 1
-    xp = te.compute((n, c, hp, wpad), lambda b, ch, y, xx: te.if_then_else(
-        tvm.tirx.all(y >= pt, y < h + pt, xx >= pl, xx < w + pl), x[b, ch, y - pt, xx - pl], zero), name="xp")
-    wp = te.compute((kp // MR, kh, kw, cg, MR), lambda ko, r, s, i, ki: te.if_then_else(
-        ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero), name="wp")
+    xp = te.compute(
+        (n, c, hp, wpad),
+        lambda b, ch, y, xx: te.if_then_else(
+            tvm.tirx.all(y >= pt, y < h + pt, xx >= pl, xx < w + pl), x[b, ch, y - pt, xx - pl], zero
+        ),
+        name="xp",
+    )
+    wp = te.compute(
+        (kp // MR, kh, kw, cg, MR),
+        lambda ko, r, s, i, ki: te.if_then_else(ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero),
+        name="wp",
+    )
     kg = te.indexdiv(k, groups)
     ri, rr, rs = te.reduce_axis((0, cg), "ri"), te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
 
@@ -44,9 +52,14 @@ def _build(unit_stride_w: bool, grouped: bool):
         # tile share one input row (half the loads in the hot loop)
         return te.indexdiv(te.min(o, k - 1), kg) * cg + ri if grouped else ri
 
-    acc = te.compute((n, kp, oh, owp), lambda b, o, y, xx: te.sum(
-        wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, xx * sw + rs * dw], axis=[rr, rs, ri]),  # channels innermost: the longest loop
-        name="acc")
+    acc = te.compute(
+        (n, kp, oh, owp),
+        lambda b, o, y, xx: te.sum(
+            wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, xx * sw + rs * dw],
+            axis=[rr, rs, ri],
+        ),  # channels innermost: the longest loop
+        name="acc",
+    )
     y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
     scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
     return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=("xp", "wp"))
@@ -129,16 +142,18 @@ class Conv2d(Op):
         if c % groups or k % groups:
             raise self.fail(f"groups={groups} must divide both input channels ({c}) and output channels ({k})")
         if cg * groups != c:
-            raise self.fail(f"weight has {cg} input channels per group; x has {c} channels / {groups} groups "
-                            f"= {c // groups}")
+            raise self.fail(
+                f"weight has {cg} input channels per group; x has {c} channels / {groups} groups = {c // groups}"
+            )
         if padding == "same" and (sh, sw) != (1, 1):
             raise self.fail("padding='same' needs stride 1")
         pt, pl, pb, pr = _pads(self, padding, (kh, kw), (dh, dw))
         oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
         ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
         if oh < 1 or ow < 1:
-            raise self.fail(f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input "
-                            f"{h + pt + pb}x{w + pl + pr}")
+            raise self.fail(
+                f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input {h + pt + pb}x{w + pl + pr}"
+            )
         if bias is None:
             bias = np.zeros(k, np.float32)
         bias = self.tensor(bias, "bias", ndim=1)

@@ -25,12 +25,16 @@ def _build():
     b = te.placeholder((n,), "float32", name="b")
     zero = tvm.tirx.const(0.0, "float32")
     mp, no = (m + MR - 1) // MR * MR, (n + NR - 1) // NR
-    xp = te.compute((mp // MR, k, MR), lambda io, r, ii: te.if_then_else(io * MR + ii < m, x[io * MR + ii, r], zero),
-                    name="xp")
-    wp = te.compute((no, k, NR), lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero),
-                    name="wp")
+    xp = te.compute(
+        (mp // MR, k, MR), lambda io, r, ii: te.if_then_else(io * MR + ii < m, x[io * MR + ii, r], zero), name="xp"
+    )
+    wp = te.compute(
+        (no, k, NR), lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero), name="wp"
+    )
     r = te.reduce_axis((0, k), "r")
-    acc = te.compute((mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc")
+    acc = te.compute(
+        (mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc"
+    )
     y = te.compute((m, n), lambda i, j: acc[i, j] + b[j], name="y")
     return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=("xp", "wp"))
 
@@ -57,16 +61,16 @@ class Dense(Op):
         weight = self.tensor(weight, "weight", ndim=2)
         n, k = weight.shape
         if x.shape[-1] != k:
-            raise self.fail(f"x has {x.shape[-1]} features (shape {x.shape}) but weight expects {k} "
-                            f"(shape {weight.shape})")
+            raise self.fail(
+                f"x has {x.shape[-1]} features (shape {x.shape}) but weight expects {k} (shape {weight.shape})"
+            )
         if bias is None:
             bias = np.zeros(n, np.float32)
         bias = self.tensor(bias, "bias", ndim=1)
         if bias.shape != (n,):
             raise self.fail(f"bias must have shape ({n},), got {bias.shape}")
         rows = x.reshape(int(np.prod(x.shape[:-1])), k)
-        return Call("f32_dense", [rows, weight, bias], (rows.shape[0], n), np.float32,
-                    result_shape=x.shape[:-1] + (n,))
+        return Call("f32_dense", [rows, weight, bias], (rows.shape[0], n), np.float32, result_shape=x.shape[:-1] + (n,))
 
 
 OPS = [Dense()]

@@ -27,13 +27,20 @@ def _build():
     b = te.placeholder((bb, k, n), "float32", name="b")
     zero = tvm.tirx.const(0.0, "float32")
     mp, no = (m + MR - 1) // MR * MR, (n + NR - 1) // NR
-    ap = te.compute((b0, b1, mp, k), lambda i0, i1, i, r: te.if_then_else(
-        i < m, a[i0 * sa0 + i1 * sa1, i, r], zero), name="ap")
-    bp = te.compute((b0, b1, no, k, NR), lambda i0, i1, jo, r, ji: te.if_then_else(
-        jo * NR + ji < n, b[i0 * sb0 + i1 * sb1, r, jo * NR + ji], zero), name="bp")
+    ap = te.compute(
+        (b0, b1, mp, k), lambda i0, i1, i, r: te.if_then_else(i < m, a[i0 * sa0 + i1 * sa1, i, r], zero), name="ap"
+    )
+    bp = te.compute(
+        (b0, b1, no, k, NR),
+        lambda i0, i1, jo, r, ji: te.if_then_else(jo * NR + ji < n, b[i0 * sb0 + i1 * sb1, r, jo * NR + ji], zero),
+        name="bp",
+    )
     r = te.reduce_axis((0, k), "r")
-    acc = te.compute((b0, b1, mp, no * NR), lambda i0, i1, i, j: te.sum(
-        ap[i0, i1, i, r] * bp[i0, i1, j // NR, r, j % NR], axis=r), name="acc")
+    acc = te.compute(
+        (b0, b1, mp, no * NR),
+        lambda i0, i1, i, j: te.sum(ap[i0, i1, i, r] * bp[i0, i1, j // NR, r, j % NR], axis=r),
+        name="acc",
+    )
     c = te.compute((b0, b1, m, n), lambda i0, i1, i, j: acc[i0, i1, i, j], name="c")
     return schedule_tiled(prim_func([a, b, c, sa0, sa1, sb0, sb1]), "c", "acc", 2, 3, packs=("ap", "bp"))
 
@@ -93,8 +100,10 @@ class Matmul(Op):
         except ValueError:
             raise self.fail(f"batch dims of {a.shape} and {b.shape} do not broadcast") from None
         if len(batch) > BATCH_DIMS:
-            raise self.fail(f"batch broadcasting of {a.shape} and {b.shape} needs {len(batch)} batch dims after "
-                            f"merging; the kernel supports {BATCH_DIMS}")
+            raise self.fail(
+                f"batch broadcasting of {a.shape} and {b.shape} needs {len(batch)} batch dims after "
+                f"merging; the kernel supports {BATCH_DIMS}"
+            )
         pad = BATCH_DIMS - len(batch)
         batch, strides_a, strides_b = [1] * pad + batch, [0] * pad + strides_a, [0] * pad + strides_b
         out_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (m, n)
@@ -103,8 +112,14 @@ class Matmul(Op):
         if b.ndim == 1:
             out_shape = out_shape[:-1]
         nba, nbb = int(np.prod(a2.shape[:-2])), int(np.prod(b2.shape[:-2]))
-        return Call("f32_matmul", [a2.reshape(nba, m, k), b2.reshape(nbb, k, n)], (*batch, m, n), np.float32,
-                    (*strides_a, *strides_b), tuple(out_shape))
+        return Call(
+            "f32_matmul",
+            [a2.reshape(nba, m, k), b2.reshape(nbb, k, n)],
+            (*batch, m, n),
+            np.float32,
+            (*strides_a, *strides_b),
+            tuple(out_shape),
+        )
 
 
 OPS = [Matmul()]

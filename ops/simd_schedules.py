@@ -72,8 +72,17 @@ def fast_log(x: te.Tensor | tvm.tirx.PrimExpr) -> tvm.tirx.PrimExpr:
     e = tvm.tirx.Select(small, e - 1, e).astype(f32)
     m = tvm.tirx.Select(small, m + m - 1.0, m - 1.0)
     z = m * m
-    coeffs = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-              -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1]
+    coeffs = [
+        7.0376836292e-2,
+        -1.1514610310e-1,
+        1.1676998740e-1,
+        -1.2420140846e-1,
+        1.4249322787e-1,
+        -1.6668057665e-1,
+        2.0000714765e-1,
+        -2.4999993993e-1,
+        3.3333331174e-1,
+    ]
     y = tvm.tirx.const(coeffs[0], f32)
     for c in coeffs[1:]:
         y = y * m + tvm.tirx.const(c, f32)

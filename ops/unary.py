@@ -118,11 +118,21 @@ ROWS = [
     _Row("sqrt", _sqrt, np.sqrt, doc="square root; sqrt(x < 0) = nan"),
     _Row("neg", _neg, np.negative, ("float32", "int32"), doc="-x"),
     _Row("abs", _abs, np.abs, ("float32", "int32"), doc="|x|"),
-    _Row("clip", _clip, lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), scalars=("min", "max"),
-         doc="min(max(x, min), max)"),
+    _Row(
+        "clip",
+        _clip,
+        lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+        scalars=("min", "max"),
+        doc="min(max(x, min), max)",
+    ),
     _Row("relu6", lambda x: _clip(x, *_consts(0.0, 6.0)), lambda x: np.clip(x, 0, 6), doc="min(max(x, 0), 6)"),
-    _Row("leaky_relu", _leaky_relu, lambda x, a: np.where(x > 0, x, x * a), scalars=("alpha",),
-         doc="x if x > 0 else alpha * x"),
+    _Row(
+        "leaky_relu",
+        _leaky_relu,
+        lambda x, a: np.where(x > 0, x, x * a),
+        scalars=("alpha",),
+        doc="x if x > 0 else alpha * x",
+    ),
 ]
 
 
@@ -141,8 +151,11 @@ class Unary(Op):
 
     def kernels(self) -> list[Kernel]:
         return [
-            Kernel(f"{prefix(np.dtype(dt))}_{self.name}", lambda dt=dt: self._build(dt),
-                   (TENSOR, TENSOR) + (FLOAT,) * len(self.row.scalars))
+            Kernel(
+                f"{prefix(np.dtype(dt))}_{self.name}",
+                lambda dt=dt: self._build(dt),
+                (TENSOR, TENSOR) + (FLOAT,) * len(self.row.scalars),
+            )
             for dt in self.row.dtypes
         ]
 

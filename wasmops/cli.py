@@ -29,8 +29,10 @@ def _info(args: argparse.Namespace) -> int:
 
     path = Path(args.library) if args.library else default_library()
     _, man = manifest.read(path)
-    print(f"{path}: {len(man.kernels)} kernels, isa {man.isa}, TVM {man.info.get('tvm_version')}, "
-          f"hash {man.content_hash[:16]}")
+    print(
+        f"{path}: {len(man.kernels)} kernels, isa {man.isa}, TVM {man.info.get('tvm_version')}, "
+        f"hash {man.content_hash[:16]}"
+    )
     for k in man.kernels:
         print(f"{k.index:4d}  {k.name:36s} {k.op:20s} ({', '.join(k.params)})")
     return 0

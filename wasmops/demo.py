@@ -27,11 +27,16 @@ def lenet_params(seed: int = 0) -> dict[str, np.ndarray]:
         return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
 
     return {
-        "c1.w": he(6, 1, 5, 5), "c1.b": np.full(6, 0.01, np.float32),
-        "c3.w": he(16, 6, 5, 5), "c3.b": np.full(16, 0.01, np.float32),
-        "f5.w": he(120, 400), "f5.b": np.zeros(120, np.float32),
-        "f6.w": he(84, 120), "f6.b": np.zeros(84, np.float32),
-        "f7.w": he(10, 84), "f7.b": np.zeros(10, np.float32),
+        "c1.w": he(6, 1, 5, 5),
+        "c1.b": np.full(6, 0.01, np.float32),
+        "c3.w": he(16, 6, 5, 5),
+        "c3.b": np.full(16, 0.01, np.float32),
+        "f5.w": he(120, 400),
+        "f5.b": np.zeros(120, np.float32),
+        "f6.w": he(84, 120),
+        "f6.b": np.zeros(84, np.float32),
+        "f7.w": he(10, 84),
+        "f7.b": np.zeros(10, np.float32),
     }
 
 
@@ -74,8 +79,10 @@ def main(batch: int = 4, repeat: int = 20) -> int:
         act_wasm, t_wasm = _timed(lambda f=op_fn, a=act_wasm, kw=attrs: f(a, **kw), repeat)
         act_ref, t_ref = _timed(lambda f=ref_fn, a=act_ref, kw=attrs: f(a, **kw), repeat)
         rows.append((label, act_wasm.shape, t_wasm, t_ref, float(np.max(np.abs(act_wasm - act_ref)))))
-    print(f"LeNet-5 forward, batch {batch}, op by op on {wasmops.Runtime.__module__.split('.')[0]} wasm kernels "
-          f"(library: {wasmops.kernels.default_runtime().path.name})\n")
+    print(
+        f"LeNet-5 forward, batch {batch}, op by op on {wasmops.Runtime.__module__.split('.')[0]} wasm kernels "
+        f"(library: {wasmops.kernels.default_runtime().path.name})\n"
+    )
     print(f"{'layer':18s} {'output shape':>16s} {'wasm us':>10s} {'numpy us':>10s} {'max |diff|':>11s}")
     for label, shape, t_wasm, t_ref, diff in rows:
         print(f"{label:18s} {str(shape):>16s} {t_wasm * 1e6:10.1f} {t_ref * 1e6:10.1f} {diff:11.2e}")
@@ -83,6 +90,8 @@ def main(batch: int = 4, repeat: int = 20) -> int:
     print(f"{'total':18s} {'':>16s} {total_wasm * 1e6:10.1f} {total_ref * 1e6:10.1f}")
     ok = np.allclose(act_wasm, act_ref, rtol=RTOL, atol=ATOL)
     print(f"\nclass probabilities (first image): {np.round(act_wasm[0], 4).tolist()}")
-    print(f"wasm output {'matches' if ok else 'DOES NOT match'} numpy (rtol {RTOL}, atol {ATOL}); "
-          f"predicted classes {act_wasm.argmax(axis=1).tolist()}")
+    print(
+        f"wasm output {'matches' if ok else 'DOES NOT match'} numpy (rtol {RTOL}, atol {ATOL}); "
+        f"predicted classes {act_wasm.argmax(axis=1).tolist()}"
+    )
     return 0 if ok else 1

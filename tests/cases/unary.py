@@ -5,8 +5,11 @@ from . import Case, rand
 SHAPES = [(1,), (7,), (16,), (1003,), (2, 3, 5), (1, 64, 56, 56), (0, 4)]
 FLOAT_OPS = ["relu", "sigmoid", "tanh", "gelu", "silu", "exp", "neg", "abs", "relu6"]
 CASES = [Case(op, (rand(*s, seed=i),), id=f"{s}") for op in FLOAT_OPS for i, s in enumerate(SHAPES)]
-CASES += [Case(op, (rand(*s, dtype="int32", seed=i, low=-100, high=100),), id=f"i32{s}")
-          for op in ("relu", "neg", "abs") for i, s in enumerate(SHAPES)]
+CASES += [
+    Case(op, (rand(*s, dtype="int32", seed=i, low=-100, high=100),), id=f"i32{s}")
+    for op in ("relu", "neg", "abs")
+    for i, s in enumerate(SHAPES)
+]
 CASES += [Case("log", (rand(*s, seed=i, low=1e-6, high=50.0),), id=f"{s}") for i, s in enumerate(SHAPES)]
 CASES += [Case("sqrt", (rand(*s, seed=i, low=0.0, high=50.0),), id=f"{s}") for i, s in enumerate(SHAPES)]
 CASES += [

@@ -1,0 +1,1 @@
+"""Benchmarks (pytest-benchmark): wasm kernels against numpy and native TVM; `make bench` runs them."""

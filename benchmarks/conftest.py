@@ -1,0 +1,1 @@
+"""Benchmarks run against the built op library; numpy keeps its default BLAS threads (reported)."""
