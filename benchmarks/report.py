@@ -26,7 +26,7 @@ def markdown(table: dict[str, dict[str, tuple[float, int]]], machine: str) -> st
     engines = ["wasm", "tvm-native", "numpy"]
     lines = [
         f"Machine: {machine}. Medians of one `make bench` run; wasm and TVM native on one thread, "
-        "numpy with its BLAS threads.",
+        "numpy (OpenBLAS) limited to one thread too.",
         "",
         "| case | "
         + " | ".join(f"{e} ms" for e in engines)

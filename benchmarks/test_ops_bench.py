@@ -1,6 +1,6 @@
 """Per-op benchmarks on real layer shapes: wasm kernels vs numpy vs the same kernels compiled natively by TVM.
 
-One thread everywhere except numpy, which uses its BLAS threads (stated in the report). Each case records
+One thread everywhere (numpy's BLAS is limited to one thread in conftest.py). Each case records
 its FLOP count, so the report can give GFLOP/s.
 """
 

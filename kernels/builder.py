@@ -134,9 +134,10 @@ def build_library(
     from tqdm import tqdm
 
     table = all_ops()
-    names = sorted(only) if only else sorted(op.name for op in table)
-    for n in names:
-        table[n]  # noqa: B018 - raises a KeyError listing the ops that exist
+    names = set(only) if only else {op.name for op in table}
+    while missing := {u for n in names for u in table[n].uses} - names:  # a KeyError lists the known ops
+        names |= missing
+    names = sorted(names)
     cache = Path(cache_dir or os.environ.get("WASMOPS_BUILD_CACHE", Path.cwd() / "build" / "objects"))
     cache.mkdir(parents=True, exist_ok=True)
     units = [Unit(n, isa, _unit_key(n, isa, tvm.__version__)) for isa in isas for n in names]

@@ -24,17 +24,22 @@ import wasmtime
 from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
-from ..ops.spec import PREV, Call
+from ..ops.spec import BLOCK, PREV, Call
 from . import manifest as mf
 from .manifest import LibraryError, Manifest
 
 LIB_DIR = Path(__file__).parent / "lib"
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
-ALIGN = 64
+ALIGN = 64  # every tensor buffer is padded to this: a whole BLOCK of 4-byte elements
 MAX_ARGS = 64
 MAX_DIMS = 8
 
 _DLTENSOR_SIZE = 40  # wasm32 DLTensor: data, device, ndim, dtype, shape*, strides*, byte_offset
+
+
+def _blocks(shape: tuple[int, ...]) -> tuple[int, int]:
+    """The (blocks, BLOCK) view a blocked kernel gets of a tensor; ALIGN-padded buffers hold the last block."""
+    return (-(-math.prod(shape) // BLOCK), BLOCK)
 
 
 @functools.cache
@@ -195,13 +200,13 @@ class Runtime:
             tensors, copies = [], []
             for x in call.inputs:
                 if x is PREV:
-                    tensors.append(prev)
+                    tensors.append(prev if not call.blocked else (prev[0], _blocks(prev[1]), prev[2]))
                 else:
-                    tensors.append((total, x.shape, x.dtype))
+                    tensors.append((total, _blocks(x.shape) if call.blocked else x.shape, x.dtype))
                     copies.append((total, x))
                     total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
             prev = (total, call.out_shape, call.out_dtype)
-            tensors.append(prev)
+            tensors.append(prev if not call.blocked else (total, _blocks(call.out_shape), call.out_dtype))
             total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
             layout.append((tensors, copies))
         base = self._arena if total <= self._arena_size else self._reserve(total)

@@ -3,8 +3,9 @@
 Layout kernels move data without arithmetic, and TE cannot express what they need: a concat writes one
 output from several loops, and a copy loop must not carry a per-element bounds predicate (the split-by-16
 tail of `schedule_injective` makes TVM scalarise the loop with a branch per element). Plain serial row
-loops are what LLVM turns into `memory.copy`; strided gathers get an explicit 16-wide vector body plus a
-scalar tail. Every extent is symbolic or an int scalar, so one kernel serves every shape.
+loops are what LLVM turns into `memory.copy`; the tiled transpose spells out its v128 loads, shuffles and
+stores and handles tails with scalar loops. Every extent is symbolic or an int scalar, so one kernel
+serves every shape.
 
 Imported only by kernel builders (it imports TVM).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from tvm.script.parser import parse
 
-TILE = 16  # tile edge of the tiled transpose; also its vector width (4 v128 registers)
+TILE = 16  # tile edge of the tiled transpose (a 4 x 4 grid of 4 x 4 register blocks)
 RANK = 6  # the transpose kernels' fixed loop rank (the host pads with size-1 dims)
 CONCAT_ARITIES = (2, 4, 8, 32)  # inputs per concat kernel; unused slots get (outer, 0) arrays
 
@@ -43,11 +44,15 @@ def transpose_rows(dtype: str):
     d = [f"d{k}" for k in range(RANK)]
     i = [f"i{k}" for k in range(RANK - 1)]
     base = " + ".join(f"i{k} * s{k}" for k in range(RANK - 1))
-    decls = _ints("n", *d) + [f'x = T.match_buffer(x_h, (n,), "{dtype}")',
-                              f'y = T.match_buffer(y_h, ({", ".join(d)}), "{dtype}")']
-    body = [f"for {', '.join(i)} in T.grid({', '.join(d[:-1])}):",
-            f"    for j in range(d{RANK - 1}):",
-            f"        y[{', '.join(i)}, j] = x[{base} + j]"]
+    decls = _ints("n", *d) + [
+        f'x = T.match_buffer(x_h, (n,), "{dtype}")',
+        f'y = T.match_buffer(y_h, ({", ".join(d)}), "{dtype}")',
+    ]
+    body = [
+        f"for {', '.join(i)} in T.grid({', '.join(d[:-1])}):",
+        f"    for j in range(d{RANK - 1}):",
+        f"        y[{', '.join(i)}, j] = x[{base} + j]",
+    ]
     params = ["x_h: T.handle", "y_h: T.handle"] + [f"s{k}: T.int32" for k in range(RANK - 1)]
     return _func(params, body, decls)
 
@@ -55,39 +60,44 @@ def transpose_rows(dtype: str):
 def transpose_tiled(dtype: str):
     """A strided copy, tiled for the case where no dim is contiguous on both sides (matrix transpose).
 
-    Loop k has extent e_k, x stride s_k and y stride o_k. The host orders loops so that loop 5 is y's
-    contiguous dim (o5 = 1) and loop 4 is x's (s4 = 1); loops 4 and 5 are walked in TILE x TILE tiles,
-    each tile row a contiguous vector store of TILE elements gathered from x with stride s5.
+    Loop k has extent e_k, x stride s_k and y stride o_k; loop 5 must be y's contiguous dim (o5 = 1).
+    Loops 4 and 5 are walked in TILE x TILE tiles. When loop 4 is x's contiguous dim (s4 = 1, which the
+    host arranges whenever e5 >= TILE) a tile is 4 x 4 register transposes: four v128 loads along x's
+    rows, four shuffles, four v128 stores along y's rows. Otherwise tile rows are gathered lane by lane.
     """
-    t = TILE
+    t, v = TILE, 4
     outer = [f"i{k}" for k in range(RANK - 2)]
     xb = " + ".join(f"i{k} * s{k}" for k in range(RANK - 2))
     yb = " + ".join(f"i{k} * o{k}" for k in range(RANK - 2))
     decls = _ints("n", "m") + [f'x = T.match_buffer(x_h, (n,), "{dtype}")', f'y = T.match_buffer(y_h, (m,), "{dtype}")']
 
     def store(a: str, b: str) -> str:
-        return f"y[{yb} + ({a}) * o4 + {b}] = x[{xb} + {a} + ({b}) * s5]"
+        return f"y[{yb} + ({a}) * o4 + {b}] = x[{xb} + ({a}) * s4 + ({b}) * s5]"
 
+    a_, b_ = f"a0 * {t} + a1 * {v}", f"b0 * {t} + b1 * {v}"  # the 4 x 4 block's corner
+    rows = ", ".join(f"x[T.Ramp({xb} + {a_} + ({b_} + {k}) * s5, 1, {v})]" for k in range(v))
+    block = [
+        f"y[T.Ramp({yb} + ({a_} + {r}) * o4 + {b_}, 1, {v})] = "
+        f"T.Shuffle([{rows}], [{', '.join(str(r + v * k) for k in range(v))}])"
+        for r in range(v)
+    ]
     body = [
         f"for {', '.join(outer)} in T.grid({', '.join(f'e{k}' for k in range(RANK - 2))}):",
-        f"    for a0 in range(e4 // {t}):",
-        f"        for b0 in range(e5 // {t}):",
-        f"            for a1 in range({t}):",
-        f"                for b1 in T.vectorized({t}):",
-        f"                    {store(f'a0 * {t} + a1', f'b0 * {t} + b1')}",
-        f"        for a1, b1 in T.grid({t}, e5 % {t}):",
-        f"            {store(f'a0 * {t} + a1', f'e5 // {t} * {t} + b1')}",
+        "    if s4 == 1:",
+        f"        for a0, b0, a1, b1 in T.grid(e4 // {t}, e5 // {t}, {t // v}, {t // v}):",
+        *(f"            {line}" for line in block),
+        "    else:",
+        f"        for a0, b0, a1 in T.grid(e4 // {t}, e5 // {t}, {t}):",
+        f"            for b1 in T.vectorized({t}):",
+        f"                {store(f'a0 * {t} + a1', f'b0 * {t} + b1')}",
+        f"    for a0, a1, b1 in T.grid(e4 // {t}, {t}, e5 % {t}):",
+        f"        {store(f'a0 * {t} + a1', f'e5 // {t} * {t} + b1')}",
         f"    for a1, b in T.grid(e4 % {t}, e5):",
         f"        {store(f'e4 // {t} * {t} + a1', 'b')}",
     ]
-    scalars = ([f"e{k}" for k in range(RANK)] + [f"s{k}" for k in range(RANK - 2)] + ["s5"]
-               + [f"o{k}" for k in range(RANK - 1)])
+    scalars = [f"e{k}" for k in range(RANK)] + [f"s{k}" for k in range(RANK)] + [f"o{k}" for k in range(RANK - 1)]
     params = ["x_h: T.handle", "y_h: T.handle"] + [f"{s}: T.int32" for s in scalars]
     return _func(params, body, decls)
-
-
-#: the int scalars of transpose_tiled, in ABI order
-TILED_SCALARS = 6 + 5 + 5
 
 
 def concat(dtype: str, arity: int):

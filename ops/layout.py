@@ -5,9 +5,12 @@ low-rank kernels (ops/_layout_kernels.py) serve every case:
 
 - reshape / flatten: `<dt>_copy`, a flat copy; the new shape is only metadata.
 - transpose: size-1 dims are dropped and output dims that stay adjacent and in order in the input are
-  merged, leaving at most 6 dims. If the innermost output dim is contiguous in x, `<dt>_transpose` copies
-  whole rows (`memory.copy`) at int-scalar input strides; otherwise `<dt>_transpose_tiled` walks the two
-  dims contiguous in x and in y in 16 x 16 tiles (a strided copy with both strides as scalars).
+  merged, leaving at most 6 dims (padded to 6 with size-1 dims). If the innermost output dim is contiguous
+  in x, `<dt>_transpose` copies whole rows (`memory.copy`) at int-scalar input strides. Otherwise (e.g. a
+  matrix transpose) `<dt>_transpose_tiled`, a strided copy with every extent and stride a scalar, walks
+  the dim contiguous in x and the one contiguous in y in 16 x 16 tiles of 4 x 4 SIMD register transposes.
+  Rows shorter than SHORT_ROW elements go to the tiled kernel too: its scalar loop beats one
+  `memory.copy` per tiny row.
 - concatenate: every input is viewed as (outer, w_i) with outer = prod(shape[:axis]) and w_i = the
   product of its dims from `axis` on; the output (outer, sum w_i) is, row by row, the inputs' rows side
   by side. `<dt>_concat<K>` takes K inputs (K in 2, 4, 8, 32; unused slots get (outer, 0) arrays) and
@@ -28,6 +31,7 @@ from .spec import INT, PREV, TENSOR, Call, Kernel, Op, prefix
 
 DTYPES = ("float32", "int32")
 RANK = 6  # = _layout_kernels.RANK (that module imports TVM, so the constant is repeated here)
+SHORT_ROW = 9  # transpose rows shorter than this are gathered by the tiled kernel, not copied one by one
 ARITIES = (2, 4, 8, 32)  # = _layout_kernels.CONCAT_ARITIES
 
 
@@ -42,6 +46,11 @@ def _kernel(name: str, builder: str, params: tuple[str, ...], *args) -> list[Ker
     return [Kernel(f"{prefix(np.dtype(dt))}_{name}", lambda dt=dt: build(dt), params) for dt in DTYPES]
 
 
+def _array(op: Op, x, what: str) -> np.ndarray:
+    """op.tensor, keeping 0-d arrays 0-d (np.ascontiguousarray in Op.tensor makes them 1-d)."""
+    return op.tensor(x, what, DTYPES).reshape(np.shape(x))
+
+
 def _copy_call(x: np.ndarray, shape: tuple[int, ...]) -> Call:
     return Call(f"{prefix(x.dtype)}_copy", [x.reshape(-1)], (x.size,), x.dtype, result_shape=shape)
 
@@ -52,11 +61,11 @@ class Transpose(Op):
     name = "transpose"
 
     def kernels(self) -> list[Kernel]:
-        return (_kernel("transpose", "transpose_rows", (TENSOR, TENSOR) + (INT,) * (RANK - 1))
-                + _kernel("transpose_tiled", "transpose_tiled", (TENSOR, TENSOR) + (INT,) * 16))
+        rows = _kernel("transpose", "transpose_rows", (TENSOR, TENSOR) + (INT,) * (RANK - 1))
+        return rows + _kernel("transpose_tiled", "transpose_tiled", (TENSOR, TENSOR) + (INT,) * (3 * RANK - 1))
 
     def reference(self, x, axes=None) -> np.ndarray:
-        return np.ascontiguousarray(np.transpose(np.asarray(x), axes))
+        return np.transpose(np.asarray(x), axes).copy()
 
     def plan(self, x: np.ndarray, axes: Sequence[int] | None = None) -> Call:
         """Permute the dims of x (numpy.transpose): output dim k is input dim axes[k].
@@ -66,18 +75,20 @@ class Transpose(Op):
         At most 6 dims may remain after size-1 dims are dropped and dims that stay adjacent and in order
         are merged (always true for rank <= 6).
         """
-        x = self.tensor(x, "x", DTYPES)
+        x = _array(self, x, "x")
         perm = self._perm(axes, x.ndim)
         out_shape = tuple(x.shape[a] for a in perm)
         dims = _merged_dims(x.shape, perm)
         if len(dims) > RANK:
-            raise self.fail(f"permutation {perm} of shape {x.shape} leaves {len(dims)} unmergeable dims; "
-                            f"at most {RANK} are supported")
+            raise self.fail(
+                f"permutation {perm} of shape {x.shape} leaves {len(dims)} unmergeable dims; "
+                f"at most {RANK} are supported"
+            )
         p = prefix(x.dtype)
-        if dims[-1][1] == 1:  # innermost output dim contiguous in x: row copies
+        if dims[-1][1] == 1 and (dims[-1][0] >= SHORT_ROW or len(dims) == 1):  # contiguous rows: copies
             dims = [(1, 0)] * (RANK - len(dims)) + dims
-            return Call(f"{p}_transpose", [x.reshape(-1)], tuple(n for n, _ in dims), x.dtype,
-                        tuple(s for _, s in dims[:-1]), out_shape)
+            strides = tuple(s for _, s in dims[:-1])
+            return Call(f"{p}_transpose", [x.reshape(-1)], tuple(n for n, _ in dims), x.dtype, strides, out_shape)
         return Call(f"{p}_transpose_tiled", [x.reshape(-1)], (x.size,), x.dtype, _tiled_scalars(dims), out_shape)
 
     def _perm(self, axes: Sequence[int] | None, ndim: int) -> tuple[int, ...]:
@@ -115,18 +126,16 @@ def _merged_dims(shape: tuple[int, ...], perm: tuple[int, ...]) -> list[tuple[in
 def _tiled_scalars(dims: list[tuple[int, int]]) -> tuple[int, ...]:
     """Scalars of `transpose_tiled`: loops = (other dims in output order, x's contiguous dim, y's last).
 
-    ABI order: extents e0..e5, x strides s0..s3 and s5 (s4 = 1), y strides o0..o4 (o5 = 1).
+    Rows too short to copy one by one (x's contiguous dim is y's last) take y's second-last dim as loop 4.
+    ABI order: extents e0..e5, x strides s0..s5, y strides o0..o4 (o5 = 1).
     """
-    out_strides = [math.prod(n for n, _ in dims[k + 1 :]) for k in range(len(dims))]
-    p = next(k for k, (_, s) in enumerate(dims) if s == 1)  # x's contiguous dim (never the last here)
+    y_strides = [math.prod(n for n, _ in dims[k + 1 :]) for k in range(len(dims))]
     last = len(dims) - 1
-    order = [k for k in range(len(dims)) if k not in (p, last)]
-    loops = [(1, 0, 0)] * (RANK - 2 - len(order)) + [(dims[k][0], dims[k][1], out_strides[k]) for k in order]
-    loops += [(dims[p][0], 1, out_strides[p]), (dims[last][0], dims[last][1], 1)]
-    extents = tuple(e for e, _, _ in loops)
-    x_strides = tuple(s for _, s, _ in loops[: RANK - 2]) + (loops[-1][1],)
-    y_strides = tuple(o for _, _, o in loops[:-1])
-    return extents + x_strides + y_strides
+    p = next(k for k, (_, s) in enumerate(dims) if s == 1)
+    p = last - 1 if p == last else p
+    loops = [(1, 0, 0)] * (RANK - len(dims)) + [(*dims[k], y_strides[k]) for k in range(last) if k != p]
+    loops += [(*dims[p], y_strides[p]), (*dims[last], 1)]
+    return tuple(e for e, _, _ in loops) + tuple(s for _, s, _ in loops) + tuple(o for _, _, o in loops[:-1])
 
 
 class Reshape(Op):
@@ -146,7 +155,7 @@ class Reshape(Op):
         x: any shape, float32 or int32. shape: an int or a sequence of ints whose product is x.size;
         one entry may be -1 and is then inferred. Returns a new array (never a view).
         """
-        x = self.tensor(x, "x", DTYPES)
+        x = _array(self, x, "x")
         return _copy_call(x, self._shape(shape, x.size))
 
     def _shape(self, shape: int | Sequence[int], size: int) -> tuple[int, ...]:
@@ -170,6 +179,7 @@ class Flatten(Op):
     """flatten(x, start_dim, end_dim): torch.flatten, as a copy (reuses reshape's copy kernel)."""
 
     name = "flatten"
+    uses = ("reshape",)
 
     def kernels(self) -> list[Kernel]:
         return []  # runs `<dt>_copy`, which the reshape op owns (a kernel name must be unique)
@@ -188,7 +198,7 @@ class Flatten(Op):
         torch.nn.Flatten (keep the batch dim); negative dims count from the end; start_dim must not come
         after end_dim. Returns a new array.
         """
-        x = self.tensor(x, "x", DTYPES)
+        x = _array(self, x, "x")
         if x.ndim == 0:
             for d in (start_dim, end_dim):
                 self.axis(d, 1)
@@ -221,7 +231,7 @@ class Concatenate(Op):
             raise TypeError(f"{self.name}: arrays must be a sequence of arrays, got {type(arrays).__name__}")
         if not arrays:
             raise self.fail("need at least one array to concatenate")
-        xs = [self.tensor(a, f"arrays[{i}]", DTYPES) for i, a in enumerate(arrays)]
+        xs = [_array(self, a, f"arrays[{i}]") for i, a in enumerate(arrays)]
         dtype = self.same_dtype(*xs)
         if axis is None:
             xs, axis = [a.reshape(-1) for a in xs], 0
@@ -232,8 +242,10 @@ class Concatenate(Op):
         for i, a in enumerate(xs[1:], start=1):
             for d in range(len(shape)):
                 if d != axis and a.shape[d] != shape[d]:
-                    raise self.fail(f"all dimensions except the concatenation axis must match, but along "
-                                    f"dimension {d} array 0 has size {shape[d]} and array {i} has size {a.shape[d]}")
+                    raise self.fail(
+                        f"all dimensions except the concatenation axis must match, but along "
+                        f"dimension {d} array 0 has size {shape[d]} and array {i} has size {a.shape[d]}"
+                    )
         out_shape = shape[:axis] + (sum(a.shape[axis] for a in xs),) + shape[axis + 1 :]
         outer = math.prod(shape[:axis])
         views = [a.reshape(outer, -1) if outer else a.reshape(0, math.prod(a.shape[axis:])) for a in xs]
@@ -244,8 +256,10 @@ class Concatenate(Op):
             raise self.fail("zero-dimensional arrays cannot be concatenated")
         for i, a in enumerate(xs[1:], start=1):
             if a.ndim != xs[0].ndim:
-                raise self.fail(f"all input arrays must have the same rank, but array 0 has rank {xs[0].ndim} "
-                                f"and array {i} has rank {a.ndim}")
+                raise self.fail(
+                    f"all input arrays must have the same rank, but array 0 has rank {xs[0].ndim} "
+                    f"and array {i} has rank {a.ndim}"
+                )
         return xs[0].shape
 
 

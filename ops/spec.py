@@ -14,6 +14,9 @@ import numpy as np
 
 TENSOR, INT, FLOAT = "tensor", "int", "float"
 
+#: elements per block of a `blocked` call: 64 bytes of float32 / int32, four v128 registers
+BLOCK = 16
+
 #: dtypes the library computes in, with their short kernel-name prefixes.
 DTYPE_PREFIX = {np.dtype("float32"): "f32", np.dtype("int32"): "i32"}
 
@@ -48,10 +51,13 @@ class Call:
     out_dtype: np.dtype
     scalars: tuple[int | float, ...] = ()
     result_shape: tuple[int, ...] | None = None  # the public shape of the output, if the kernel's differs
+    # blocked: the kernel sees every tensor as (ceil(size / BLOCK), BLOCK). Buffers in wasm memory are padded
+    # to 64 bytes, so the padding exists; a loop of whole blocks vectorises with no per-element predicate.
+    blocked: bool = False
 
     def __post_init__(self) -> None:
-        self.out_dtype = np.dtype(self.out_dtype)
-        self.out_shape = tuple(int(d) for d in self.out_shape)
+        if not isinstance(self.out_dtype, np.dtype):
+            self.out_dtype = np.dtype(self.out_dtype)
 
 
 class Op:
@@ -62,6 +68,7 @@ class Op:
     """
 
     name: ClassVar[str]
+    uses: ClassVar[tuple[str, ...]] = ()  # other ops whose kernels this op's plans call
 
     def kernels(self) -> list[Kernel]:
         raise NotImplementedError
@@ -100,7 +107,7 @@ class Op:
             if arr.ndim not in ranks:
                 want = " or ".join(str(r) for r in ranks)
                 raise ValueError(f"{self.name}: {what} must have rank {want}, got shape {arr.shape}")
-        return np.ascontiguousarray(arr)
+        return arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d arrays 0-d
 
     def same_dtype(self, *arrays: np.ndarray) -> np.dtype:
         dtypes = {a.dtype for a in arrays}

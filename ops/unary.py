@@ -1,7 +1,7 @@
 """Elementwise unary ops (relu, sigmoid, tanh, gelu, silu, exp, log, sqrt, neg, abs, clip, relu6, leaky_relu).
 
 One table row per op: its TE expression, its numpy reference and the dtypes it serves. Every kernel
-works on the flattened tensor, so one compiled function serves any shape.
+works on the tensor as whole (blocks, 16) rows (a blocked Call), so one compiled function serves any shape.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import FLOAT, TENSOR, Call, Kernel, Op, prefix
+from .spec import BLOCK, FLOAT, TENSOR, Call, Kernel, Op, prefix
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -164,8 +164,8 @@ class Unary(Op):
 
         from .simd_schedules import dims, prim_func, schedule_injective
 
-        (n,) = dims("n")
-        x = te.placeholder((n,), dtype, name="x")
+        (n,) = dims("blocks")
+        x = te.placeholder((n, BLOCK), dtype, name="x")
         scalars = [te.var(s, "float32") for s in self.row.scalars]
         y = self.row.te_expr(x, *scalars)
         return schedule_injective(prim_func([x, y, *scalars]))
@@ -183,7 +183,7 @@ class Unary(Op):
         values = tuple(float(attrs[s]) for s in self.row.scalars)
         if self.name == "clip" and values[0] > values[1]:
             raise self.fail(f"min ({values[0]}) must not exceed max ({values[1]})")
-        return Call(f"{prefix(x.dtype)}_{self.name}", [x.reshape(-1)], (x.size,), x.dtype, values, x.shape)
+        return Call(f"{prefix(x.dtype)}_{self.name}", [x], x.shape, x.dtype, values, blocked=True)
 
 
 OPS = [Unary(row) for row in ROWS]
