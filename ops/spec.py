@@ -7,6 +7,7 @@ so the runtime (wasmtime + numpy) can read op specs without the compiler install
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -38,6 +39,38 @@ class Prev:
     """Marks a Call input as the previous Call's output, which stays in wasm memory."""
 
 
+class TensorRef:
+    """A tensor that lives in wasm memory (graph sessions): plans see only its metadata.
+
+    Plans must treat inputs through `shape`, `dtype`, `ndim`, `size`, `nbytes` and `reshape` only, so the
+    same plan serves numpy arrays (the numpy API) and tensors already in wasm memory (graphs). A reshape
+    aliases the same buffer, as numpy's does.
+    """
+
+    __slots__ = ("shape", "dtype", "buffer")
+
+    def __init__(self, shape: tuple[int, ...], dtype, buffer: object | None = None):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.buffer = buffer if buffer is not None else object()
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def reshape(self, *shape) -> TensorRef:
+        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int | np.integer) else shape
+        if -1 in shape:
+            known = math.prod(d for d in shape if d != -1)
+            shape = tuple(self.size // known if d == -1 and known else d for d in shape)
+        if math.prod(shape) != self.size:
+            raise ValueError(f"cannot reshape tensor of size {self.size} into shape {shape}")
+        return TensorRef(shape, self.dtype, self.buffer)
+
+    def __repr__(self) -> str:
+        return f"TensorRef(shape={self.shape}, dtype={self.dtype})"
+
+
 PREV = Prev()
 
 
@@ -46,7 +79,7 @@ class Call:
     """One kernel invocation the runtime performs; `plan` returns one or a chain of these."""
 
     kernel: str
-    inputs: Sequence[np.ndarray | Prev]
+    inputs: Sequence[np.ndarray | TensorRef | Prev]
     out_shape: tuple[int, ...]
     out_dtype: np.dtype
     scalars: tuple[int | float, ...] = ()
@@ -58,6 +91,8 @@ class Call:
     def __post_init__(self) -> None:
         if not isinstance(self.out_dtype, np.dtype):
             self.out_dtype = np.dtype(self.out_dtype)
+        if type(self.out_shape) is not tuple:
+            self.out_shape = tuple(int(d) for d in self.out_shape)
 
 
 class Op:
@@ -89,7 +124,9 @@ class Op:
         dtype and is converted to float32 / int32, as a user of a float32 library expects.
         """
         allowed = [np.dtype(d) for d in dtypes]
-        if isinstance(value, np.ndarray | np.generic):
+        if isinstance(value, TensorRef):
+            arr = value
+        elif isinstance(value, np.ndarray | np.generic):
             arr = np.asarray(value)
         else:
             arr = np.asarray(value)
@@ -107,7 +144,9 @@ class Op:
             if arr.ndim not in ranks:
                 want = " or ".join(str(r) for r in ranks)
                 raise ValueError(f"{self.name}: {what} must have rank {want}, got shape {arr.shape}")
-        return arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d arrays 0-d
+        if isinstance(arr, TensorRef) or arr.flags.c_contiguous:
+            return arr
+        return arr.copy(order="C")  # keeps 0-d arrays 0-d, unlike np.ascontiguousarray
 
     def same_dtype(self, *arrays: np.ndarray) -> np.dtype:
         dtypes = {a.dtype for a in arrays}
