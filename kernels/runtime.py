@@ -57,7 +57,9 @@ _DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
 
 
 class KernelError(RuntimeError):
-    """A kernel refused its arguments or failed; the message names the kernel."""
+    """A kernel refused its arguments or failed; the message names the kernel (and the plan step)."""
+
+    step: int | None = None
 
 
 class WasmTrap(KernelError):
@@ -142,6 +144,7 @@ class Runtime:
         # raw call path: wasmtime_func_call_unchecked with a reused argument array (~1 us instead of ~30)
         self._ctx = self.store._context()
         self._func = ex["wasmops_call"]._func
+        self._plan_func = ex["wasmops_run_plan"]._func
         self._raw = (ffi.wasmtime_val_raw * 3)()
         self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
         self._mem_struct = self._memory._memory
@@ -235,8 +238,9 @@ class Runtime:
         self._view[self._meta : self._meta + len(blob)] = blob
         self._invoke(kernel, index, self._meta, n)
 
-    def _prepare(self, kernel: str, tensors, scalars) -> tuple[int, np.ndarray, int]:
-        """Encode a call's argument records once: TVMFFIAny array, then each DLTensor and its shape."""
+    def _prepare(self, kernel: str, tensors, scalars, at: int | None = None) -> tuple[int, np.ndarray, int]:
+        """Encode a call's argument records for address `at` (default: the call block): the TVMFFIAny
+        array, then each DLTensor followed by its shape. Returns (kernel index, bytes, argument count)."""
         index = self.index.get(kernel)
         if index is None:
             raise KernelError(f"kernel {kernel!r} is not in {self.path.name}")
@@ -245,24 +249,13 @@ class Runtime:
         kinds = tuple(isinstance(v, float) for v in scalars)
         if n > MAX_ARGS or max(ndims, default=0) > MAX_DIMS:
             raise KernelError(f"{kernel}: at most {MAX_ARGS} arguments of at most {MAX_DIMS} dims per call")
-        record = self._meta + 16 * n  # DLTensors (each followed by its shape) come after the argument array
+        record = (self._meta if at is None else at) + 16 * n
         values: list = []
         records: list = []
         for ptr, shape, dtype in tensors:
             values += (_TYPE_DLTENSOR, 0, record)
-            records += (
-                ptr,
-                1,
-                0,
-                len(shape),
-                _DL_CODES[dtype.kind],
-                dtype.itemsize * 8,
-                1,
-                record + _DLTENSOR_SIZE,
-                0,
-                0,
-                *shape,
-            )
+            code, bits = _DL_CODES[dtype.kind], dtype.itemsize * 8
+            records += (ptr, 1, 0, len(shape), code, bits, 1, record + _DLTENSOR_SIZE, 0, 0, *shape)
             record += _DLTENSOR_SIZE + 8 * len(shape)
         for value, is_float in zip(scalars, kinds, strict=True):
             values += (_TYPE_FLOAT if is_float else _TYPE_INT, 0, value)
@@ -279,6 +272,23 @@ class Runtime:
         rc = raw[0].i32
         if rc != 0:
             raise KernelError(f"{kernel}: {self.last_error() or f'kernel returned status {rc}'}")
+
+    def run_plan(self, table: int, num_steps: int) -> None:
+        """Run a step table (see kernels/plan.py) in one host crossing. On failure the exception's
+        `step` attribute is the index of the step that failed."""
+        raw = self._raw
+        raw[0].i32, raw[1].i32 = table, num_steps
+        error = _call_unchecked(self._ctx, byref(self._plan_func), raw, 2, byref(self._trap))
+        if error or self._trap or raw[0].i32 != 0:
+            step = self._exports["wasmops_failed_step"](self.store)
+            try:
+                if error or self._trap:
+                    self._raise_trap(f"plan step {step}", error)
+                raise KernelError(f"plan step {step}: {self.last_error() or 'kernel failed'}")
+            except KernelError as exc:
+                exc.step = step
+                raise
+        self.memory()
 
     def _raise_trap(self, kernel: str, error) -> None:
         if self._trap:

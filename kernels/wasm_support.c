@@ -126,18 +126,16 @@ typedef struct {
   int32_t num_args;
 } wasmops_step;
 
-static int32_t failed_step = -1;
+static int32_t current_step = -1; /* still set after an error or a trap: the host reports that step */
 
 int32_t EXPORT(wasmops_run_plan)(const wasmops_step* steps, int32_t num_steps) {
   for (int32_t i = 0; i < num_steps; ++i) {
+    current_step = i;
     int32_t rc = wasmops_call(steps[i].kernel, steps[i].args, steps[i].num_args);
-    if (rc != 0) {
-      failed_step = i;
-      return rc;
-    }
+    if (rc != 0) return rc;
   }
-  failed_step = -1;
+  current_step = -1;
   return 0;
 }
 
-int32_t EXPORT(wasmops_failed_step)(void) { return failed_step; }
+int32_t EXPORT(wasmops_failed_step)(void) { return current_step; }

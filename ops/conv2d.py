@@ -2,9 +2,10 @@
 dilation, groups (depthwise included) and an optional bias.
 
 Kernel: direct convolution, register-tiled over (output channels x output columns) as in ops/_tiled.py.
-The input is first copied into a zero-padded buffer wide enough that every tile reads in bounds, so the
-hot loop is branch-free. Two variants: `_s1` fixes the column stride to 1, which makes every input read a
-contiguous vector load (3x3/s1 and 1x1 convs: most of ResNet's FLOPs); the generic kernel takes any stride.
+The input is first copied into a zero-padded buffer, wide enough that every tile reads in bounds and
+stored by column phase (x % stride, x // stride), so the hot loop is branch-free and its input reads are
+contiguous vector loads for any stride. Variants: `_s1` fixes the column stride to 1 (the phase dim
+vanishes); `_grouped` serves groups > 1 (depthwise included); the generic kernel any other conv.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import INT, TENSOR, Call, Kernel, Op
+
+# outputs narrower than this waste too many lanes of a 16-wide row tile: use the im2col GEMM instead
+IM2COL_BELOW_WIDTH = 16
 
 
 def _build(unit_stride_w: bool, grouped: bool):
@@ -31,11 +35,16 @@ def _build(unit_stride_w: bool, grouped: bool):
     owp = (ow + NR - 1) // NR * NR
     kp = (k + MR - 1) // MR * MR
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
-    wpad = (owp - 1) * sw + (kw - 1) * dw + 1
+    # The padded input is stored by column phase: column x of the padded image lands at [x % sw, x // sw].
+    # Output column xx then reads phase (rs*dw) % sw at xx + (rs*dw) // sw: contiguous in xx for every
+    # stride, so the hot loop does vector loads even for strided convs (a plain layout would gather).
+    wq = owp + (kw - 1) * dw // sw
     xp = te.compute(
-        (n, c, hp, wpad),
-        lambda b, ch, y, xx: te.if_then_else(
-            tvm.tirx.all(y >= pt, y < h + pt, xx >= pl, xx < w + pl), x[b, ch, y - pt, xx - pl], zero
+        (n, c, hp, sw, wq),
+        lambda b, ch, y, ph, xq: te.if_then_else(
+            tvm.tirx.all(y >= pt, y < h + pt, xq * sw + ph >= pl, xq * sw + ph < w + pl),
+            x[b, ch, y - pt, xq * sw + ph - pl],
+            zero,
         ),
         name="xp",
     )
@@ -55,7 +64,7 @@ def _build(unit_stride_w: bool, grouped: bool):
     acc = te.compute(
         (n, kp, oh, owp),
         lambda b, o, y, xx: te.sum(
-            wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, xx * sw + rs * dw],
+            wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, rs * dw % sw, xx + rs * dw // sw],
             axis=[rr, rs, ri],
         ),  # channels innermost: the longest loop
         name="acc",
@@ -63,6 +72,64 @@ def _build(unit_stride_w: bool, grouped: bool):
     y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
     scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
     return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=("xp", "wp"))
+
+
+def _build_im2col(pointwise: bool = False):
+    """GEMM over packed columns: for small outputs (late layers) and 1x1 convs, where tiling output rows
+    16 columns wide would waste lanes. Columns are output pixels (flattened), rows output channels; the
+    pack gathers each pixel's receptive field once, which costs 1 / (2 * K) of the multiply-adds.
+    `pointwise` (1x1, stride 1, no padding) takes x as (N, C, H*W): the columns are x itself."""
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    n, c, h, w, k, kh, kw, oh, ow = dims("n", "c", "h", "w", "k", "kh", "kw", "oh", "ow")
+    sh, sw, pt, pl, dh, dw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw"))
+    zero = tvm.tirx.const(0.0, "float32")
+    if pointwise:
+        x = te.placeholder((n, c, h), "float32", name="x")  # h = pixels
+        wt = te.placeholder((k, c), "float32", name="wt")
+        q, pix = c, h
+
+        def gather(b, p, qq):
+            return te.if_then_else(p < pix, x[b, qq, p], zero)
+
+        def weight(o, qq):
+            return wt[o, qq]
+    else:
+        x = te.placeholder((n, c, h, w), "float32", name="x")
+        wt = te.placeholder((k, c, kh, kw), "float32", name="wt")
+        q, pix = c * kh * kw, oh * ow
+
+        def gather(b, p, qq):
+            oy, ox = p // ow, p % ow
+            ch, r, s = qq // (kh * kw), qq // kw % kh, qq % kw
+            iy, ix = oy * sh + r * dh - pt, ox * sw + s * dw - pl
+            ok = tvm.tirx.all(p < pix, iy >= 0, iy < h, ix >= 0, ix < w)
+            return te.if_then_else(ok, x[b, ch, iy, ix], zero)
+
+        def weight(o, qq):
+            return wt[o, qq // (kh * kw), qq // kw % kh, qq % kw]
+
+    bias = te.placeholder((k,), "float32", name="bias")
+    po, kp = (pix + NR - 1) // NR, (k + MR - 1) // MR * MR
+    col = te.compute((n, po, q, NR), lambda b, jo, qq, ji: gather(b, jo * NR + ji, qq), name="col")
+    wp = te.compute(
+        (kp // MR, q, MR),
+        lambda ko, qq, ki: te.if_then_else(ko * MR + ki < k, weight(ko * MR + ki, qq), zero),
+        name="wp",
+    )
+    rq = te.reduce_axis((0, q), "rq")
+    acc = te.compute(
+        (n, kp, po * NR),
+        lambda b, o, p: te.sum(wp[o // MR, rq, o % MR] * col[b, p // NR, rq, p % NR], axis=rq),
+        name="acc",
+    )
+    y = te.compute((n, k, pix), lambda b, o, p: acc[b, o, p] + bias[o], name="y")
+    scalars = [] if pointwise else [oh, ow, sh, sw, pt, pl, dh, dw]
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 2, packs=("col", "wp"))
 
 
 def _pads(op: Op, padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -90,6 +157,8 @@ class Conv2d(Op):
             Kernel("f32_conv2d_nchw", lambda: _build(False, False), (TENSOR,) * 4 + (INT,) * 6),
             Kernel("f32_conv2d_nchw_s1", lambda: _build(True, False), (TENSOR,) * 4 + (INT,) * 5),
             Kernel("f32_conv2d_nchw_grouped", lambda: _build(False, True), (TENSOR,) * 4 + (INT,) * 7),
+            Kernel("f32_conv2d_nchw_im2col", _build_im2col, (TENSOR,) * 4 + (INT,) * 8),
+            Kernel("f32_conv2d_nchw_1x1", lambda: _build_im2col(True), (TENSOR,) * 4),
         ]
 
     def reference(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -160,6 +229,23 @@ class Conv2d(Op):
         if bias.shape != (k,):
             raise self.fail(f"bias must have shape ({k},), got {bias.shape}")
         args, out = [x, weight, bias], (n, k, oh, ow)
+        if groups == 1 and (kh, kw, sh, sw, pt, pl, pb, pr) == (1, 1, 1, 1, 0, 0, 0, 0):
+            return Call(
+                "f32_conv2d_nchw_1x1",
+                [x.reshape(n, c, h * w), weight.reshape(k, c), bias],
+                (n, k, oh * ow),
+                np.float32,
+                result_shape=out,
+            )
+        if groups == 1 and (ow < IM2COL_BELOW_WIDTH or (kh, kw) == (1, 1)):
+            return Call(
+                "f32_conv2d_nchw_im2col",
+                args,
+                (n, k, oh * ow),
+                np.float32,
+                (oh, ow, sh, sw, pt, pl, dh, dw),
+                result_shape=out,
+            )
         if groups > 1:
             return Call("f32_conv2d_nchw_grouped", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))
         if sw == 1:

@@ -1,0 +1,56 @@
+"""GraphBuilder: frontends translate a model node by node into op calls; this records them as Program steps.
+
+Values are numpy arrays (constants: initializers, folded subgraphs, shapes) or TensorRefs (tensors that
+will live in wasm memory). An op whose inputs are all constants is folded at load with its numpy
+reference, so shape arithmetic and weight-generating subgraphs cost nothing at run time. Reshape-like
+ops alias: they return a TensorRef over the same buffer and emit no step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..kernels.plan import Step
+from ..ops import PREV, Call, all_ops
+from ..ops.spec import TensorRef
+
+Value = np.ndarray | TensorRef
+
+
+def is_const(value: Any) -> bool:
+    return not isinstance(value, TensorRef)
+
+
+def _has_ref(args: tuple) -> bool:
+    return any(isinstance(a, TensorRef) or (isinstance(a, list | tuple) and _has_ref(tuple(a))) for a in args)
+
+
+class GraphBuilder:
+    """Collects steps for one set of input shapes; `label` names the node being translated (for errors)."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.label = ""
+
+    def op(self, name: str, *args: Any, **attrs: Any) -> Value:
+        """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""
+        op = all_ops()[name]
+        if not _has_ref(args):
+            return np.asarray(op.reference(*args, **attrs))
+        plan = op.plan(*args, **attrs)
+        chain = [plan] if isinstance(plan, Call) else plan
+        prev: TensorRef | None = None
+        for call in chain:
+            inputs = [prev if x is PREV else x for x in call.inputs]
+            prev = TensorRef(call.out_shape, call.out_dtype)
+            self.steps.append(Step(call.kernel, inputs, prev, call.scalars, call.blocked, self.label))
+        assert prev is not None
+        final = chain[-1].result_shape
+        return prev if final is None else prev.reshape(final)
+
+    @staticmethod
+    def reshape(value: Value, shape: tuple[int, ...]) -> Value:
+        """A free reshape: constants reshape in numpy, TensorRefs alias their buffer."""
+        return value.reshape(shape)

@@ -1,0 +1,274 @@
+"""The ONNX frontend: ONNX operator types (by opset) onto wasmops ops, with attribute translation.
+
+Each translator receives the GraphBuilder, the node's attributes (decoded) and its input values
+(numpy constants or TensorRefs; None for an omitted optional input) and returns the output value(s).
+Shape-only ops (Shape, Unsqueeze, Reshape, ...) and anything whose inputs are all constant are folded
+or aliased at load; only real tensor work becomes kernel calls.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .graph import GraphBuilder, Value, is_const
+from .table import REGISTRY
+
+onnx_op = REGISTRY.register
+F = "onnx"
+_POOL = ("kernel_shape", "strides", "pads", "auto_pad", "ceil_mode", "dilations", "storage_order")
+
+
+class AttributeError_(ValueError):
+    """An attribute value the op library does not support (raised while planning, naming the node)."""
+
+
+def _ints(values) -> list[int]:
+    return [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+def _const(node: str, value: Value | None, what: str) -> np.ndarray:
+    if value is not None and not is_const(value):
+        raise AttributeError_(f"{node}: {what} must be a constant (an initializer or a foldable subgraph)")
+    return value
+
+
+def _spatial_pads(a: dict, x_shape, kernel, strides, dilations) -> tuple[int, int, int, int]:
+    """ONNX pads / auto_pad for 2-D ops as (top, left, bottom, right)."""
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("NOTSET", ""):
+        pads = _ints(a.get("pads", [0, 0, 0, 0]))
+        return pads[0], pads[1], pads[2], pads[3]
+    if auto == "VALID":
+        return 0, 0, 0, 0
+    begin, end = [], []
+    for size, k, s, d in zip(x_shape[2:], kernel, strides, dilations, strict=True):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        begin.append(big if auto == "SAME_LOWER" else small)
+        end.append(small if auto == "SAME_LOWER" else big)
+    return begin[0], begin[1], end[0], end[1]
+
+
+def _need_2d(node_label: str, x: Value, what: str) -> None:
+    if len(x.shape) != 4:
+        raise AttributeError_(f"{node_label}: only 2-D {what} on NCHW tensors is supported, got input {x.shape}")
+
+
+# ---- convolution, dense --------------------------------------------------------------------------------
+@onnx_op(F, "Conv", 1, ("kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"))
+def conv(g: GraphBuilder, a: dict, x, w, b=None):
+    _need_2d(g.label, x, "convolution")
+    strides, dilations = _ints(a.get("strides", [1, 1])), _ints(a.get("dilations", [1, 1]))
+    pads = _spatial_pads(a, x.shape, w.shape[2:], strides, dilations)
+    return g.op(
+        "conv2d", x, w, b, stride=tuple(strides), padding=pads, dilation=tuple(dilations), groups=int(a.get("group", 1))
+    )
+
+
+@onnx_op(F, "Gemm", 1, ("alpha", "beta", "transA", "transB", "broadcast"))
+def gemm(g: GraphBuilder, a: dict, x, w, c=None):
+    """alpha * A' @ B' + beta * C: dense when B is a constant (transposed once at load), else matmul."""
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+    if a.get("transA", 0):
+        x = g.op("transpose", x)
+    if is_const(w):
+        w_t = np.ascontiguousarray(w if a.get("transB", 0) else w.T)
+        if alpha != 1.0:
+            w_t = (w_t * np.float32(alpha)).astype(np.float32)
+        bias = None
+        if c is not None and is_const(c) and np.size(c) in (1, w_t.shape[0]) and np.ndim(c) <= 1:
+            bias, c = np.broadcast_to(np.asarray(c, np.float32) * np.float32(beta), (w_t.shape[0],)).copy(), None
+        y = g.op("dense", x, w_t, bias)
+    else:
+        y = g.op("matmul", x, g.op("transpose", w) if a.get("transB", 0) else w)
+        if alpha != 1.0:
+            y = g.op("multiply", y, np.float32(alpha))
+    if c is not None:
+        y = g.op("add", y, c if beta == 1.0 else g.op("multiply", c, np.float32(beta)))
+    return y
+
+
+@onnx_op(F, "MatMul", 1)
+def matmul(g: GraphBuilder, a: dict, x, y):
+    return g.op("matmul", x, y)
+
+
+# ---- elementwise ----------------------------------------------------------------------------------------
+def _unary(onnx_name: str, op_name: str, since: int = 1, attrs: tuple[str, ...] = ()):
+    onnx_op(F, onnx_name, since, attrs + ("consumed_inputs",))(lambda g, a, x: g.op(op_name, x))
+
+
+for _onnx, _op in [
+    ("Relu", "relu"),
+    ("Sigmoid", "sigmoid"),
+    ("Tanh", "tanh"),
+    ("Exp", "exp"),
+    ("Log", "log"),
+    ("Sqrt", "sqrt"),
+    ("Neg", "neg"),
+    ("Abs", "abs"),
+]:
+    _unary(_onnx, _op)
+
+
+@onnx_op(F, "LeakyRelu", 1, ("alpha", "consumed_inputs"))
+def leaky_relu(g: GraphBuilder, a: dict, x):
+    return g.op("leaky_relu", x, alpha=float(a.get("alpha", 0.01)))
+
+
+@onnx_op(F, "Clip", 1, ("min", "max", "consumed_inputs"))
+def clip_v1(g: GraphBuilder, a: dict, x):
+    return g.op("clip", x, min=float(a.get("min", -np.inf)), max=float(a.get("max", np.inf)))
+
+
+@onnx_op(F, "Clip", 11)
+def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
+    lo = -np.inf if lo is None else float(_const(g.label, lo, "Clip min"))
+    hi = np.inf if hi is None else float(_const(g.label, hi, "Clip max"))
+    return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
+
+
+@onnx_op(F, "Gelu", 20, ("approximate",))
+def gelu(g: GraphBuilder, a: dict, x):
+    approximate = a.get("approximate", b"none")
+    if (approximate.decode() if isinstance(approximate, bytes) else approximate) != "none":
+        raise AttributeError_(f"{g.label}: Gelu approximate='tanh' is not supported (only the exact erf form)")
+    return g.op("gelu", x)
+
+
+def _binary(onnx_name: str, op_name: str):
+    onnx_op(F, onnx_name, 1, ("broadcast", "axis", "consumed_inputs"))(
+        lambda g, a, x, y: g.op(op_name, *_legacy_broadcast(a, x, y))
+    )
+
+
+def _legacy_broadcast(a: dict, x, y):
+    """Opset < 7 Add/Mul with broadcast=1 and axis: align y's dims to x starting at `axis`."""
+    if a.get("broadcast", 0) and "axis" in a and len(y.shape) < len(x.shape):
+        axis = int(a["axis"]) % len(x.shape)
+        y = y.reshape(tuple(y.shape) + (1,) * (len(x.shape) - axis - len(y.shape)))
+    return x, y
+
+
+for _onnx, _op in [("Add", "add"), ("Sub", "subtract"), ("Mul", "multiply"), ("Div", "divide"), ("Pow", "power")]:
+    _binary(_onnx, _op)
+
+
+def _variadic(onnx_name: str, op_name: str):
+    def translate(g: GraphBuilder, a: dict, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = g.op(op_name, out, x)
+        return out  # one input: the identity
+
+    onnx_op(F, onnx_name, 1, ("consumed_inputs",))(translate)
+
+
+for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
+    _variadic(_onnx, _op)
+
+
+# ---- normalisation, pooling, softmax ----------------------------------------------------------------
+@onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
+def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
+    if a.get("training_mode", 0):
+        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 is not supported (inference only)")
+    return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
+
+
+@onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
+def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
+    return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+
+
+def _pool_args(g: GraphBuilder, a: dict, x):
+    _need_2d(g.label, x, "pooling")
+    kernel = _ints(a["kernel_shape"])
+    strides = _ints(a.get("strides", [1, 1]))
+    dilations = _ints(a.get("dilations", [1, 1]))
+    pads = _spatial_pads(a, x.shape, kernel, strides, dilations)
+    return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
+
+
+@onnx_op(F, "MaxPool", 1, _POOL)
+def max_pool(g: GraphBuilder, a: dict, x):
+    if int(a.get("storage_order", 0)):
+        raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
+    kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    return g.op(
+        "max_pool2d",
+        x,
+        tuple(kernel),
+        stride=tuple(strides),
+        padding=pads,
+        dilation=tuple(dilations),
+        ceil_mode=ceil_mode,
+    )
+
+
+@onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
+def avg_pool(g: GraphBuilder, a: dict, x):
+    kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if dilations != [1, 1]:
+        raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
+    return g.op(
+        "avg_pool2d",
+        x,
+        tuple(kernel),
+        stride=tuple(strides),
+        padding=pads,
+        ceil_mode=ceil_mode,
+        count_include_pad=bool(a.get("count_include_pad", 0)),
+    )
+
+
+@onnx_op(F, "GlobalAveragePool", 1)
+def global_avg_pool(g: GraphBuilder, a: dict, x):
+    _need_2d(g.label, x, "pooling")
+    return g.op("global_avg_pool2d", x)
+
+
+def _softmax(op_name: str):
+    def legacy(g: GraphBuilder, a: dict, x):
+        """Opset < 13: coerce to 2-D at `axis` (default 1), softmax over the flattened trailing dims."""
+        axis = int(a.get("axis", 1)) % max(len(x.shape), 1)
+        rows = math.prod(x.shape[:axis])
+        y = g.op(op_name, x.reshape((rows, math.prod(x.shape[axis:]))), axis=1)
+        return y.reshape(x.shape)
+
+    def modern(g: GraphBuilder, a: dict, x):
+        return g.op(op_name, x, axis=int(a.get("axis", -1)))
+
+    return legacy, modern
+
+
+for _onnx, _op in [("Softmax", "softmax"), ("LogSoftmax", "log_softmax")]:
+    _legacy, _modern = _softmax(_op)
+    onnx_op(F, _onnx, 1, ("axis",))(_legacy)
+    onnx_op(F, _onnx, 13, ("axis",))(_modern)
+
+
+def _reduce(onnx_name: str, op_name: str, axes_input_since: int):
+    def translate(g: GraphBuilder, a: dict, x, axes=None):
+        if axes is None:
+            axes = a.get("axes")
+        else:
+            axes = _const(g.label, axes, f"{onnx_name} axes")
+        if axes is None or len(np.atleast_1d(axes)) == 0:
+            if a.get("noop_with_empty_axes", 0):
+                return x
+            axes = None
+        else:
+            axes = tuple(_ints(axes))
+        return g.op(op_name, x, axis=axes, keepdims=bool(a.get("keepdims", 1)))
+
+    onnx_op(F, onnx_name, 1, ("axes", "keepdims"))(translate)
+    onnx_op(F, onnx_name, axes_input_since, ("keepdims", "noop_with_empty_axes"))(translate)
+
+
+for _onnx, _op, _since in [("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13), ("ReduceMax", "max", 18)]:
+    _reduce(_onnx, _op, _since)
