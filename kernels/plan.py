@@ -49,7 +49,7 @@ def plan_offsets(sizes: dict[object, int], lifetimes: dict[object, tuple[int, in
     for buf in sorted(sizes, key=lambda b: -sizes[b]):
         size, (first, last) = sizes[buf], lifetimes[buf]
         offset = 0
-        for o, sz, f, la in sorted(p for p in placed if p[2] <= last and first <= p[3]):
+        for o, sz, _, _ in sorted(p for p in placed if p[2] <= last and first <= p[3]):
             if offset + size <= o:
                 break
             offset = max(offset, o + sz)
