@@ -1,4 +1,5 @@
-"""Elementwise unary ops (relu, sigmoid, tanh, gelu, silu, exp, log, sqrt, neg, abs, clip, relu6, leaky_relu).
+"""Elementwise unary ops (relu, sigmoid, tanh, gelu, silu, exp, log, sqrt, neg, abs, clip, relu6, leaky_relu,
+elu, selu, softplus).
 
 One table row per op: its TE expression, its numpy reference and the dtypes it serves. Every kernel
 works on the tensor as whole (blocks, 16) rows (a blocked Call), so one compiled function serves any shape.
@@ -103,6 +104,30 @@ def _leaky_relu(x, alpha):
     return _map(x, lambda v: tvm.tirx.Select(v > tvm.tirx.const(0.0, "float32"), v, v * alpha))
 
 
+def _elu(x, alpha, gamma=None):
+    """alpha * (exp(x) - 1) below 0, x above; scaled by gamma for selu."""
+    tvm, te, topi = _tvm()
+    zero, one = _consts(0.0, 1.0)
+    e = topi.fast_exp(_map(x, lambda v: te.min(v, zero)))  # exp only of the negative part: no overflow
+    y = te.compute(x.shape, lambda *i: tvm.tirx.Select(x(*i) > zero, x(*i), alpha * (e(*i) - one)))
+    return y if gamma is None else _map(y, lambda v: gamma * v)
+
+
+def _softplus(x):
+    """log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): exact for large |x|, no overflow."""
+    tvm, te, topi = _tvm()
+    zero, one = _consts(0.0, 1.0)
+    e = topi.fast_exp(_map(x, lambda v: -tvm.tirx.abs(v)))
+    from .simd_schedules import fast_log
+
+    return te.compute(x.shape, lambda *i: te.max(x(*i), zero) + fast_log(one + e(*i)))
+
+
+def _np_elu(x, alpha):
+    x = x.astype(np.float64)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
 def _np_sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
 
@@ -133,6 +158,15 @@ ROWS = [
         scalars=("alpha",),
         doc="x if x > 0 else alpha * x",
     ),
+    _Row("elu", _elu, _np_elu, scalars=("alpha",), doc="x if x > 0 else alpha * (exp(x) - 1)"),
+    _Row(
+        "selu",
+        _elu,
+        lambda x, a, g: g * _np_elu(x, a),
+        scalars=("alpha", "gamma"),
+        doc="gamma * (x if x > 0 else alpha * (exp(x) - 1))",
+    ),
+    _Row("softplus", _softplus, lambda x: np.logaddexp(0, x.astype(np.float64)), doc="log(1 + exp(x))"),
 ]
 
 

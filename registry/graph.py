@@ -27,6 +27,15 @@ def _has_ref(args: tuple) -> bool:
     return any(isinstance(a, TensorRef) or (isinstance(a, list | tuple) and _has_ref(tuple(a))) for a in args)
 
 
+def _narrow(value: Any) -> Any:
+    """int64 constants meet int32 tensors (wasm computes indices in int32): narrow them when they fit."""
+    if isinstance(value, np.ndarray) and value.dtype == np.int64:
+        if value.size and (value.min() < -(2**31) or value.max() >= 2**31):
+            raise ValueError(f"int64 constant with values beyond int32 range (shape {value.shape})")
+        return value.astype(np.int32)
+    return value
+
+
 class GraphBuilder:
     """Collects steps for one set of input shapes; `label` names the node being translated (for errors)."""
 
@@ -39,7 +48,7 @@ class GraphBuilder:
         op = all_ops()[name]
         if not _has_ref(args):
             return np.asarray(op.reference(*args, **attrs))
-        plan = op.plan(*args, **attrs)
+        plan = op.plan(*(_narrow(a) for a in args), **attrs)
         chain = [plan] if isinstance(plan, Call) else plan
         prev: TensorRef | None = None
         for call in chain:

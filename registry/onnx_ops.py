@@ -55,11 +55,43 @@ def _spatial_pads(a: dict, x_shape, kernel, strides, dilations) -> tuple[int, in
 
 def _need_2d(node_label: str, x: Value, what: str) -> None:
     if len(x.shape) != 4:
-        raise AttributeError_(f"{node_label}: only 2-D {what} on NCHW tensors is supported, got input {x.shape}")
+        raise AttributeError_(
+            f"{node_label}: only 1-D and 2-D {what} on NC[H]W tensors is supported, got input {x.shape}"
+        )
+
+
+def _lift_1d(a: dict, *tensors):
+    """1-D conv / pool as 2-D with a unit height: insert H=1 into tensors and the spatial attributes."""
+    a = dict(a)
+    for key, unit in (("kernel_shape", 1), ("strides", 1), ("dilations", 1)):
+        if key in a:
+            a[key] = [unit] + _ints(a[key])
+    if "pads" in a:
+        pads = _ints(a["pads"])
+        a["pads"] = [0, pads[0], 0, pads[1]]
+    lifted = [
+        None if t is None or len(t.shape) != 3 else t.reshape((t.shape[0], t.shape[1], 1, t.shape[2])) for t in tensors
+    ]
+    return a, [t if lt is None else lt for t, lt in zip(tensors, lifted, strict=True)]
+
+
+def _one_d(fn):
+    """Wrap a 2-D translator so 3-D (N, C, L) inputs run as (N, C, 1, L) and come back 3-D."""
+
+    def translate(g: GraphBuilder, a: dict, x, *rest):
+        if len(x.shape) != 3:
+            return fn(g, a, x, *rest)
+        a, (x, *rest) = _lift_1d(a, x, *rest)
+        y = fn(g, a, x, *rest)
+        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+
+    translate.__doc__ = fn.__doc__
+    return translate
 
 
 # ---- convolution, dense --------------------------------------------------------------------------------
 @onnx_op(F, "Conv", 1, ("kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"))
+@_one_d
 def conv(g: GraphBuilder, a: dict, x, w, b=None):
     _need_2d(g.label, x, "convolution")
     strides, dilations = _ints(a.get("strides", [1, 1])), _ints(a.get("dilations", [1, 1]))
@@ -118,6 +150,34 @@ for _onnx, _op in [
 @onnx_op(F, "LeakyRelu", 1, ("alpha", "consumed_inputs"))
 def leaky_relu(g: GraphBuilder, a: dict, x):
     return g.op("leaky_relu", x, alpha=float(a.get("alpha", 0.01)))
+
+
+@onnx_op(F, "Elu", 1, ("alpha", "consumed_inputs"))
+def elu(g: GraphBuilder, a: dict, x):
+    return g.op("elu", x, alpha=float(a.get("alpha", 1.0)))
+
+
+@onnx_op(F, "Selu", 1, ("alpha", "gamma", "consumed_inputs"))
+def selu(g: GraphBuilder, a: dict, x):
+    return g.op(
+        "selu",
+        x,
+        alpha=float(a.get("alpha", 1.67326319217681884765625)),
+        gamma=float(a.get("gamma", 1.05070102214813232421875)),
+    )
+
+
+@onnx_op(F, "Softplus", 1)
+def softplus(g: GraphBuilder, a: dict, x):
+    return g.op("softplus", x)
+
+
+@onnx_op(F, "PRelu", 1, ("consumed_inputs",))
+def prelu(g: GraphBuilder, a: dict, x, slope):
+    """max(x, 0) + slope * min(x, 0), slope broadcast (unidirectionally) to x."""
+    if len(slope.shape) == 1 and len(x.shape) > 2 and slope.shape[0] == x.shape[1] != x.shape[-1]:
+        slope = slope.reshape((slope.shape[0],) + (1,) * (len(x.shape) - 2))  # legacy per-channel slope
+    return g.op("add", g.op("relu", x), g.op("multiply", slope, g.op("minimum", x, np.float32(0))))
 
 
 @onnx_op(F, "Clip", 1, ("min", "max", "consumed_inputs"))
@@ -180,6 +240,16 @@ def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
     return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
 
 
+@onnx_op(F, "InstanceNormalization", 1, ("epsilon", "consumed_inputs"))
+def instance_norm(g: GraphBuilder, a: dict, x, scale, bias):
+    """Normalise each (n, c) plane: a layer norm over the flattened spatial dims, then the channel affine."""
+    n, c = x.shape[0], x.shape[1]
+    rows = g.op("layer_norm", x.reshape((n * c, -1)), epsilon=float(a.get("epsilon", 1e-5)))
+    per_channel = (c,) + (1,) * (len(x.shape) - 2)
+    y = g.op("multiply", rows.reshape(x.shape), scale.reshape(per_channel))
+    return g.op("add", y, bias.reshape(per_channel))
+
+
 @onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
 def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
     return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
@@ -195,6 +265,7 @@ def _pool_args(g: GraphBuilder, a: dict, x):
 
 
 @onnx_op(F, "MaxPool", 1, _POOL)
+@_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
@@ -211,6 +282,7 @@ def max_pool(g: GraphBuilder, a: dict, x):
 
 
 @onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
+@_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
     if dilations != [1, 1]:

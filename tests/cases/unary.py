@@ -20,4 +20,9 @@ CASES += [
     Case("clip", (rand(33),), {"min": 0.0, "max": 0.0}, id="empty-range"),
     Case("leaky_relu", (rand(4, 9),), {"alpha": 0.01}),
     Case("leaky_relu", (rand(17),), {"alpha": 0.3}, id="alpha0.3"),
+    Case("elu", (rand(1003, low=-20, high=5),), {"alpha": 1.0}),
+    Case("elu", (rand(3, 7),), {"alpha": 0.5}, id="alpha0.5"),
+    Case("selu", (rand(65, low=-10, high=10),), {"alpha": 1.6732632, "gamma": 1.0507010}),
+    Case("softplus", (rand(1003, low=-100, high=100),), id="wide-range"),
+    Case("softplus", (rand(2, 9, low=-2, high=2),)),
 ]
