@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from wasmops.ops import Call
 
 import wasmops
+from wasmops.ops import Call
 
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
 
