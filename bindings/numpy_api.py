@@ -29,7 +29,7 @@ def make_function(public_name: str) -> Callable[..., np.ndarray]:
     run.__name__ = run.__qualname__ = public_name
     run.__module__ = "wasmops"
     run.__doc__ = inspect.getdoc(op.plan) or op.__doc__
-    run.__signature__ = inspect.signature(op.plan)  # type: ignore[attr-defined]
+    run.__signature__ = inspect.signature(op.plan).replace(return_annotation="np.ndarray")  # type: ignore[attr-defined]
     return run
 
 

@@ -38,6 +38,54 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ops(args: argparse.Namespace) -> int:
+    from .registry.coverage import coverage
+
+    rows = coverage(args.frontend)
+    supported = [r for r in rows if r[1]]
+    print(f"{args.frontend}: {len(supported)} of {len(rows)} operators supported")
+    for name, ok, detail in rows:
+        if ok or args.all:
+            print(f"  {'yes' if ok else ' - '}  {name:28s} {detail}")
+    if not args.all and len(supported) < len(rows):
+        print(f"  ({len(rows) - len(supported)} unsupported not shown; --all lists them)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from .onnx import InferenceSession
+
+    sess = InferenceSession(args.model)
+    feeds = {}
+    for item in args.input:
+        name, _, path = item.partition("=")
+        feeds[name] = np.load(path)
+    for arg in sess.get_inputs():
+        if arg.name not in feeds:  # unspecified inputs: seeded random data of the declared shape
+            shape = [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]
+            dtype = np.float32 if "float" in arg.type else np.int64
+            feeds[arg.name] = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+            print(f"input {arg.name}: random {dtype.__name__}{tuple(shape)}")
+    outputs = sess.run(None, feeds)
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+    for arg, out in zip(sess.get_outputs(), outputs, strict=True):
+        print(f"output {arg.name}: {out.dtype}{out.shape}")
+    if times:
+        print(f"{np.median(times) * 1e3:.2f} ms per run (median of {len(times)}, plan runner)")
+    if args.output:
+        np.savez(args.output, **{a.name: o for a, o in zip(sess.get_outputs(), outputs, strict=True)})
+        print(f"wrote {args.output}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main
 
@@ -56,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("info", help="list the kernels of an op library, read from its manifest")
     p.add_argument("library", nargs="?", help="path to a .wasm op library (default: the installed one)")
     p.set_defaults(func=_info)
+    p = sub.add_parser("ops", help="print the operator coverage of a frontend")
+    p.add_argument("--frontend", choices=["onnx", "numpy", "mindspore"], default="onnx")
+    p.add_argument("--all", action="store_true", help="list unsupported operators too")
+    p.set_defaults(func=_ops)
+    p = sub.add_parser("run", help="run an ONNX model op by op on the wasm kernels")
+    p.add_argument("model")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
+    p.add_argument("--output", help="save the outputs to this .npz")
+    p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")
+    p.set_defaults(func=_run)
     p = sub.add_parser("demo", help="LeNet-5 forward pass op by op on wasm kernels vs numpy")
     p.set_defaults(func=_demo)
     args = parser.parse_args(argv)
