@@ -223,11 +223,7 @@ class Conv2d(Op):
             raise self.fail(
                 f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input {h + pt + pb}x{w + pl + pr}"
             )
-        if bias is None:
-            bias = np.zeros(k, np.float32)
-        bias = self.tensor(bias, "bias", ndim=1)
-        if bias.shape != (k,):
-            raise self.fail(f"bias must have shape ({k},), got {bias.shape}")
+        bias = self.bias(bias, k)
         args, out = [x, weight, bias], (n, k, oh, ow)
         if groups == 1 and (kh, kw, sh, sw, pt, pl, pb, pr) == (1, 1, 1, 1, 0, 0, 0, 0):
             return Call(

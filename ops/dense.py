@@ -64,11 +64,7 @@ class Dense(Op):
             raise self.fail(
                 f"x has {x.shape[-1]} features (shape {x.shape}) but weight expects {k} (shape {weight.shape})"
             )
-        if bias is None:
-            bias = np.zeros(n, np.float32)
-        bias = self.tensor(bias, "bias", ndim=1)
-        if bias.shape != (n,):
-            raise self.fail(f"bias must have shape ({n},), got {bias.shape}")
+        bias = self.bias(bias, n)
         rows = x.reshape(int(np.prod(x.shape[:-1])), k)
         return Call("f32_dense", [rows, weight, bias], (rows.shape[0], n), np.float32, result_shape=x.shape[:-1] + (n,))
 

@@ -148,6 +148,15 @@ class Op:
             return arr
         return arr.copy(order="C")  # keeps 0-d arrays 0-d, unlike np.ascontiguousarray
 
+    def bias(self, value: Any, n: int, what: str = "bias") -> np.ndarray:
+        """An optional per-channel float32 vector of length n; None becomes zeros (kernels always add one)."""
+        if value is None:
+            return np.zeros(n, np.float32)
+        vec = self.tensor(value, what, ndim=1)
+        if vec.shape != (n,):
+            raise self.fail(f"{what} must have shape ({n},), got {vec.shape}")
+        return vec
+
     def same_dtype(self, *arrays: np.ndarray) -> np.dtype:
         dtypes = {a.dtype for a in arrays}
         if len(dtypes) != 1:
