@@ -57,38 +57,8 @@ def schedule_rows(func: tvm.tirx.PrimFunc, blocks: list[str]) -> tvm.tirx.PrimFu
     return sch.mod["main"]
 
 
-def fast_log(x: te.Tensor | tvm.tirx.PrimExpr) -> tvm.tirx.PrimExpr:
-    """float32 natural log without libm (wasm has none): exponent split + Cephes logf polynomial.
+def fast_log(x):
+    """float32 natural log without libm (wasm has none); see ops/_fastmath.py (kept as the shared name)."""
+    from ._fastmath import log
 
-    Vectorises like any arithmetic; max relative error ~1e-7 on normal floats. log(0) = -inf,
-    log(x<0) = nan, log(inf) = inf, as numpy.
-    """
-    f32 = "float32"
-    bits = tvm.tirx.reinterpret("int32", x)
-    e = ((bits >> 23) & 0xFF) - 126
-    m = tvm.tirx.reinterpret(f32, (bits & 0x007FFFFF) | 0x3F000000)  # mantissa in [0.5, 1)
-    small = m < tvm.tirx.const(0.70710678, f32)
-    e = tvm.tirx.Select(small, e - 1, e).astype(f32)
-    m = tvm.tirx.Select(small, m + m - 1.0, m - 1.0)
-    z = m * m
-    coeffs = [
-        7.0376836292e-2,
-        -1.1514610310e-1,
-        1.1676998740e-1,
-        -1.2420140846e-1,
-        1.4249322787e-1,
-        -1.6668057665e-1,
-        2.0000714765e-1,
-        -2.4999993993e-1,
-        3.3333331174e-1,
-    ]
-    y = tvm.tirx.const(coeffs[0], f32)
-    for c in coeffs[1:]:
-        y = y * m + tvm.tirx.const(c, f32)
-    y = y * m * z
-    y = y + tvm.tirx.const(-2.12194440e-4, f32) * e - 0.5 * z
-    r = m + y + tvm.tirx.const(0.693359375, f32) * e
-    inf = tvm.tirx.const(float("inf"), f32)
-    r = tvm.tirx.Select(x == inf, inf, r)
-    r = tvm.tirx.Select(x == tvm.tirx.const(0.0, f32), -inf, r)
-    return tvm.tirx.Select(x < tvm.tirx.const(0.0, f32), tvm.tirx.const(float("nan"), f32), r)
+    return log(x)

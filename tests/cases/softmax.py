@@ -1,0 +1,46 @@
+"""softmax / log_softmax: last axis (rows kernel) and inner axes (cols kernel), odd lengths around the 16-lane
+width, size-1 and empty dims, large logits (stability), -inf masks, BERT attention and classifier shapes.
+
+References are computed in float64; exp and log are ~1 ulp polynomials, so 1e-5 relative holds.
+"""
+
+import numpy as np
+
+from . import Case, rand
+
+LAYOUTS = [
+    ((7,), -1),
+    ((1,), 0),
+    ((3, 16), -1),
+    ((5, 33), 1),
+    ((5, 33), 0),
+    ((4, 17, 9), 1),
+    ((4, 17, 9), -3),
+    ((2, 3, 1, 5), 2),
+    ((2, 3, 4, 5), 1),
+    ((0, 10), -1),
+    ((4, 0), -1),
+    ((4, 0, 3), 1),
+]
+
+CASES = []
+for i, (shape, axis) in enumerate(LAYOUTS):
+    for op in ("softmax", "log_softmax"):
+        CASES.append(Case(op, (rand(*shape, seed=i),), {"axis": axis}, id=f"{shape}-axis{axis}"))
+
+_big = rand(6, 50, low=-1e4, high=1e4)  # exp would overflow without the max subtraction
+_masked = rand(4, 40, seed=1)
+_masked[:, 20:] = -np.inf  # attention padding mask
+_masked[3, :] = -np.inf  # a fully masked row: nan, as numpy's formula gives
+_masked_cols = np.ascontiguousarray(_masked.T)
+for op in ("softmax", "log_softmax"):
+    CASES += [
+        Case(op, (rand(8, 12, 128, 128),), id="bert-attention"),
+        Case(op, (rand(32, 1000, low=-10, high=10),), id="imagenet-logits"),
+        Case(op, (rand(2, 64, 14, 14),), {"axis": 1}, id="nchw-channels"),
+        Case(op, (_big,), id="large-logits"),
+        Case(op, (_big.T.copy(),), {"axis": 0}, id="large-logits-cols"),
+        Case(op, (_masked,), id="masked-rows"),
+        Case(op, (_masked_cols,), {"axis": 0}, id="masked-cols"),
+        Case(op, (rand(3, 4),), {"axis": np.int64(-1)}, id="numpy-int-axis"),
+    ]
