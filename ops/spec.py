@@ -7,6 +7,7 @@ so the runtime (wasmtime + numpy) can read op specs without the compiler install
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -123,7 +124,7 @@ class Op:
         ndarrays must already carry a supported dtype; plain Python data (lists, scalars) has no declared
         dtype and is converted to float32 / int32, as a user of a float32 library expects.
         """
-        allowed = [np.dtype(d) for d in dtypes]
+        allowed = _dtypes(tuple(dtypes))
         if isinstance(value, TensorRef):
             arr = value
         elif isinstance(value, np.ndarray | np.generic):
@@ -137,7 +138,7 @@ class Op:
             elif arr.dtype.kind in "iub" and np.dtype("float32") in allowed:
                 arr = arr.astype(np.float32)
         if arr.dtype not in allowed:
-            names = " or ".join(str(d) for d in allowed)
+            names = " or ".join(str(np.dtype(d)) for d in dtypes)
             raise TypeError(f"{self.name}: {what} has dtype {arr.dtype}; expected {names}")
         if ndim is not None:
             ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -180,6 +181,11 @@ class Op:
         if not -ndim <= axis < ndim:
             raise np.exceptions.AxisError(f"{self.name}: axis {axis} is out of bounds for array of dimension {ndim}")
         return axis % ndim
+
+
+@functools.cache
+def _dtypes(names: tuple[str, ...]) -> frozenset[np.dtype]:
+    return frozenset(np.dtype(d) for d in names)
 
 
 def prefix(dtype: np.dtype) -> str:
