@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..ops.spec import TensorRef
-from ..registry import onnx_ops, onnx_shape_ops  # noqa: F401 - registers the ONNX translators
+from ..registry import onnx_nn_ops, onnx_ops, onnx_shape_ops, onnx_tensor_ops  # noqa: F401 - translators
 from ..registry.graph import GraphBuilder
 from ..registry.table import REGISTRY, UnsupportedError
 
@@ -103,6 +103,7 @@ class InferenceSession:
             feeds[vi.name] = values[vi.name] = TensorRef(shape, _NARROW.get(dtype, dtype))
         for i, node in enumerate(self.model.graph.node):
             g.label = f"node {node.name or i!r} ({node.op_type})"
+            g.num_outputs = len(node.output)
             entry = REGISTRY.lookup("onnx", node.op_type, self.opset)
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
             args = [values[name] if name else None for name in node.input]
@@ -140,7 +141,7 @@ class InferenceSession:
                 isinstance(d, int) and d > 0 and d != s for d, s in zip(info.shape, arr.shape, strict=True)
             ):
                 raise ValueError(f"input {name!r} has shape {arr.shape}; the model expects {info.shape}")
-            arrays[name] = np.ascontiguousarray(arr, _NARROW.get(arr.dtype, arr.dtype))
+            arrays[name] = np.asarray(arr, _NARROW.get(arr.dtype, arr.dtype), order="C")  # 0-d stays 0-d
         names = [vi.name for vi in self._outputs] if output_names is None else list(output_names)
         bad = sorted(set(names) - {vi.name for vi in self._outputs})
         if bad:

@@ -6,9 +6,9 @@ so the runtime (wasmtime + numpy) can read op specs without the compiler install
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 

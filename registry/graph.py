@@ -42,6 +42,7 @@ class GraphBuilder:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.label = ""
+        self.num_outputs = 1  # of the node being translated (ONNX Split needs it)
 
     def op(self, name: str, *args: Any, **attrs: Any) -> Value:
         """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""

@@ -106,25 +106,24 @@ def transpose(g: GraphBuilder, a: dict, x):
     return g.op("transpose", x, tuple(_ints(a["perm"])) if "perm" in a else None)
 
 
+@onnx_op(F, "Tile", 6)
+def tile(g: GraphBuilder, a: dict, x, repeats):
+    """Tile as a broadcast: (d0, d1, ...) viewed as (1, d0, 1, d1, ...), broadcast to (r0, d0, r1, d1, ...)."""
+    reps = _ints(_const(g.label, repeats, "Tile repeats"))
+    if is_const(x):
+        return np.tile(x, reps)
+    interleaved = tuple(v for d in x.shape for v in (1, d))
+    target = tuple(v for r, d in zip(reps, x.shape, strict=True) for v in (r, d))
+    y = g.op("broadcast_to", x.reshape(interleaved), target)
+    return y.reshape(tuple(r * d for r, d in zip(reps, x.shape, strict=True)))
+
+
 @onnx_op(F, "Concat", 1, ("axis",))
 def concat(g: GraphBuilder, a: dict, *xs):
     axis = int(a.get("axis", 1))
     if all(is_const(x) for x in xs):  # shape arithmetic: int64 constants, numpy semantics
         return np.concatenate([np.asarray(x) for x in xs], axis=axis)
     return g.op("concatenate", list(xs), axis=axis)
-
-
-@onnx_op(F, "Gather", 1, ("axis",))
-def gather(g: GraphBuilder, a: dict, data, indices):
-    axis = int(a.get("axis", 0))
-    if is_const(data) and is_const(indices):
-        return np.take(data, np.asarray(indices, np.int64), axis=axis)
-    return g.op(
-        "gather",
-        data,
-        _const(g.label, indices, "Gather indices").astype(np.int32) if is_const(indices) else indices,
-        axis=axis,
-    )
 
 
 @onnx_op(F, "Cast", 1, ("to", "saturate"))
@@ -159,5 +158,5 @@ def _pad(g: GraphBuilder, x, pads: list[int], value: float, mode):
     rank = len(x.shape)
     width = [(pads[i], pads[i + rank]) for i in range(rank)]
     if mode != "constant":
-        return g.op("pad", x, width, mode=mode)
+        return g.op("pad_mode", x, width, mode=mode)
     return g.op("pad", x, width, constant_value=value)

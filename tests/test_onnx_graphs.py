@@ -44,13 +44,27 @@ def test_mobilenet_v2_block():
         helper.make_node("Conv", ["a2", "w3", "b3"], ["h3"], kernel_shape=[1, 1]),
         helper.make_node("Add", ["h3", "x"], ["y"]),
     ]
-    inits = [_init("w1", e, c, 1, 1, scale=0.3), _init("w2", e, 1, 3, 3, scale=0.3), _init("w3", c, e, 1, 1),
-             _init("b3", c), numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+    inits = [
+        _init("w1", e, c, 1, 1, scale=0.3),
+        _init("w2", e, 1, 3, 3, scale=0.3),
+        _init("w3", c, e, 1, 1),
+        _init("b3", c),
+        numpy_helper.from_array(np.float32(0), "lo"),
+        numpy_helper.from_array(np.float32(6), "hi"),
+    ]
     for i, ch in ((1, e), (2, e)):
-        inits += [_init(f"s{i}", ch, scale=1) , _init(f"b{i}", ch), _init(f"m{i}", ch),
-                  numpy_helper.from_array(rng.uniform(0.5, 1.5, ch).astype(np.float32), f"v{i}")]
-    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 28, 28])],
-                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        inits += [
+            _init(f"s{i}", ch, scale=1),
+            _init(f"b{i}", ch),
+            _init(f"m{i}", ch),
+            numpy_helper.from_array(rng.uniform(0.5, 1.5, ch).astype(np.float32), f"v{i}"),
+        ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
     _check(model, {"x": rng.standard_normal((1, c, 28, 28)).astype(np.float32)})
 
 
@@ -68,38 +82,78 @@ def encoder_layer(batch: int = 2, seq: int = 16, hidden: int = 64, heads: int = 
         n("Expand", ["bias4", "score_shape"], ["mask_bias"]),
     ]
     for name in ("q", "k", "v"):
-        nodes += [n("MatMul", ["e", f"w{name}"], [f"{name}0"]), n("Add", [f"{name}0", f"b{name}"], [f"{name}1"]),
-                  n("Reshape", [f"{name}1", "split_heads"], [f"{name}2"]),
-                  n("Transpose", [f"{name}2"], [f"{name}3"], perm=[0, 2, 3, 1] if name == "k" else [0, 2, 1, 3])]
+        nodes += [
+            n("MatMul", ["e", f"w{name}"], [f"{name}0"]),
+            n("Add", [f"{name}0", f"b{name}"], [f"{name}1"]),
+            n("Reshape", [f"{name}1", "split_heads"], [f"{name}2"]),
+            n("Transpose", [f"{name}2"], [f"{name}3"], perm=[0, 2, 3, 1] if name == "k" else [0, 2, 1, 3]),
+        ]
     nodes += [
-        n("MatMul", ["q3", "k3"], ["s0"]), n("Div", ["s0", "sqrt_d"], ["s1"]), n("Add", ["s1", "mask_bias"], ["s2"]),
-        n("Softmax", ["s2"], ["p"], axis=-1), n("MatMul", ["p", "v3"], ["c0"]),
-        n("Transpose", ["c0"], ["c1"], perm=[0, 2, 1, 3]), n("Reshape", ["c1", "merge_heads"], ["c2"]),
-        n("MatMul", ["c2", "wo"], ["o0"]), n("Add", ["o0", "bo"], ["o1"]), n("Add", ["o1", "e"], ["r1"]),
+        n("MatMul", ["q3", "k3"], ["s0"]),
+        n("Div", ["s0", "sqrt_d"], ["s1"]),
+        n("Add", ["s1", "mask_bias"], ["s2"]),
+        n("Softmax", ["s2"], ["p"], axis=-1),
+        n("MatMul", ["p", "v3"], ["c0"]),
+        n("Transpose", ["c0"], ["c1"], perm=[0, 2, 1, 3]),
+        n("Reshape", ["c1", "merge_heads"], ["c2"]),
+        n("MatMul", ["c2", "wo"], ["o0"]),
+        n("Add", ["o0", "bo"], ["o1"]),
+        n("Add", ["o1", "e"], ["r1"]),
         n("LayerNormalization", ["r1", "g1", "be1"], ["h1"], axis=-1, epsilon=1e-12),
         # feed-forward with exact GELU written out with Erf, then a decomposed layer norm
-        n("MatMul", ["h1", "wf1"], ["f0"]), n("Add", ["f0", "bf1"], ["f1"]),
-        n("Div", ["f1", "sqrt2"], ["f2"]), n("Erf", ["f2"], ["f3"]), n("Add", ["f3", "one"], ["f4"]),
-        n("Mul", ["f1", "f4"], ["f5"]), n("Mul", ["f5", "half"], ["f6"]),
-        n("MatMul", ["f6", "wf2"], ["f7"]), n("Add", ["f7", "bf2"], ["f8"]), n("Add", ["f8", "h1"], ["r2"]),
-        n("ReduceMean", ["r2", "ax_last"], ["mu"], keepdims=1), n("Sub", ["r2", "mu"], ["dx"]),
-        n("Pow", ["dx", "two"], ["dx2"]), n("ReduceMean", ["dx2", "ax_last"], ["var"], keepdims=1),
-        n("Add", ["var", "eps"], ["ve"]), n("Sqrt", ["ve"], ["sd"]), n("Div", ["dx", "sd"], ["nz"]),
-        n("Mul", ["nz", "g2"], ["y0"]), n("Add", ["y0", "be2"], ["y"]),
+        n("MatMul", ["h1", "wf1"], ["f0"]),
+        n("Add", ["f0", "bf1"], ["f1"]),
+        n("Div", ["f1", "sqrt2"], ["f2"]),
+        n("Erf", ["f2"], ["f3"]),
+        n("Add", ["f3", "one"], ["f4"]),
+        n("Mul", ["f1", "f4"], ["f5"]),
+        n("Mul", ["f5", "half"], ["f6"]),
+        n("MatMul", ["f6", "wf2"], ["f7"]),
+        n("Add", ["f7", "bf2"], ["f8"]),
+        n("Add", ["f8", "h1"], ["r2"]),
+        n("ReduceMean", ["r2", "ax_last"], ["mu"], keepdims=1),
+        n("Sub", ["r2", "mu"], ["dx"]),
+        n("Pow", ["dx", "two"], ["dx2"]),
+        n("ReduceMean", ["dx2", "ax_last"], ["var"], keepdims=1),
+        n("Add", ["var", "eps"], ["ve"]),
+        n("Sqrt", ["ve"], ["sd"]),
+        n("Div", ["dx", "sd"], ["nz"]),
+        n("Mul", ["nz", "g2"], ["y0"]),
+        n("Add", ["y0", "be2"], ["y"]),
     ]
     f32 = lambda v, name: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
     i64 = lambda v, name: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
     inits = [_init("emb", vocab, hidden, scale=1.0), _init("pos", seq, hidden)]
     for name in ("q", "k", "v", "o"):
         inits += [_init(f"w{name}", hidden, hidden), _init(f"b{name}", hidden)]
-    inits += [_init("wf1", hidden, 4 * hidden), _init("bf1", 4 * hidden), _init("wf2", 4 * hidden, hidden),
-              _init("bf2", hidden), _init("g1", hidden, scale=1), _init("be1", hidden), _init("g2", hidden, scale=1),
-              _init("be2", hidden), i64(0, "zero_i"), i64([1, 2], "ax12"), f32(-1e4, "neg"), f32(0, "zero_f"),
-              i64([batch, heads, seq, seq], "score_shape"), i64([batch, seq, heads, d], "split_heads"),
-              i64([batch, seq, hidden], "merge_heads"), f32(np.sqrt(d), "sqrt_d"), f32(np.sqrt(2), "sqrt2"),
-              f32(1, "one"), f32(0.5, "half"), f32(2, "two"), f32(1e-12, "eps"), i64([-1], "ax_last")]
-    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, [batch, seq]),
-              helper.make_tensor_value_info("mask", TensorProto.INT64, [batch, seq])]
+    inits += [
+        _init("wf1", hidden, 4 * hidden),
+        _init("bf1", 4 * hidden),
+        _init("wf2", 4 * hidden, hidden),
+        _init("bf2", hidden),
+        _init("g1", hidden, scale=1),
+        _init("be1", hidden),
+        _init("g2", hidden, scale=1),
+        _init("be2", hidden),
+        i64(0, "zero_i"),
+        i64([1, 2], "ax12"),
+        f32(-1e4, "neg"),
+        f32(0, "zero_f"),
+        i64([batch, heads, seq, seq], "score_shape"),
+        i64([batch, seq, heads, d], "split_heads"),
+        i64([batch, seq, hidden], "merge_heads"),
+        f32(np.sqrt(d), "sqrt_d"),
+        f32(np.sqrt(2), "sqrt2"),
+        f32(1, "one"),
+        f32(0.5, "half"),
+        f32(2, "two"),
+        f32(1e-12, "eps"),
+        i64([-1], "ax_last"),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("ids", TensorProto.INT64, [batch, seq]),
+        helper.make_tensor_value_info("mask", TensorProto.INT64, [batch, seq]),
+    ]
     return _model(nodes, inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits, opset=18)
 
 

@@ -1,0 +1,80 @@
+"""Bad inputs to the tensor ops fail before wasm with numpy-style errors naming the op; the library stays usable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import wasmops
+
+X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+MASK = X > 10
+IDX = np.array([1, 0], np.int32)
+
+
+def _still_works() -> None:
+    np.testing.assert_array_equal(wasmops.slice(X, [1], [3], [1]), X[:, 1:3])
+    np.testing.assert_array_equal(wasmops.take(X, IDX, axis=2), np.take(X, IDX, axis=2))
+    np.testing.assert_array_equal(wasmops.where(MASK, X, -X), np.where(MASK, X, -X))
+
+
+BAD = [
+    # (function, args, kwargs, exception, message fragment)
+    ("erf", (X.astype(np.float64),), {}, TypeError, "float64"),
+    ("erf", (X.astype(np.int32),), {}, TypeError, "int32"),
+    ("slice", (X.astype(np.float64), [0], [1]), {}, TypeError, "float64"),
+    ("slice", (X, [0, 1], [1]), {}, ValueError, "same length"),
+    ("slice", (X, [0], [1]), {"axes": [0, 1]}, ValueError, "same length"),
+    ("slice", (X, [0], [1]), {"steps": [0]}, ValueError, "must not be 0"),
+    ("slice", (X, [0, 0], [1, 1]), {"axes": [1, -2]}, ValueError, "repeated axis"),
+    ("slice", (X, [0], [1]), {"axes": [3]}, np.exceptions.AxisError, "out of bounds"),
+    ("slice", (X, [0.5], [1]), {}, ValueError, "sequence of ints"),
+    ("slice", (X, [[0]], [[1]]), {}, ValueError, "sequence of ints"),
+    ("slice", (np.zeros((3,) * 8, np.float32), [0] * 8, [3] * 8), {"steps": [1, 2] * 4}, ValueError, "at most 6"),
+    ("broadcast_to", (X, (3, 4)), {}, ValueError, "cannot broadcast"),
+    ("broadcast_to", (X, (2, 5, 4)), {}, ValueError, "cannot broadcast"),
+    ("broadcast_to", (X, (2, -3, 4)), {}, ValueError, "non-negative"),
+    ("broadcast_to", (X, (2, 3.0, 4)), {}, ValueError, "sequence of ints"),
+    ("broadcast_to", (X.astype(np.int64), (2, 3, 4)), {}, TypeError, "int64"),
+    ("broadcast_to", (np.zeros((1, 2) * 4, np.float32), (2, 2) * 4), {}, ValueError, "at most 6"),
+    ("take", (X, IDX.astype(np.float32)), {}, TypeError, "indices has dtype float32"),
+    ("take", (X.astype(np.float64), IDX), {}, TypeError, "float64"),
+    ("take", (X, IDX), {"axis": 3}, np.exceptions.AxisError, "out of bounds"),
+    ("take", (X, IDX), {"axis": 1.0}, ValueError, "axis must be"),
+    ("take", (np.float32(1.0), IDX), {}, np.exceptions.AxisError, "out of bounds"),
+    ("take", (np.zeros((0, 3), np.float32), IDX), {}, ValueError, "empty axis"),
+    ("cast", (X, "float64"), {}, TypeError, "cannot cast to float64"),
+    ("cast", (X, "not-a-dtype"), {}, TypeError, "is not a dtype"),
+    ("cast", (X.astype(np.uint8), "float32"), {}, TypeError, "uint8"),
+    ("where", (MASK, X, X.astype(np.int32)), {}, TypeError, "different dtypes"),
+    ("where", (MASK, X, X[:, :2]), {}, ValueError, "could not be broadcast"),
+    ("where", (MASK.astype(np.uint8), X, X), {}, TypeError, "condition has dtype uint8"),
+    ("where", (MASK, X.astype(np.int32), 0.5), {}, TypeError, "Python float"),
+    ("where", (MASK, X.astype(np.float64), X), {}, TypeError, "float64"),
+    ("where", (MASK, 2**40, X.astype(np.int32)), {}, OverflowError, "where"),
+    (
+        "where",
+        (np.zeros((2, 1) * 3, bool), np.zeros((1, 2) * 3, np.float32), np.float32(0)),
+        {},
+        ValueError,
+        "at most 5",
+    ),
+    ("logical_not", (X,), {}, TypeError, "float32"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "exc", "fragment"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)]
+)
+def test_bad_input_raises_and_library_recovers(runtime, name, args, kwargs, exc, fragment):
+    with pytest.raises(exc) as info:
+        getattr(wasmops, name)(*args, **kwargs)
+    assert name in str(info.value) and fragment in str(info.value), str(info.value)
+    _still_works()
+
+
+def test_out_of_range_indices_are_clamped_not_read_out_of_bounds(runtime):
+    """The kernel, not the plan, sees index values in a graph: bad ones read the first / last row."""
+    table = np.arange(12, dtype=np.float32).reshape(4, 3)
+    got = wasmops.take(table, np.array([4, 2**31 - 1, -5, -(2**31)], np.int32))
+    np.testing.assert_array_equal(got, table[[3, 3, 0, 0]])
