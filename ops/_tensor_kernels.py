@@ -19,25 +19,13 @@ from __future__ import annotations
 
 import tvm
 from tvm import te
-from tvm.script.parser import parse
+
+from ._layout_kernels import _func, _ints
 
 RANK = 6  # the strided copy's fixed output rank (the host pads with size-1 dims)
 MAP_RANK = 5  # broadcast_map's fixed output rank
 VEC = 16
 SHORT = 8  # rows shorter than this are copied by unrolled scalar moves: one `memory.copy` each costs more
-
-
-def _func(params: list[str], body: list[str], decls: list[str]):
-    src = "\n".join(
-        ["@T.prim_func", f"def main({', '.join(params)}):", '    T.func_attr({"tirx.noalias": True})']
-        + [f"    {d}" for d in decls]
-        + [f"    {line}" for line in body]
-    )
-    return parse(src)
-
-
-def _ints(*names: str) -> list[str]:
-    return [f"{n} = T.int32()" for n in names]
 
 
 def strided_copy(dtype: str):

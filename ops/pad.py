@@ -38,6 +38,23 @@ def _group_count(pads: list[tuple[int, int]]) -> int:
     return padded + (0 if pads and (pads[0][0] or pads[0][1]) else 1)
 
 
+def pad_pairs(op: Op, pad_width, ndim: int) -> list[tuple[int, int]]:
+    """numpy's pad_width forms (an int, one (before, after) pair, or a pair per axis) as one pair per axis."""
+    try:
+        arr = np.asarray(pad_width)
+    except ValueError:  # ragged nesting
+        raise op.fail(f"pad_width {pad_width!r} is not an int, a pair or a sequence of pairs") from None
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"{op.name}: pad_width must be of integral type, got {pad_width!r}")
+    try:
+        arr = np.broadcast_to(arr.astype(np.int64), (ndim, 2))
+    except ValueError:
+        raise op.fail(f"pad_width {pad_width!r} does not broadcast to ({ndim}, 2) for a rank-{ndim} tensor") from None
+    if (arr < 0).any():
+        raise op.fail(f"pad_width must not be negative, got {pad_width!r}")
+    return [(int(b), int(a)) for b, a in arr]
+
+
 class Pad(Op):
     """Constant padding, numpy pad_width semantics."""
 
@@ -108,23 +125,6 @@ class Pad(Op):
         x = np.asarray(x)
         return np.pad(x, pad_width, mode="constant", constant_values=constant_value)
 
-    def _pad_width(self, pad_width, ndim: int) -> list[tuple[int, int]]:
-        try:
-            arr = np.asarray(pad_width)
-        except ValueError:  # ragged nesting
-            raise self.fail(f"pad_width {pad_width!r} is not an int, a pair or a sequence of pairs") from None
-        if arr.size and arr.dtype.kind not in "iu":
-            raise TypeError(f"{self.name}: pad_width must be of integral type, got {pad_width!r}")
-        try:
-            arr = np.broadcast_to(arr.astype(np.int64), (ndim, 2))
-        except ValueError:
-            raise self.fail(
-                f"pad_width {pad_width!r} does not broadcast to ({ndim}, 2) for a rank-{ndim} tensor"
-            ) from None
-        if (arr < 0).any():
-            raise self.fail(f"pad_width must not be negative, got {pad_width!r}")
-        return [(int(b), int(a)) for b, a in arr]
-
     def plan(
         self, x: np.ndarray, pad_width: int | Sequence[int] | Sequence[Sequence[int]], constant_value: float = 0.0
     ) -> Call:
@@ -135,7 +135,7 @@ class Pad(Op):
         Returns an array of x's dtype with shape x.shape[i] + before[i] + after[i].
         """
         x = self.tensor(x, "x", DTYPES)
-        pads = self._pad_width(pad_width, x.ndim)
+        pads = pad_pairs(self, pad_width, x.ndim)
         value = np.asarray(constant_value).astype(x.dtype).item()
         out_shape = tuple(n + b + a for n, (b, a) in zip(x.shape, pads, strict=True))
         if _group_count(pads) > RANK:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .pad import pad_pairs
 from .spec import INT, TENSOR, Call, Kernel, Op, prefix
 
 RANK = 6
@@ -71,24 +72,6 @@ class PadMode(Op):
     def reference(self, x, pad_width, mode: str = "reflect") -> np.ndarray:
         return np.pad(np.asarray(x), pad_width, mode=mode)
 
-    def _pad_width(self, pad_width, ndim: int) -> list[tuple[int, int]]:
-        """numpy's pad_width forms: an int, (before, after) for every axis, or one pair per axis."""
-        try:
-            arr = np.asarray(pad_width)
-        except ValueError:  # ragged nesting
-            raise self.fail(f"pad_width {pad_width!r} is not an int, a pair or a sequence of pairs") from None
-        if arr.size and arr.dtype.kind not in "iu":
-            raise TypeError(f"{self.name}: pad_width must be of integral type, got {pad_width!r}")
-        try:
-            arr = np.broadcast_to(arr.astype(np.int64), (ndim, 2))
-        except ValueError:
-            raise self.fail(
-                f"pad_width {pad_width!r} does not broadcast to ({ndim}, 2) for a rank-{ndim} tensor"
-            ) from None
-        if (arr < 0).any():
-            raise self.fail(f"pad_width must not be negative, got {pad_width!r}")
-        return [(int(b), int(a)) for b, a in arr]
-
     def plan(
         self, x: np.ndarray, pad_width: int | Sequence[int] | Sequence[Sequence[int]], mode: str = "reflect"
     ) -> Call:
@@ -104,7 +87,7 @@ class PadMode(Op):
             raise self.fail(f"mode must be one of {MODES} (use pad for constant padding), got {mode!r}")
         if x.ndim == 0:
             raise self.fail("x must have rank >= 1")
-        pads = self._pad_width(pad_width, x.ndim)
+        pads = pad_pairs(self, pad_width, x.ndim)
         for axis, (n, (b, a)) in enumerate(zip(x.shape, pads, strict=True)):
             if n == 0 and (b or a):
                 raise self.fail(f"cannot pad axis {axis}: it is empty")

@@ -15,7 +15,7 @@ VEC = 16  # elementwise loops are vectorised 4 registers wide (spec.BLOCK)
 def wasm_target(relaxed: bool = False) -> tvm.target.Target:
     """wasm32 with SIMD128; the relaxed build also lets LLVM contract a*b+c into relaxed_madd (FMA)."""
     mattr = ["+simd128", "+bulk-memory", "+nontrapping-fptoint", "+sign-ext"]
-    target = {"kind": "llvm", "mtriple": "wasm32-unknown-unknown-wasm", "mattr": mattr}
+    target = {"kind": "llvm", "mtriple": "wasm32-unknown-unknown-wasm", "mattr": mattr, "vector-width": 128}
     if relaxed:
         mattr.append("+relaxed-simd")
         target["fast-math-contract"] = True
