@@ -146,10 +146,11 @@ def test_split(opset, split, attrs):
     _check(model, {"x": _f32(2, 6, 5)})
 
 
-def test_split_without_sizes_before_opset_18_is_reported():
-    model = _model([n("Split", ["x"], ["a", "b"], axis=0)], [("x", F32, [4, 2])], [("a", F32), ("b", F32)])
-    with pytest.raises(wo.UnsupportedError, match="Split without"):
-        wo.InferenceSession(model)
+def test_split_without_sizes_before_opset_18_splits_equally_by_output_count():
+    model = _model(
+        [n("Split", ["x"], ["a", "b", "c"], axis=1)], [("x", F32, [4, 6])], [("a", F32), ("b", F32), ("c", F32)]
+    )
+    _check(model, {"x": _f32(4, 6)})
 
 
 @pytest.mark.parametrize("op", ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"])
