@@ -43,7 +43,7 @@ def lenet_params(seed: int = 0) -> dict[str, np.ndarray]:
 def lenet_layers(p: dict[str, np.ndarray]) -> list[tuple[str, str, dict]]:
     """(label, op name, attributes) in order; weights are bound as extra positional inputs."""
     return [
-        ("conv1 5x5 1->6", "conv2d", {"weight": p["c1.w"], "bias": p["c1.b"], "padding": 2}),
+        ("conv1 5x5 1->6", "conv2d", {"weight": p["c1.w"], "bias": p["c1.b"]}),
         ("relu1", "relu", {}),
         ("pool1 2x2", "max_pool2d", {"kernel_size": 2}),
         ("conv3 5x5 6->16", "conv2d", {"weight": p["c3.w"], "bias": p["c3.b"]}),
@@ -89,7 +89,7 @@ def main(batch: int = 4, repeat: int = 20) -> int:
     total_wasm, total_ref = sum(r[2] for r in rows), sum(r[3] for r in rows)
     print(f"{'total':18s} {'':>16s} {total_wasm * 1e6:10.1f} {total_ref * 1e6:10.1f}")
     ok = np.allclose(act_wasm, act_ref, rtol=RTOL, atol=ATOL)
-    print(f"\nclass probabilities (first image): {np.round(act_wasm[0], 4).tolist()}")
+    print(f"\nclass probabilities (first image): {[round(float(p), 4) for p in act_wasm[0]]}")
     print(
         f"wasm output {'matches' if ok else 'DOES NOT match'} numpy (rtol {RTOL}, atol {ATOL}); "
         f"predicted classes {act_wasm.argmax(axis=1).tolist()}"
