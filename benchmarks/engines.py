@@ -13,7 +13,7 @@ import numpy as np
 
 import wasmops
 from wasmops.ops import all_ops
-from wasmops.ops.spec import PREV, Call
+from wasmops.ops.spec import BLOCK, PREV, Call
 
 
 @functools.cache
@@ -75,14 +75,22 @@ def tvm_native(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
     plan = all_ops()[op].plan(*args, **attrs)
     chain = [plan] if isinstance(plan, Call) else plan
 
+    def blocks(x: np.ndarray) -> np.ndarray:  # what a blocked kernel sees: (ceil(n / BLOCK), BLOCK)
+        flat = np.zeros(-(-x.size // BLOCK) * BLOCK, x.dtype)
+        flat[: x.size] = x.reshape(-1)
+        return flat.reshape(-1, BLOCK)
+
     def run() -> np.ndarray:
         prev = None
         for call in chain:
-            ins = [prev if x is PREV else tvm.runtime.tensor(x) for x in call.inputs]
-            out = tvm.runtime.tensor(np.empty(call.out_shape, call.out_dtype))
+            ins = [prev if x is PREV else tvm.runtime.tensor(blocks(x) if call.blocked else x) for x in call.inputs]
+            shape = blocks(np.empty(call.out_shape, call.out_dtype)).shape if call.blocked else call.out_shape
+            out = tvm.runtime.tensor(np.empty(shape, call.out_dtype))
             _native_kernel(call.kernel)(*ins, out, *call.scalars)
             prev = out
-        return prev.numpy()
+        result = prev.numpy()
+        final = chain[-1].result_shape or chain[-1].out_shape
+        return result.reshape(-1)[: int(np.prod(final))].reshape(final)
 
     return run
 

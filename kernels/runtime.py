@@ -125,6 +125,10 @@ class Runtime:
         relaxed = self.manifest.isa == "relaxed-simd"
         config.wasm_relaxed_simd = relaxed
         config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
+        # linear memory never moves: a view of it stays valid as memory grows, so the host refreshes its view
+        # only when it needs an address past the end it knows (not after every call)
+        config.memory_reservation = 1 << 32
+        config.memory_may_move = False
         self.engine = wasmtime.Engine(config)
         key = f"{self.manifest.content_hash[:32]}-{self.manifest.isa}-wasmtime{_WASMTIME_VERSION}"
         module = _load_module(self.engine, data, key)
@@ -213,7 +217,7 @@ class Runtime:
             tensors.append(prev if not call.blocked else (total, _blocks(call.out_shape), call.out_dtype))
             total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
             layout.append((tensors, copies))
-        base = self._arena if total <= self._arena_size else self._reserve(total)
+        base = self._arena if total <= self._arena_size else self._reserve(total)  # _reserve refreshes the view
         for call, (tensors, copies) in zip(chain, layout, strict=True):
             mem = self._view
             for off, x in copies:
@@ -271,7 +275,6 @@ class Runtime:
         error = _call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
         if error or self._trap:
             self._raise_trap(kernel, error)
-        self.memory()  # the kernel may have grown memory: keep the view valid for the next host access
         rc = raw[0].i32
         if rc != 0:
             raise KernelError(f"{kernel}: {self.last_error() or f'kernel returned status {rc}'}")
@@ -291,7 +294,6 @@ class Runtime:
             except KernelError as exc:
                 exc.step = step
                 raise
-        self.memory()
 
     def _raise_trap(self, kernel: str, error) -> None:
         if self._trap:

@@ -75,7 +75,7 @@ class TensorRef:
 PREV = Prev()
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One kernel invocation the runtime performs; `plan` returns one or a chain of these."""
 

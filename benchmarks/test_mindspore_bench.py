@@ -1,0 +1,65 @@
+"""Per-op overhead of wasm kernels inside MindSpore: pyfunc vs aot Custom ops vs MindSpore's own CPU op.
+
+A chain of N tiny ReLUs (16 floats) is all call overhead, so time / N is the cost of one op on each
+path: pyfunc enters Python per op, aot calls the C shim directly from MindSpore's kernel runtime. A
+small ResNet-18-style network shows the same paths on real work. `extra_info["ops"]` is the number of
+ops per call, for per-op figures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+ms = pytest.importorskip("mindspore", reason="MindSpore is optional (pip install 'wasmops[mindspore]')")
+
+from mindspore import Tensor, nn  # noqa: E402
+
+from tests.ms_nets import ResNet18, numpy2_warmup, randomize_batchnorm, set_mode  # noqa: E402
+from wasmops.mindspore import to_wasm  # noqa: E402
+
+N = 64
+ENGINES = ["mindspore-native", "wasm-pyfunc", "wasm-aot"]
+
+
+class Chain(nn.Cell):
+    def __init__(self, n: int):
+        super().__init__()
+        self.layers = nn.SequentialCell([nn.ReLU() for _ in range(n)])
+
+    def construct(self, x):
+        return self.layers(x)
+
+
+def _net(kind: str):
+    if kind == "chain":
+        return Chain(N), np.random.default_rng(0).standard_normal(16).astype(np.float32), N, 16 * N
+    ms.set_seed(0)
+    net = ResNet18()
+    randomize_batchnorm(net, np.random.default_rng(1))
+    net.set_train(False)
+    return net, np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32), 61, 2 * 18.6e6
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _mindspore():
+    numpy2_warmup()
+    yield
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("mode", ["graph", "pynative"])
+@pytest.mark.parametrize("kind", ["chain", "resnet18"])
+def test_mindspore_op_overhead(benchmark, kind, mode, engine):
+    set_mode(mode)
+    net, x, ops_per_call, flops = _net(kind)
+    if engine != "mindspore-native":
+        net = to_wasm(net, engine.split("-")[1])
+    t = Tensor(x)
+    expected = net(t).asnumpy()  # compiles the graph / builds the wasm programs
+    name = f"mindspore {mode} {N} x relu(16)" if kind == "chain" else f"mindspore {mode} resnet18-style 1x3x32x32"
+    benchmark.group = name
+    benchmark.extra_info.update(case=name, engine=engine, flops=flops, op=kind, ops=ops_per_call)
+    out = benchmark(lambda: net(t).asnumpy())
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
