@@ -23,26 +23,40 @@ def load(path: Path) -> dict[str, dict[str, tuple[float, int]]]:
 
 
 def markdown(table: dict[str, dict[str, tuple[float, int]]], machine: str) -> str:
-    engines = ["wasm", "tvm-native", "numpy"]
-    lines = [
-        f"Machine: {machine}. Medians of one `make bench` run; wasm and TVM native on one thread, "
-        "numpy (OpenBLAS) limited to one thread too.",
-        "",
-        "| case | "
-        + " | ".join(f"{e} ms" for e in engines)
-        + " | wasm GFLOP/s | wasm / native time | wasm / numpy time |",
-        "|---|" + "---:|" * (len(engines) + 3),
-    ]
+    """One table per set of engines (ops: wasm / native TVM / numpy; models: plan / steps / onnxruntime; ...).
+
+    Times are medians in ms; the first engine's GFLOP/s where the case has a FLOP count; every other engine
+    as a ratio first / other (below 1: the first engine is faster)."""
+    lines = [f"Machine: {machine}. Medians of one `make bench` run, every engine on one thread.", ""]
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for case, row in table.items():
-        times = [row.get(e, (float("nan"), 0))[0] for e in engines]
-        flops = row["wasm"][1]
-        gflops = flops / times[0] / 1e9
-        cells = [f"{t * 1e3:.3f}" for t in times]
-        lines.append(
-            f"| {case} | " + " | ".join(cells) + f" | {gflops:.2f} | {times[0] / times[1]:.2f} | "
-            f"{times[0] / times[2]:.2f} |"
-        )
-    return "\n".join(lines) + "\n"
+        groups[tuple(e for e in ENGINE_ORDER if e in row) + tuple(sorted(set(row) - set(ENGINE_ORDER)))].append(case)
+    for engines, cases in groups.items():
+        first = engines[0]
+        head = ["case", *(f"{e} ms" for e in engines), f"{first} GFLOP/s", *(f"{first} / {e}" for e in engines[1:])]
+        lines += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+        for case in cases:
+            row = table[case]
+            t0, flops = row[first]
+            cells = [f"{row[e][0] * 1e3:.3f}" for e in engines]
+            cells.append(f"{flops / t0 / 1e9:.2f}" if flops > 10_000 else "-")
+            cells += [f"{t0 / row[e][0]:.2f}" for e in engines[1:]]
+            lines.append(f"| {case} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+ENGINE_ORDER = [
+    "wasm",
+    "tvm-native",
+    "numpy",
+    "wasm-plan",
+    "wasm-steps",
+    "onnxruntime",
+    "wasm-aot",
+    "wasm-pyfunc",
+    "mindspore-native",
+]
 
 
 def plot(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> None:
@@ -51,7 +65,7 @@ def plot(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = [c for c, row in table.items() if row["wasm"][1] > 10_000]  # skip the call-overhead case
+    cases = [c for c, row in table.items() if "wasm" in row and row["wasm"][1] > 10_000]  # per-op throughput
     engines = ["wasm", "tvm-native", "numpy"]
     fig, ax = plt.subplots(figsize=(10, 0.6 * len(cases) + 1.5))
     height = 0.8 / len(engines)

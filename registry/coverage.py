@@ -21,6 +21,20 @@ def _numpy_names() -> list[str]:
     )
 
 
+def _mindspore_names() -> list[str]:
+    """MindSpore's layers (nn.*) and primitives (ops.*), when MindSpore is installed."""
+    try:
+        from mindspore import nn, ops
+        from mindspore.ops import Primitive
+    except ImportError:
+        return []
+    cells = [f"nn.{n}" for n in dir(nn) if isinstance(getattr(nn, n), type) and issubclass(getattr(nn, n), nn.Cell)]
+    prims = [
+        f"ops.{n}" for n in dir(ops) if isinstance(getattr(ops, n), type) and issubclass(getattr(ops, n), Primitive)
+    ]
+    return sorted(set(cells) | set(prims))
+
+
 def coverage(frontend: str) -> list[tuple[str, bool, str]]:
     """(operator, supported, detail) for every operator the frontend defines (and every registered one)."""
     if frontend == "onnx":
@@ -32,7 +46,9 @@ def coverage(frontend: str) -> list[tuple[str, bool, str]]:
 
         universe = _numpy_names()
     else:
-        universe = []
+        from . import mindspore_ops, mindspore_pool_norm  # noqa: F401 - registration
+
+        universe = _mindspore_names()
     rows = []
     for name in sorted(set(universe) | set(REGISTRY.names(frontend))):
         entries = [e for e in REGISTRY.entries(frontend) if e.name == name]

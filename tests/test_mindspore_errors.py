@@ -106,3 +106,36 @@ def test_runtime_shape_argument_is_refused():
 def test_bad_backend_name():
     with pytest.raises(ValueError, match="pyfunc"):
         to_wasm(nn.ReLU(), backend="cuda")
+
+
+def test_aot_kernel_failure_is_reported_with_the_shims_message():
+    """A failing aot call (here: its slot emptied behind MindSpore's back) raises with the shim's reason."""
+    set_mode("graph")
+    wasm = to_wasm(nn.SequentialCell([nn.ReLU()]), "aot")
+    x = Tensor(np.ones((2, 3), np.float32))
+    assert wasm(x).asnumpy().shape == (2, 3)
+    (cell,) = wasm.net._cells.values()
+    slot = int(cell.arity_ops[0].func.rsplit("_", 1)[1])
+    from wasmops.bindings.ms_aot import shim
+
+    with shim().locked():
+        shim().lib.wasmops_aot_set_slot(slot, None, 0)
+    with pytest.raises(RuntimeError, match=f"slot {slot}: no wasm program"):
+        wasm(x).asnumpy()
+
+
+def test_calls_in_helper_methods_of_construct_are_reported():
+    class Helper(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(4, 4)
+
+        def _head(self, x):
+            return ops.sigmoid(x)
+
+        def construct(self, x):
+            return self._head(self.fc(x))
+
+    report = to_wasm(Helper()).wasm_report
+    assert [e.path for e in report.wasm] == ["fc"]
+    assert [(e.path, e.what) for e in report.native] == [("Helper.construct", "ops.sigmoid(...)")]

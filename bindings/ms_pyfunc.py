@@ -1,0 +1,57 @@
+"""The functions MindSpore's pyfunc Custom ops call: one method per input count.
+
+MindSpore reads a pyfunc's source with `inspect` and takes its input count from its signature (a
+`*args` function is refused), so each arity is a real method defined in this file. Each Custom op gets
+a bound method of its own Runner, so MindSpore's function-id registry tells the ops apart. That
+registry never forgets a function, so a Runner holds its op weakly: the op (and the wasm memory of its
+programs) goes when the Custom op that owns it goes.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+MAX_INPUTS = 8
+
+
+class Runner:
+    """Runs one wasm op for a pyfunc Custom: finds the program built at shape inference, feeds it."""
+
+    def __init__(self, op, baked: dict[int, np.ndarray], total: int):
+        self.op = weakref.ref(op)  # bindings.mindspore_backend.WasmOp, owned by the Custom op
+        self.baked = baked  # position -> constant folded into the program (PyNative call-site values)
+        self.total = total
+
+    def run(self, *arrays: np.ndarray) -> np.ndarray:
+        it = iter(arrays)
+        values = [self.baked[i] if i in self.baked else next(it) for i in range(self.total)]
+        op = self.op()
+        if op is None:
+            raise RuntimeError("this wasm Custom op was released")
+        return op.run(values)
+
+    def call1(self, a):
+        return self.run(a)
+
+    def call2(self, a, b):
+        return self.run(a, b)
+
+    def call3(self, a, b, c):
+        return self.run(a, b, c)
+
+    def call4(self, a, b, c, d):
+        return self.run(a, b, c, d)
+
+    def call5(self, a, b, c, d, e):
+        return self.run(a, b, c, d, e)
+
+    def call6(self, a, b, c, d, e, f):
+        return self.run(a, b, c, d, e, f)
+
+    def call7(self, a, b, c, d, e, f, g):
+        return self.run(a, b, c, d, e, f, g)
+
+    def call8(self, a, b, c, d, e, f, g, h):
+        return self.run(a, b, c, d, e, f, g, h)

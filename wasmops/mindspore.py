@@ -1,0 +1,30 @@
+"""`import wasmops.mindspore`: MindSpore networks on the wasm kernels (needs the [mindspore] extra).
+
+to_wasm(net, backend="pyfunc" | "aot") returns a copy of the network whose supported layers and
+primitives run as MindSpore Custom ops on wasm kernels (PyNative and GRAPH_MODE); its `wasm_report`
+lists what stayed native and why. export_to_onnx_session(net, sample) is the whole-graph route through
+MindSpore's ONNX export and wasmops.onnx.InferenceSession.
+"""
+
+from .bindings.mindspore_backend import WasmCell, WasmCustom
+from .bindings.mindspore_convert import (
+    ConversionReport,
+    ReportEntry,
+    WasmNetwork,
+    export_to_onnx_session,
+    to_wasm,
+)
+from .bindings.ms_aot import AotBuildError
+from .registry.table import UnsupportedError
+
+__all__ = [
+    "AotBuildError",
+    "ConversionReport",
+    "ReportEntry",
+    "UnsupportedError",
+    "WasmCell",
+    "WasmCustom",
+    "WasmNetwork",
+    "export_to_onnx_session",
+    "to_wasm",
+]
