@@ -174,16 +174,7 @@ class Binary(Op):
             swap = _is_python_scalar(x1)
             arr_name, scalar_name = ("x2", "x1") if swap else ("x1", "x2")
             arr = self.tensor(x2 if swap else x1, arr_name, dtypes)
-            scalar = x1 if swap else x2
-            if isinstance(scalar, float) and arr.dtype.kind == "i":
-                raise TypeError(
-                    f"{self.name}: {scalar_name} is a Python float and {arr_name} is {arr.dtype}; "
-                    "numpy would compute in float64, which wasmops does not: cast to float32"
-                )
-            try:
-                s = np.asarray(scalar, arr.dtype)
-            except OverflowError as exc:  # an int that does not fit int32, as numpy refuses it
-                raise OverflowError(f"{self.name}: {exc}") from None
+            s = self.weak_scalar(x1 if swap else x2, arr, scalar_name, arr_name)
             return (s, arr) if swap else (arr, s)
         a, b = self.tensor(x1, "x1", dtypes), self.tensor(x2, "x2", dtypes)
         self.same_dtype(a, b)

@@ -158,6 +158,19 @@ class Op:
             raise self.fail(f"{what} must have shape ({n},), got {vec.shape}")
         return vec
 
+    def weak_scalar(self, scalar: Any, arr: Any, scalar_name: str, arr_name: str) -> np.ndarray:
+        """A Python scalar operand takes the array operand's dtype (numpy's weak-scalar rule), except a float
+        against int32, where numpy would compute in float64 and wasmops refuses instead."""
+        if isinstance(scalar, float) and arr.dtype.kind == "i":
+            raise TypeError(
+                f"{self.name}: {scalar_name} is a Python float and {arr_name} is {arr.dtype}; "
+                "numpy would compute in float64, which wasmops does not: cast to float32"
+            )
+        try:
+            return np.asarray(scalar, arr.dtype)
+        except OverflowError as exc:  # an int that does not fit int32, as numpy refuses it
+            raise OverflowError(f"{self.name}: {exc}") from None
+
     def same_dtype(self, *arrays: np.ndarray) -> np.dtype:
         dtypes = {a.dtype for a in arrays}
         if len(dtypes) != 1:

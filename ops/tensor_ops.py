@@ -142,16 +142,8 @@ def operand_pair(op: Op, x: Any, y: Any, names: tuple[str, str] = ("x", "y")) ->
         return np.asarray(x, dt), np.asarray(y, dt)
     if any(scalars):
         k = scalars.index(False)  # the array operand
-        arr, scalar = op.tensor((x, y)[k], names[k], VALUES), (x, y)[1 - k]
-        if isinstance(scalar, float) and arr.dtype.kind == "i":
-            raise TypeError(
-                f"{op.name}: {names[1 - k]} is a Python float and {names[k]} is int32; numpy would compute "
-                "in float64, which wasmops does not: pass float32 arrays"
-            )
-        try:
-            s = np.asarray(scalar, arr.dtype)
-        except OverflowError as exc:  # an int that does not fit int32, as numpy refuses it
-            raise OverflowError(f"{op.name}: {exc}") from None
+        arr = op.tensor((x, y)[k], names[k], VALUES)
+        s = op.weak_scalar((x, y)[1 - k], arr, names[1 - k], names[k])
         return (arr, s) if k == 0 else (s, arr)
     a, b = op.tensor(x, names[0], VALUES), op.tensor(y, names[1], VALUES)
     op.same_dtype(a, b)

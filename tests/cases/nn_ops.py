@@ -6,6 +6,8 @@ shuffle layouts, zero-insertion fallback with both dilate layouts)."""
 
 import numpy as np
 
+from wasmops.ops.resize import COORDINATE_MODES as COORDS
+
 from . import Case, rand
 
 # conv_transpose2d: float32 accumulation over C_in * KH * KW terms against a float64 reference (as conv2d)
@@ -67,14 +69,6 @@ def _resize(shape, seed=0, tol=None, **attrs):
     return Case("resize2d", (rand(*shape, seed=seed),), attrs, id=f"{shape}{attrs}", **tol)
 
 
-COORDS = [
-    "half_pixel",
-    "half_pixel_symmetric",
-    "pytorch_half_pixel",
-    "align_corners",
-    "asymmetric",
-    "tf_half_pixel_for_nn",
-]
 CASES += [
     _resize((1, 256, 13, 13), scales=2.0, coordinate_transformation_mode="asymmetric", nearest_mode="floor"),  # YOLOv3
     _resize((1, 256, 25, 38), size=(50, 76), coordinate_transformation_mode="asymmetric", nearest_mode="floor"),  # FPN
