@@ -151,6 +151,7 @@ class Runtime:
         self._plan_func = ex["wasmops_run_plan"]._func
         self._raw = (ffi.wasmtime_val_raw * 3)()
         self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        self._func_ref, self._trap_ref = byref(self._func), byref(self._trap)
         self._mem_struct = self._memory._memory
         self._view: np.ndarray | None = None
         self._view_len = 0
@@ -158,7 +159,8 @@ class Runtime:
         self._arena = 0
         self._arena_size = 0
         self._prepared: dict[tuple, tuple[int, np.ndarray, int]] = {}
-        self._last_key: tuple | None = None
+        self._last_prepared: tuple | None = None
+        self._layouts: dict[tuple, tuple] = {}
         self.lock = threading.Lock()
 
     # ---- memory ----------------------------------------------------------------------------------------
@@ -200,36 +202,55 @@ class Runtime:
         """Run one call or a chain (later calls may take PREV, the previous output, as an input).
 
         Tensors are laid out in the arena, host inputs copied in once, and only the last output is copied
-        back: a chain's intermediates never leave wasm memory.
+        back: a chain's intermediates never leave wasm memory. The layout and the encoded argument records
+        depend only on the calls' signature, so they are memoised: a repeated call only copies data and
+        crosses into wasm.
         """
-        chain = (calls,) if isinstance(calls, Call) else calls
-        layout, total, prev = [], 0, None
+        chain = (calls,) if isinstance(calls, Call) else tuple(calls)
+        key = tuple((c.kernel, c.blocked, c.scalars, c.out_shape, c.out_dtype,
+                     *[None if x is PREV else (x.shape, x.dtype) for x in c.inputs]) for c in chain)
+        plan = self._layouts.get(key)
+        if plan is None or plan[0] != self._arena:
+            plan = self._layouts[key] = self._layout(chain)
+            if len(self._layouts) > 256:  # a bounded memo of recent signatures
+                self._layouts.pop(next(iter(self._layouts)))
+        base, steps, (off, count, dtype) = plan
+        mem = self._view
+        for call, (copies, prepared) in zip(chain, steps, strict=True):
+            for i, at in copies:
+                x = call.inputs[i]
+                mem[at : at + x.nbytes] = x.reshape(-1).view(np.uint8)
+            index, blob, n = prepared
+            if prepared is not self._last_prepared:  # the call block still holds these records otherwise
+                mem[self._meta : self._meta + len(blob)] = blob
+                self._last_prepared = prepared
+            self._invoke(call.kernel, index, self._meta, n)
+        final = chain[-1].result_shape
+        return np.frombuffer(self._view, dtype, count, off).reshape(
+            chain[-1].out_shape if final is None else final).copy()
+
+    def _layout(self, chain) -> tuple[int, list, tuple[int, int, np.dtype]]:
+        """Arena offsets for every tensor of a chain, and each call's encoded argument records."""
+        placed, total, prev = [], 0, None
         for call in chain:
             tensors, copies = [], []
-            for x in call.inputs:
+            for i, x in enumerate(call.inputs):
                 if x is PREV:
                     tensors.append(prev if not call.blocked else (prev[0], _blocks(prev[1]), prev[2]))
                 else:
                     tensors.append((total, _blocks(x.shape) if call.blocked else x.shape, x.dtype))
-                    copies.append((total, x))
+                    copies.append((i, total))
                     total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
             prev = (total, call.out_shape, call.out_dtype)
             tensors.append(prev if not call.blocked else (total, _blocks(call.out_shape), call.out_dtype))
             total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
-            layout.append((tensors, copies))
+            placed.append((call, tensors, copies))
         base = self._arena if total <= self._arena_size else self._reserve(total)  # _reserve refreshes the view
-        for call, (tensors, copies) in zip(chain, layout, strict=True):
-            mem = self._view
-            for off, x in copies:
-                mem[base + off : base + off + x.nbytes] = x.reshape(-1).view(np.uint8)
-            self.call(call.kernel, [(base + off, shape, dt) for off, shape, dt in tensors], call.scalars)
-        off, shape, dtype = prev
-        final = chain[-1].result_shape
-        return (
-            np.frombuffer(self._view, dtype, math.prod(shape), base + off)
-            .reshape(shape if final is None else final)
-            .copy()
-        )
+        steps = []
+        for call, tensors, copies in placed:
+            prepared = self._prepare(call.kernel, [(base + o, s, d) for o, s, d in tensors], call.scalars)
+            steps.append(([(i, base + o) for i, o in copies], prepared))
+        return base, steps, (base + prev[0], math.prod(prev[1]), prev[2])
 
     def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=()) -> None:
         """Low-level call: tensors are (address in wasm memory, shape, dtype), then int/float scalars."""
@@ -240,9 +261,9 @@ class Runtime:
             if len(self._prepared) > 512:  # a bounded memo of recent call signatures
                 self._prepared.pop(next(iter(self._prepared)))
         index, blob, n = prepared
-        if key != self._last_key:  # the call block still holds the previous call's records otherwise
+        if prepared is not self._last_prepared:  # the call block still holds these records otherwise
             self._view[self._meta : self._meta + len(blob)] = blob
-            self._last_key = key
+            self._last_prepared = prepared
         self._invoke(kernel, index, self._meta, n)
 
     def _prepare(self, kernel: str, tensors, scalars, at: int | None = None) -> tuple[int, np.ndarray, int]:
@@ -272,7 +293,7 @@ class Runtime:
     def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
         raw = self._raw
         raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
-        error = _call_unchecked(self._ctx, byref(self._func), raw, 3, byref(self._trap))
+        error = _call_unchecked(self._ctx, self._func_ref, raw, 3, self._trap_ref)
         if error or self._trap:
             self._raise_trap(kernel, error)
         rc = raw[0].i32
@@ -299,6 +320,7 @@ class Runtime:
         if self._trap:
             message = wasmtime.Trap._from_ptr(self._trap).message
             self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+            self._trap_ref = byref(self._trap)
         else:
             message = str(wasmtime.WasmtimeError._from_ptr(error))
         self.memory()
