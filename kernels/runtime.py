@@ -207,8 +207,17 @@ class Runtime:
         crosses into wasm.
         """
         chain = (calls,) if isinstance(calls, Call) else tuple(calls)
-        key = tuple((c.kernel, c.blocked, c.scalars, c.out_shape, c.out_dtype,
-                     *[None if x is PREV else (x.shape, x.dtype) for x in c.inputs]) for c in chain)
+        key = tuple(
+            (
+                c.kernel,
+                c.blocked,
+                c.scalars,
+                c.out_shape,
+                c.out_dtype,
+                *[None if x is PREV else (x.shape, x.dtype) for x in c.inputs],
+            )
+            for c in chain
+        )
         plan = self._layouts.get(key)
         if plan is None or plan[0] != self._arena:
             plan = self._layouts[key] = self._layout(chain)
@@ -226,8 +235,9 @@ class Runtime:
                 self._last_prepared = prepared
             self._invoke(call.kernel, index, self._meta, n)
         final = chain[-1].result_shape
-        return np.frombuffer(self._view, dtype, count, off).reshape(
-            chain[-1].out_shape if final is None else final).copy()
+        return (
+            np.frombuffer(self._view, dtype, count, off).reshape(chain[-1].out_shape if final is None else final).copy()
+        )
 
     def _layout(self, chain) -> tuple[int, list, tuple[int, int, np.dtype]]:
         """Arena offsets for every tensor of a chain, and each call's encoded argument records."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import tvm
 
-MR = 2
-NR = 16
+from ._tile_sizes import MR, NR
+
+__all__ = ["MR", "NR", "schedule_tiled"]
 
 
 def schedule_tiled(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import INT, TENSOR, Call, Kernel, Op
+from ._tile_sizes import MR
+from .spec import INT, TENSOR, Call, Kernel, Op, packs_constant
 
 # outputs narrower than this waste too many lanes of a 16-wide row tile: use the im2col GEMM instead
 IM2COL_BELOW_WIDTH = 16
 
 
-def _build(unit_stride_w: bool, grouped: bool):
+def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     import tvm
     from tvm import te
 
@@ -29,11 +30,19 @@ def _build(unit_stride_w: bool, grouped: bool):
     sh, pt, pl, dh, dw, groups = (te.var(s, "int32") for s in ("sh", "pt", "pl", "dh", "dw", "groups"))
     sw = tvm.tirx.const(1, "int32") if unit_stride_w else te.var("sw", "int32")
     x = te.placeholder((n, c, h, w), "float32", name="x")
-    wt = te.placeholder((k, cg, kh, kw), "float32", name="wt")
     bias = te.placeholder((k,), "float32", name="bias")
     zero = tvm.tirx.const(0.0, "float32")
     owp = (ow + NR - 1) // NR * NR
     kp = (k + MR - 1) // MR * MR
+    if packed:  # packed on the host once (pack_direct): (K / MR, KH, KW, CG, MR)
+        wt = wp = te.placeholder((te.var("ko", "int32"), kh, kw, cg, MR), "float32", name="wp")
+    else:
+        wt = te.placeholder((k, cg, kh, kw), "float32", name="wt")
+        wp = te.compute(
+            (kp // MR, kh, kw, cg, MR),
+            lambda ko, r, s, i, ki: te.if_then_else(ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero),
+            name="wp",
+        )
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
     # The padded input is stored by column phase: column x of the padded image lands at [x % sw, x // sw].
     # Output column xx then reads phase (rs*dw) % sw at xx + (rs*dw) // sw: contiguous in xx for every
@@ -47,11 +56,6 @@ def _build(unit_stride_w: bool, grouped: bool):
             zero,
         ),
         name="xp",
-    )
-    wp = te.compute(
-        (kp // MR, kh, kw, cg, MR),
-        lambda ko, r, s, i, ki: te.if_then_else(ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero),
-        name="wp",
     )
     kg = te.indexdiv(k, groups)
     ri, rr, rs = te.reduce_axis((0, cg), "ri"), te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
@@ -71,21 +75,23 @@ def _build(unit_stride_w: bool, grouped: bool):
     )
     y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
     scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
-    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=("xp", "wp"))
+    packs = ("xp",) if packed else ("xp", "wp")
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=packs)
 
 
-def _build_im2col(pointwise: bool = False):
+def _build_im2col(pointwise: bool = False, packed: bool = False):
     """GEMM over packed columns: for small outputs (late layers) and 1x1 convs, where tiling output rows
     16 columns wide would waste lanes. Columns are output pixels (flattened), rows output channels; the
     pack gathers each pixel's receptive field once, which costs 1 / (2 * K) of the multiply-adds.
-    `pointwise` (1x1, stride 1, no padding) takes x as (N, C, H*W): the columns are x itself."""
+    `pointwise` (1x1, stride 1, no padding) takes x as (N, C, H*W): the columns are x itself. `packed`
+    takes the weight already packed on the host (pack_rows), with the kernel size as scalars."""
     import tvm
     from tvm import te
 
     from ._tiled import MR, NR, schedule_tiled
     from .simd_schedules import dims, prim_func
 
-    n, c, h, w, k, kh, kw, oh, ow = dims("n", "c", "h", "w", "k", "kh", "kw", "oh", "ow")
+    n, c, h, w, k, kh, kw, oh, ow, ko = dims("n", "c", "h", "w", "k", "kh", "kw", "oh", "ow", "ko")
     sh, sw, pt, pl, dh, dw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw"))
     zero = tvm.tirx.const(0.0, "float32")
     if pointwise:
@@ -116,11 +122,15 @@ def _build_im2col(pointwise: bool = False):
     bias = te.placeholder((k,), "float32", name="bias")
     po, kp = (pix + NR - 1) // NR, (k + MR - 1) // MR * MR
     col = te.compute((n, po, q, NR), lambda b, jo, qq, ji: gather(b, jo * NR + ji, qq), name="col")
-    wp = te.compute(
-        (kp // MR, q, MR),
-        lambda ko, qq, ki: te.if_then_else(ko * MR + ki < k, weight(ko * MR + ki, qq), zero),
-        name="wp",
-    )
+    if packed:  # (K / MR, Q, MR), packed on the host once
+        q = c if pointwise else te.var("q", "int32")
+        wt = wp = te.placeholder((ko, q, MR), "float32", name="wp")
+    else:
+        wp = te.compute(
+            (kp // MR, q, MR),
+            lambda o, qq, ki: te.if_then_else(o * MR + ki < k, weight(o * MR + ki, qq), zero),
+            name="wp",
+        )
     rq = te.reduce_axis((0, q), "rq")
     acc = te.compute(
         (n, kp, po * NR),
@@ -128,8 +138,9 @@ def _build_im2col(pointwise: bool = False):
         name="acc",
     )
     y = te.compute((n, k, pix), lambda b, o, p: acc[b, o, p] + bias[o], name="y")
-    scalars = [] if pointwise else [oh, ow, sh, sw, pt, pl, dh, dw]
-    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 2, packs=("col", "wp"))
+    scalars = [] if pointwise else [oh, ow, sh, sw, pt, pl, dh, dw] + ([kh, kw] if packed else [])
+    packs = ("col",) if packed else ("col", "wp")
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 2, packs=packs)
 
 
 def _pads(op: Op, padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -159,6 +170,12 @@ class Conv2d(Op):
             Kernel("f32_conv2d_nchw_grouped", lambda: _build(False, True), (TENSOR,) * 4 + (INT,) * 7),
             Kernel("f32_conv2d_nchw_im2col", _build_im2col, (TENSOR,) * 4 + (INT,) * 8),
             Kernel("f32_conv2d_nchw_1x1", lambda: _build_im2col(True), (TENSOR,) * 4),
+            # the same with the weight packed once on the host (graphs: constant weights)
+            Kernel("f32_conv2d_nchw_packed", lambda: _build(False, False, True), (TENSOR,) * 4 + (INT,) * 6),
+            Kernel("f32_conv2d_nchw_s1_packed", lambda: _build(True, False, True), (TENSOR,) * 4 + (INT,) * 5),
+            Kernel("f32_conv2d_nchw_grouped_packed", lambda: _build(False, True, True), (TENSOR,) * 4 + (INT,) * 7),
+            Kernel("f32_conv2d_nchw_im2col_packed", lambda: _build_im2col(False, True), (TENSOR,) * 4 + (INT,) * 10),
+            Kernel("f32_conv2d_nchw_1x1_packed", lambda: _build_im2col(True, True), (TENSOR,) * 4),
         ]
 
     def reference(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -224,29 +241,54 @@ class Conv2d(Op):
                 f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input {h + pt + pb}x{w + pl + pr}"
             )
         bias = self.bias(bias, k)
-        args, out = [x, weight, bias], (n, k, oh, ow)
+        out = (n, k, oh, ow)
+        packed = packs_constant(weight)
+        suffix = "_packed" if packed else ""
         if groups == 1 and (kh, kw, sh, sw, pt, pl, pb, pr) == (1, 1, 1, 1, 0, 0, 0, 0):
+            wt = pack_rows(weight.reshape(k, c)) if packed else weight.reshape(k, c)
             return Call(
-                "f32_conv2d_nchw_1x1",
-                [x.reshape(n, c, h * w), weight.reshape(k, c), bias],
+                f"f32_conv2d_nchw_1x1{suffix}",
+                [x.reshape(n, c, h * w), wt, bias],
                 (n, k, oh * ow),
                 np.float32,
                 result_shape=out,
             )
         if groups == 1 and (ow < IM2COL_BELOW_WIDTH or (kh, kw) == (1, 1)):
+            wt, extra = (pack_rows(weight.reshape(k, -1)), (kh, kw)) if packed else (weight, ())
             return Call(
-                "f32_conv2d_nchw_im2col",
-                args,
+                f"f32_conv2d_nchw_im2col{suffix}",
+                [x, wt, bias],
                 (n, k, oh * ow),
                 np.float32,
-                (oh, ow, sh, sw, pt, pl, dh, dw),
+                (oh, ow, sh, sw, pt, pl, dh, dw, *extra),
                 result_shape=out,
             )
+        args = [x, pack_direct(weight) if packed else weight, bias]
         if groups > 1:
-            return Call("f32_conv2d_nchw_grouped", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))
+            return Call(f"f32_conv2d_nchw_grouped{suffix}", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))
         if sw == 1:
-            return Call("f32_conv2d_nchw_s1", args, out, np.float32, (sh, pt, pl, dh, dw))
-        return Call("f32_conv2d_nchw", args, out, np.float32, (sh, sw, pt, pl, dh, dw))
+            return Call(f"f32_conv2d_nchw_s1{suffix}", args, out, np.float32, (sh, pt, pl, dh, dw))
+        return Call(f"f32_conv2d_nchw{suffix}", args, out, np.float32, (sh, sw, pt, pl, dh, dw))
+
+
+def _pad_rows(w: np.ndarray) -> np.ndarray:
+    """Zero rows up to a multiple of MR, as the kernels' own pack stage does."""
+    k = w.shape[0]
+    padded = np.zeros((-(-k // MR) * MR,) + w.shape[1:], np.float32)
+    padded[:k] = w
+    return padded
+
+
+def pack_rows(w2: np.ndarray) -> np.ndarray:
+    """(K, Q) -> (K / MR, Q, MR): the weight layout of the GEMM kernels (im2col, 1x1, dense-like)."""
+    p = _pad_rows(w2)
+    return np.ascontiguousarray(p.reshape(p.shape[0] // MR, MR, p.shape[1]).transpose(0, 2, 1))
+
+
+def pack_direct(w: np.ndarray) -> np.ndarray:
+    """(K, CG, KH, KW) -> (K / MR, KH, KW, CG, MR): the weight layout of the direct kernels."""
+    p = _pad_rows(w)
+    return np.ascontiguousarray(p.reshape(p.shape[0] // MR, MR, *p.shape[1:]).transpose(0, 3, 4, 2, 1))
 
 
 OPS = [Conv2d()]

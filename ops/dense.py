@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import TENSOR, Call, Kernel, Op
+from ._tile_sizes import NR
+from .spec import TENSOR, Call, Kernel, Op, packs_constant
 
 
-def _build():
+def _build(packed: bool = False):
     import tvm
     from tvm import te
 
@@ -28,22 +29,31 @@ def _build():
     xp = te.compute(
         (mp // MR, k, MR), lambda io, r, ii: te.if_then_else(io * MR + ii < m, x[io * MR + ii, r], zero), name="xp"
     )
-    wp = te.compute(
-        (no, k, NR), lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero), name="wp"
-    )
+    if packed:  # (N / NR, K, NR), packed on the host once (pack_columns)
+        no = te.var("panels", "int32")
+        w = wp = te.placeholder((no, k, NR), "float32", name="wp")
+    else:
+        wp = te.compute(
+            (no, k, NR),
+            lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero),
+            name="wp",
+        )
     r = te.reduce_axis((0, k), "r")
     acc = te.compute(
         (mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc"
     )
     y = te.compute((m, n), lambda i, j: acc[i, j] + b[j], name="y")
-    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=("xp", "wp"))
+    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=("xp",) if packed else ("xp", "wp"))
 
 
 class Dense(Op):
     name = "dense"
 
     def kernels(self) -> list[Kernel]:
-        return [Kernel("f32_dense", _build, (TENSOR,) * 4)]
+        return [
+            Kernel("f32_dense", _build, (TENSOR,) * 4),
+            Kernel("f32_dense_packed", lambda: _build(True), (TENSOR,) * 4),
+        ]
 
     def reference(self, x, weight, bias=None) -> np.ndarray:
         y = np.asarray(x, np.float64) @ np.asarray(weight, np.float64).T
@@ -66,7 +76,22 @@ class Dense(Op):
             )
         bias = self.bias(bias, n)
         rows = x.reshape(int(np.prod(x.shape[:-1])), k)
-        return Call("f32_dense", [rows, weight, bias], (rows.shape[0], n), np.float32, result_shape=x.shape[:-1] + (n,))
+        packed = packs_constant(weight)
+        return Call(
+            "f32_dense_packed" if packed else "f32_dense",
+            [rows, pack_columns(weight) if packed else weight, bias],
+            (rows.shape[0], n),
+            np.float32,
+            result_shape=x.shape[:-1] + (n,),
+        )
+
+
+def pack_columns(w: np.ndarray) -> np.ndarray:
+    """(N, K) -> (N / NR, K, NR), zero-padded: the weight panels the dense kernel reads."""
+    n, k = w.shape
+    padded = np.zeros((-(-n // NR) * NR, k), np.float32)
+    padded[:n] = w
+    return np.ascontiguousarray(padded.reshape(padded.shape[0] // NR, NR, k).transpose(0, 2, 1))
 
 
 OPS = [Dense()]

@@ -6,6 +6,7 @@ so the runtime (wasmtime + numpy) can read op specs without the compiler install
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -15,6 +16,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 TENSOR, INT, FLOAT = "tensor", "int", "float"
+
+#: Set while a graph is translated: plans may then pack constant weights once, on the host, into the layout
+#: their kernels read (`_packed` kernel variants), instead of repacking them inside every call.
+PACK_CONSTANTS: contextvars.ContextVar[bool] = contextvars.ContextVar("wasmops_pack_constants", default=False)
+
+
+def packs_constant(weight: Any) -> bool:
+    return PACK_CONSTANTS.get() and isinstance(weight, np.ndarray)
+
 
 #: elements per block of a `blocked` call: 64 bytes of float32 / int32, four v128 registers
 BLOCK = 16

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..kernels.plan import Step
 from ..ops import PREV, Call, all_ops
-from ..ops.spec import TensorRef
+from ..ops.spec import PACK_CONSTANTS, TensorRef
 
 Value = np.ndarray | TensorRef
 
@@ -49,7 +49,11 @@ class GraphBuilder:
         op = all_ops()[name]
         if not _has_ref(args):
             return np.asarray(op.reference(*args, **attrs))
-        plan = op.plan(*(_narrow(a) for a in args), **attrs)
+        token = PACK_CONSTANTS.set(True)  # weights are constants of the graph: pack them once, here
+        try:
+            plan = op.plan(*(_narrow(a) for a in args), **attrs)
+        finally:
+            PACK_CONSTANTS.reset(token)
         chain = [plan] if isinstance(plan, Call) else plan
         prev: TensorRef | None = None
         for call in chain:
