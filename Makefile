@@ -29,7 +29,7 @@ test: build
 
 bench: build
 	mkdir -p benchmarks/results
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results/latest.json -q
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-disable-gc --benchmark-json=benchmarks/results/latest.json -q
 	$(PY) -m benchmarks.report benchmarks/results/latest.json
 
 wheel: build

@@ -41,7 +41,7 @@ def test_model(benchmark, model, engine):
     }[engine]
     benchmark.group = f"model {name}"
     benchmark.extra_info.update(case=f"model {name}", engine=engine, flops=MODELS[name], op=name)
-    out = benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    out = benchmark.pedantic(run, rounds=12, warmup_rounds=2)
     assert np.all(np.isfinite(out[0]))
 
 
