@@ -19,10 +19,12 @@ from ..registry.numpy_names import NUMPY_NAMES, numpy_op
 def make_function(public_name: str) -> Callable[..., np.ndarray]:
     op = numpy_op(public_name)
 
-    @functools.wraps(op.plan)
+    plan = op.plan
+
+    @functools.wraps(plan)
     def run(*args, **kwargs) -> np.ndarray:
+        calls = plan(*args, **kwargs)  # validation first: bad input never loads or enters wasm
         rt = default_runtime()
-        calls = op.plan(*args, **kwargs)
         with rt.lock:
             return rt.run(calls)
 

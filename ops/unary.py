@@ -183,6 +183,7 @@ class Unary(Op):
     def __init__(self, row: _Row):
         self.row = row
         self.name = row.name
+        self._kernels = {np.dtype(dt): f"{prefix(np.dtype(dt))}_{row.name}" for dt in row.dtypes}
         self.__doc__ = f"{row.name}(x): {row.doc}, elementwise; any shape, dtype {' or '.join(row.dtypes)}."
 
     def kernels(self) -> list[Kernel]:
@@ -213,13 +214,15 @@ class Unary(Op):
 
     def plan(self, x, **attrs) -> Call:
         x = self.tensor(x, "x", self.row.dtypes)
-        unknown = set(attrs) - set(self.row.scalars)
-        if unknown:
-            raise TypeError(f"{self.name}: unexpected attribute(s) {sorted(unknown)}")
-        values = tuple(float(attrs[s]) for s in self.row.scalars)
-        if self.name == "clip" and values[0] > values[1]:
-            raise self.fail(f"min ({values[0]}) must not exceed max ({values[1]})")
-        return Call(f"{prefix(x.dtype)}_{self.name}", [x], x.shape, x.dtype, values, blocked=True)
+        values = ()
+        if attrs or self.row.scalars:  # the common attribute-free call skips this bookkeeping
+            unknown = set(attrs) - set(self.row.scalars)
+            if unknown:
+                raise TypeError(f"{self.name}: unexpected attribute(s) {sorted(unknown)}")
+            values = tuple(float(attrs[s]) for s in self.row.scalars)
+            if self.name == "clip" and values[0] > values[1]:
+                raise self.fail(f"min ({values[0]}) must not exceed max ({values[1]})")
+        return Call(self._kernels[x.dtype], [x], x.shape, x.dtype, values, blocked=True)
 
 
 OPS = [Unary(row) for row in ROWS]
