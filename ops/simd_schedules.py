@@ -1,4 +1,4 @@
-"""TE / s_tir helpers shared by op files: targets, elementwise SIMD schedules, the packed GEMM microkernel.
+"""TE / s_tir helpers shared by op files: the wasm target, symbolic dims, the elementwise SIMD schedule.
 
 Imported only at build time (it imports TVM); op files import it inside their kernel builders.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import tvm
 from tvm import te
 
-LANES = 4  # f32 lanes in one v128 register
 VEC = 16  # elementwise loops are vectorised 4 registers wide (spec.BLOCK)
 
 
@@ -44,21 +43,3 @@ def schedule_injective(func: tvm.tirx.PrimFunc) -> tvm.tirx.PrimFunc:
         sch.compute_inline(blk)
     sch.vectorize(sch.get_loops(out)[-1])
     return sch.mod["main"]
-
-
-def schedule_rows(func: tvm.tirx.PrimFunc, blocks: list[str]) -> tvm.tirx.PrimFunc:
-    """Vectorise the innermost loop of each named block (row-wise ops: softmax, norms, reductions)."""
-    sch = tvm.s_tir.Schedule(func)
-    for name in blocks:
-        blk = sch.get_sblock(name)
-        loops = sch.get_loops(blk)
-        _, inner = sch.split(loops[-1], [None, VEC])
-        sch.vectorize(inner)
-    return sch.mod["main"]
-
-
-def fast_log(x):
-    """float32 natural log without libm (wasm has none); see ops/_fastmath.py (kept as the shared name)."""
-    from ._fastmath import log
-
-    return log(x)

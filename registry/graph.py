@@ -63,8 +63,3 @@ class GraphBuilder:
         assert prev is not None
         final = chain[-1].result_shape
         return prev if final is None else prev.reshape(final)
-
-    @staticmethod
-    def reshape(value: Value, shape: tuple[int, ...]) -> Value:
-        """A free reshape: constants reshape in numpy, TensorRefs alias their buffer."""
-        return value.reshape(shape)

@@ -159,22 +159,15 @@ def _swap_last(g: GraphBuilder, x):
 @ms_op("ops.MatMul", ("transpose_a", "transpose_b"))
 def matmul_prim(g: GraphBuilder, a: dict, x, y):
     """A constant right operand with transpose_b is a dense weight already: no transpose at run time."""
-    if a.get("transpose_a"):
-        x = _swap_last(g, x)
-    if a.get("transpose_b"):
-        if is_const(y) and not is_const(x):
-            return g.op("dense", x, np.ascontiguousarray(y))
-        y = _swap_last(g, y)
-    return g.op("matmul", x, y)
+    if a.get("transpose_b") and is_const(y) and not is_const(x):
+        return g.op("dense", _swap_last(g, x) if a.get("transpose_a") else x, np.ascontiguousarray(y))
+    return batch_matmul_prim(g, a, x, y)
 
 
 @ms_op("ops.BatchMatMul", ("transpose_a", "transpose_b"))
 def batch_matmul_prim(g: GraphBuilder, a: dict, x, y):
-    if a.get("transpose_a"):
-        x = _swap_last(g, x)
-    if a.get("transpose_b"):
-        y = _swap_last(g, y)
-    return g.op("matmul", x, y)
+    x = _swap_last(g, x) if a.get("transpose_a") else x
+    return g.op("matmul", x, _swap_last(g, y) if a.get("transpose_b") else y)
 
 
 @ms_op("ops.BiasAdd", ("data_format",))
