@@ -267,10 +267,9 @@ def to_wasm(cell, backend: str = "pyfunc", strict: bool = False) -> WasmNetwork:
     return _wrap(net, report, be.name)
 
 
-def export_to_onnx_session(cell: nn.Cell, sample, runtime=None):
-    """The whole-graph route: export `cell` to ONNX with MindSpore (traced on `sample`) and open it in
-    wasmops.onnx.InferenceSession. Covers what MindSpore's ONNX exporter covers (not exact GELU)."""
-    from .onnx_session import InferenceSession
+def export_onnx(cell: nn.Cell, sample):
+    """`cell` as an ONNX ModelProto, traced by MindSpore's exporter on `sample` (not exact GELU)."""
+    import onnx
 
     x = sample if isinstance(sample, ms.Tensor) else ms.Tensor(np.asarray(sample))
     with tempfile.TemporaryDirectory() as tmp:
@@ -279,7 +278,15 @@ def export_to_onnx_session(cell: nn.Cell, sample, runtime=None):
             ms.export(cell, x, file_name=str(base), file_format="ONNX")
         except Exception as exc:  # MindSpore raises RuntimeError / KeyError / ValueError by converter
             raise UnsupportedError(f"MindSpore could not export the network to ONNX: {exc}") from exc
-        return InferenceSession(str(base) + ".onnx", runtime=runtime)
+        return onnx.load(str(base) + ".onnx")
 
 
-__all__ = ["ConversionReport", "ReportEntry", "WasmNetwork", "export_to_onnx_session", "to_wasm"]
+def export_to_onnx_session(cell: nn.Cell, sample, runtime=None):
+    """The op-by-op route for a whole network: export it to ONNX (export_onnx) and open it in
+    wasmops.onnx.InferenceSession."""
+    from .onnx_session import InferenceSession
+
+    return InferenceSession(export_onnx(cell, sample), runtime=runtime)
+
+
+__all__ = ["ConversionReport", "ReportEntry", "WasmNetwork", "export_onnx", "export_to_onnx_session", "to_wasm"]

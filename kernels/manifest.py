@@ -78,8 +78,8 @@ def _read_leb128(data: bytes, at: int) -> tuple[int, int]:
             return value, at
 
 
-def split_sections(data: bytes) -> tuple[bytes, bytes | None]:
-    """Return (module bytes without the manifest section, manifest payload or None)."""
+def split_sections(data: bytes, section: str = SECTION) -> tuple[bytes, bytes | None]:
+    """Return (module bytes without the named custom section, that section's payload or None)."""
     if not data.startswith(MAGIC):
         raise LibraryError("not a wasm module (bad magic number or version)")
     at, kept, manifest = len(MAGIC), [data[: len(MAGIC)]], None
@@ -92,7 +92,7 @@ def split_sections(data: bytes) -> tuple[bytes, bytes | None]:
             raise LibraryError("truncated module (a section runs past the end)")
         if section_id == 0:
             name_len, name_at = _read_leb128(data, body)
-            if data[name_at : name_at + name_len] == SECTION.encode():
+            if data[name_at : name_at + name_len] == section.encode():
                 manifest = data[name_at + name_len : end]
                 at = end
                 continue
@@ -107,8 +107,12 @@ def content_hash(module_without_manifest: bytes) -> str:
 
 def attach(module: bytes, manifest: Manifest) -> bytes:
     """Append the manifest as a custom section (valid anywhere after the header)."""
-    name = SECTION.encode()
-    payload = _leb128(len(name)) + name + manifest.to_json()
+    return attach_section(module, SECTION, manifest.to_json())
+
+
+def attach_section(module: bytes, section: str, body: bytes) -> bytes:
+    name = section.encode()
+    payload = _leb128(len(name)) + name + body
     return module + b"\0" + _leb128(len(payload)) + payload
 
 

@@ -1,0 +1,103 @@
+"""Prebuilt whole graphs: `compile_graph` turns a model into one `.wasm`; `InferenceSession` runs it.
+
+The session has the op-by-op session's (and onnxruntime's) idiom: `get_inputs()`, `get_outputs()`,
+`run(output_names, feeds)`. Feeds are checked against the module's manifest before anything runs, and a
+wrong name, shape or dtype gets an error listing what the model expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..kernels.graph_runtime import GraphModule
+from .onnx_session import NodeArg
+
+_ONNX_TYPES = {"float32": "float", "float64": "double", "int64": "int64", "int32": "int32", "bool": "bool"}
+
+
+def _node_arg(entry: dict) -> NodeArg:
+    return NodeArg(entry["name"], list(entry["shape"]), f"tensor({_ONNX_TYPES.get(entry['dtype'], entry['dtype'])})")
+
+
+class InferenceSession:
+    """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``."""
+
+    def __init__(self, path: str | Path, weights: str | Path | None = None):
+        self.module = GraphModule(path, weights)
+        self.manifest = self.module.manifest
+
+    def get_inputs(self) -> list[NodeArg]:
+        return [_node_arg(e) for e in self.module.inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [_node_arg(e) for e in self.module.outputs]
+
+    def _describe(self) -> str:
+        return ", ".join(f"{a.name}: {a.type}{a.shape}" for a in self.get_inputs())
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None) -> list[np.ndarray]:
+        """The whole graph in one call into wasm. Returns the outputs in `output_names` order."""
+        expected = {e["name"]: e for e in self.module.inputs}
+        missing, unknown = sorted(set(expected) - set(input_feed)), sorted(set(input_feed) - set(expected))
+        if missing or unknown:
+            raise ValueError(
+                f"feeds must be exactly the model inputs {self._describe()}; missing {missing}, unexpected {unknown}"
+            )
+        arrays = []
+        for name, entry in expected.items():
+            arr = np.asarray(input_feed[name])
+            if arr.dtype != np.dtype(entry["dtype"]):
+                raise TypeError(f"input {name!r} has dtype {arr.dtype}; the model expects {_node_arg(entry).type}")
+            if arr.shape != tuple(entry["shape"]):
+                raise ValueError(
+                    f"input {name!r} has shape {arr.shape}; the model was compiled for {tuple(entry['shape'])}"
+                )
+            arrays.append(arr)
+        outputs = [e["name"] for e in self.module.outputs]
+        names = outputs if output_names is None else list(output_names)
+        bad = sorted(set(names) - set(outputs))
+        if bad:
+            raise ValueError(f"unknown output(s) {bad}; the model outputs are {outputs}")
+        results = dict(zip(outputs, self.module.run(arrays), strict=True))
+        return [results[n] for n in names]
+
+
+def compile_graph(
+    model,
+    output_path: str | Path,
+    *,
+    sample_input=None,
+    weights: str = "auto",
+    isa: str = "relaxed-simd",
+    progress: bool = True,
+) -> Path:
+    """Compile a model into one self-contained .wasm (see kernels/graph_compiler.py).
+
+    `model`: an ONNX file path, serialized bytes or ModelProto, or a MindSpore Cell (exported to ONNX by
+    MindSpore, traced on `sample_input`). `weights`: 'embed' in the module, 'file' (a `.weights` side file
+    next to it) or 'auto' (a side file above 256 MiB). `isa`: 'relaxed-simd' (FMA) or 'simd128'.
+    """
+    import onnx
+
+    from ..kernels.graph_compiler import compile_onnx
+
+    if isinstance(model, str | Path):
+        proto = onnx.load(str(model))
+    elif isinstance(model, bytes):
+        proto = onnx.load_from_string(model)
+    elif isinstance(model, onnx.ModelProto):
+        proto = model
+    elif type(model).__module__.startswith("mindspore") or hasattr(model, "construct"):
+        if sample_input is None:
+            raise ValueError("compiling a MindSpore network needs sample_input (its export traces the network)")
+        from .mindspore_convert import export_onnx
+
+        proto = export_onnx(model, sample_input)
+    else:
+        raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+    return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress)
+
+
+__all__ = ["InferenceSession", "compile_graph"]

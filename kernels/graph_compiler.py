@@ -1,0 +1,394 @@
+"""Whole-graph compilation: an ONNX model -> one self-contained .wasm (fused kernels, executor, weights).
+
+Pipeline: TVM Relax's ONNX importer -> BatchNorm folded into convs, inference decompositions, legalisation
+(convolutions and dense layers with constant weights become the op library's own computes, weights packed
+at compile time) -> FuseOps / FuseTIR (bias, BN, residual adds and activations become conv epilogues) ->
+our wasm SIMD schedules for every fused kernel (kernels/graph_schedule.py) -> Relax's static memory plan ->
+a generated C executor: a kernel table, static DLTensors over one arena, a step list run by the op
+library's plan runner (kernels/wasm_support.c). Linked by wasm-ld into one module that imports nothing.
+
+The Relax VM does not run inside wasm, so the lowered `main` is walked here and turned into that C.
+Build-time only (needs TVM and ziglang).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from . import graph_format as gf
+from .builder import STACK_BYTES, SUPPORT_C, _features, _zig
+
+ALIGN = 64
+ISAS = ("relaxed-simd", "simd128")
+#: above this, weights go to a side file by default (a data segment that size slows every load)
+EMBED_LIMIT = 256 << 20
+
+
+class GraphCompileError(ValueError):
+    """The model cannot be compiled to a whole-graph module; the message names the node or construct."""
+
+
+# ------------------------------------------------------------------------------------------------------
+# ONNX canonicalisation: what Relax's importer would turn into slower IR
+# ------------------------------------------------------------------------------------------------------
+def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Sum of n inputs -> a chain of Adds (the importer stacks and reduces them, which defeats fusion)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type == "Sum" and len(node.input) >= 2:
+            acc = node.input[0]
+            for i, name in enumerate(node.input[1:], 1):
+                out = node.output[0] if i == len(node.input) - 1 else f"{node.output[0]}__sum{i}"
+                nodes.append(onnx.helper.make_node("Add", [acc, name], [out], name=f"{node.name}__add{i}"))
+                acc = out
+        elif node.op_type == "Sum" and len(node.input) == 1:
+            nodes.append(onnx.helper.make_node("Identity", list(node.input), list(node.output), name=node.name))
+        else:
+            nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
+# ------------------------------------------------------------------------------------------------------
+# The static plan read off Relax's lowered main
+# ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Buffer:
+    """A tensor at a fixed place: region 'arena' or 'weights', byte offset, shape, dtype."""
+
+    region: str
+    offset: int
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass
+class Plan:
+    inputs: list[tuple[str, Buffer]]
+    outputs: list[tuple[str, Buffer]]
+    steps: list[tuple[str, list[Buffer]]]
+    arena_bytes: int
+    weights: bytearray = field(default_factory=bytearray)
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _static_shape(ty, what: str) -> tuple[tuple[int, ...], str]:
+    from tvm import relax
+
+    if not isinstance(ty, relax.TensorType) or ty.shape is None:
+        raise GraphCompileError(f"{what} has no static tensor shape ({ty})")
+    try:
+        shape = tuple(int(d) for d in ty.shape.values)
+    except (AttributeError, TypeError, ValueError):
+        raise GraphCompileError(f"{what} has a symbolic shape {ty.shape}: whole graphs need static shapes") from None
+    return shape, str(ty.dtype)
+
+
+def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
+    """Walk the memory-planned `main`: storages become arena regions, calls become steps."""
+    import tvm
+    from tvm import relax
+
+    alloc_storage = tvm.ir.Op.get("relax.memory.alloc_storage")
+    alloc_tensor = tvm.ir.Op.get("relax.memory.alloc_tensor")
+    alloc_output = tvm.ir.Op.get("relax.builtin.alloc_tensor")  # tensors that outlive main: the outputs
+    reshape = tvm.ir.Op.get("relax.reshape")
+    fn = mod["main"]
+    env: dict = {}
+    weights = bytearray()
+    constants: dict = {}
+    arena = 0
+    inputs = []
+    for name, param in zip(input_names, fn.params, strict=True):
+        shape, dtype = _static_shape(param.ty, f"input {name!r}")
+        buf = Buffer("arena", arena, shape, dtype)
+        arena = _aligned(arena + math.prod(shape) * np.dtype(dtype).itemsize)
+        env[param] = buf
+        inputs.append((name, buf))
+
+    def constant(c) -> Buffer:
+        arr = np.ascontiguousarray(c.value.numpy())
+        key = (hashlib.blake2b(arr.tobytes(), digest_size=16).digest(), arr.shape, arr.dtype.str)
+        if key not in constants:  # equal constants are stored once
+            at = _aligned(len(weights))
+            weights.extend(b"\0" * (at - len(weights)))
+            weights.extend(arr.tobytes())
+            constants[key] = Buffer("weights", at, tuple(arr.shape), str(arr.dtype))
+        return constants[key]
+
+    def value_of(expr, what: str):
+        if isinstance(expr, tvm.ir.Constant):
+            return constant(expr)
+        if isinstance(expr, relax.Var) and expr in env:
+            return env[expr]
+        if isinstance(expr, relax.Tuple):
+            return [value_of(f, what) for f in expr.fields]
+        raise GraphCompileError(f"{what}: unsupported argument {type(expr).__name__}")
+
+    steps = []
+    for block in fn.body.blocks:
+        for binding in block.bindings:
+            var, value = binding.var, binding.value
+            if isinstance(value, relax.Call):
+                op = value.op
+                if op.same_as(alloc_storage):
+                    size = int(value.args[0].values[0])
+                    env[var] = ("storage", arena)
+                    arena = _aligned(arena + size)
+                elif op.same_as(alloc_tensor):
+                    _, base = env[value.args[0]]
+                    offset = int(value.args[1].value)
+                    shape = tuple(int(d) for d in value.args[2].values)
+                    env[var] = Buffer("arena", base + offset, shape, str(value.args[3].value))
+                elif op.same_as(alloc_output):
+                    shape = tuple(int(d) for d in value.args[0].values)
+                    dtype = str(value.args[1].value)
+                    env[var] = Buffer("arena", arena, shape, dtype)
+                    arena = _aligned(arena + math.prod(shape) * np.dtype(dtype).itemsize)
+                elif op.same_as(reshape):  # an alias: same bytes, new shape
+                    src = value_of(value.args[0], "reshape")
+                    shape, _ = _static_shape(var.ty, "reshape")
+                    env[var] = Buffer(src.region, src.offset, shape, src.dtype)
+                elif isinstance(op, tvm.ir.GlobalVar):
+                    args = [value_of(a, op.name_hint) for a in value.args]
+                    if any(isinstance(a, list) for a in args):
+                        raise GraphCompileError(f"{op.name_hint}: tuple arguments are not supported")
+                    steps.append((op.name_hint, args))
+                else:
+                    raise GraphCompileError(f"unsupported construct in the lowered graph: {op}")
+            elif isinstance(value, relax.Var | tvm.ir.Constant | relax.Tuple):
+                env[var] = value_of(value, str(var.name))
+            elif isinstance(value, relax.TupleGetItem):
+                env[var] = value_of(value.tuple_value, str(var.name))[value.index]
+            else:
+                raise GraphCompileError(f"unsupported binding in the lowered graph: {type(value).__name__}")
+    result = value_of(fn.body.body, "graph output")
+    results = result if isinstance(result, list) else [result]
+    if len(results) != len(output_names):
+        raise GraphCompileError(f"the graph returns {len(results)} tensors for {len(output_names)} ONNX outputs")
+    outputs = list(zip(output_names, results, strict=True))
+    return Plan(inputs, outputs, steps, _aligned(max(arena, ALIGN)), weights)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Relax: import, optimise, fuse, schedule, memory-plan
+# ------------------------------------------------------------------------------------------------------
+def lower(model: onnx.ModelProto, relaxed: bool, tick) -> tuple:
+    """ONNX -> Relax module with scheduled fused PrimFuncs and a memory-planned main."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from . import graph_schedule
+
+    try:
+        mod = from_onnx(model, keep_params_in_input=False)
+    except Exception as exc:  # the importer raises bare TVM errors; name the model construct
+        raise GraphCompileError(f"TVM's ONNX importer refused the model: {str(exc).splitlines()[-1]}") from None
+    tick("imported")
+    mod = tvm.transform.Sequential(
+        [
+            relax.transform.FoldBatchnormToConv2D(),
+            relax.transform.DecomposeOpsForInference(),
+            relax.transform.FoldConstant(),
+        ]
+    )(mod)
+    tick("folded batch norms and constants")
+    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map())(mod)
+    mod = tvm.transform.Sequential(
+        [
+            relax.transform.AnnotateTIROpPattern(),
+            relax.transform.FoldConstant(),
+            relax.transform.FuseOps(),
+            relax.transform.FuseTIR(),
+            relax.transform.DeadCodeElimination(),
+        ]
+    )(mod)
+    tick("legalised and fused")
+    mod = tvm.transform.Sequential(
+        [
+            relax.transform.RewriteDataflowReshape(),
+            relax.transform.ToNonDataflow(),
+            relax.transform.RemovePurityChecking(),
+            relax.transform.CallTIRRewrite(),
+            relax.transform.StaticPlanBlockMemory(),
+        ]
+    )(mod)
+    tick("memory planned")
+    return mod
+
+
+def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
+    """The executor: kernel table, static tensors and argument records, the step list, exports."""
+    lines = [
+        "/* Generated by wasmops.kernels.graph_compiler: the whole-graph executor. Do not edit. */",
+        "#include <stdint.h>",
+        "typedef int32_t (*wasmops_kernel_fn)(void*, void*, int32_t, void*);",
+        "typedef struct { void* data; int32_t device_type, device_id, ndim; uint8_t code, bits; uint16_t lanes;",
+        "  int64_t* shape; int64_t* strides; uint64_t byte_offset; } DLTensor;",
+        "typedef struct { int32_t type_index, pad; union { void* v_ptr; int64_t v_int64; } v; } Any;",
+        "typedef struct { int32_t kernel; void* args; int32_t num_args; } wasmops_step;",
+        "extern int32_t wasmops_run_plan(const wasmops_step* steps, int32_t num_steps);",
+        f"static unsigned char arena[{plan.arena_bytes}] __attribute__((aligned({ALIGN})));",
+    ]
+    if weights_file:
+        lines += [
+            f"static const unsigned char weights[] __attribute__((aligned({ALIGN}))) = {{",
+            f'#embed "{weights_file}"',
+            "};",
+        ]
+    else:
+        lines.append(f"static unsigned char weights[{max(len(plan.weights), ALIGN)}] __attribute__((aligned({ALIGN})));")
+    lines += [f"extern int32_t __tvm_ffi_{k}(void*, void*, int32_t, void*);" for k in kernels]
+    lines.append("const wasmops_kernel_fn wasmops_kernels[] = {" + ", ".join(f"__tvm_ffi_{k}" for k in kernels) + "};")
+    lines.append(f"const int32_t wasmops_kernel_count = {len(kernels)};")
+    codes = {"float": 2, "int": 0, "uint": 1, "bool": 6}
+    tensors: dict[Buffer, int] = {}
+
+    def tensor(buf: Buffer) -> str:
+        if buf not in tensors:
+            i = tensors[buf] = len(tensors)
+            dt = np.dtype(buf.dtype)
+            code = codes["bool"] if dt.kind == "b" else codes[{"f": "float", "i": "int", "u": "uint"}[dt.kind]]
+            dims = ", ".join(str(d) for d in buf.shape) or "1"
+            base = "arena" if buf.region == "arena" else "(unsigned char*)weights"
+            lines.append(f"static int64_t s{i}[] = {{{dims}}};")
+            lines.append(
+                f"static DLTensor t{i} = {{{base} + {buf.offset}, 1, 0, {len(buf.shape)}, {code}, "
+                f"{dt.itemsize * 8}, 1, s{i}, 0, 0}};"
+            )
+        return f"t{tensors[buf]}"
+
+    step_rows = []
+    index = {k: i for i, k in enumerate(kernels)}
+    for j, (name, args) in enumerate(plan.steps):
+        refs = [tensor(b) for b in args]
+        lines.append(f"static Any a{j}[] = {{" + ", ".join(f"{{7, 0, {{&{r}}}}}" for r in refs) + "};")
+        step_rows.append(f"{{{index[name]}, a{j}, {len(args)}}}")
+    io = [tensor(b) for _, b in plan.inputs + plan.outputs]
+    lines.append("static const wasmops_step steps[] = {" + ", ".join(step_rows) + "};")
+    lines.append("static DLTensor* const io[] = {" + ", ".join(f"&{r}" for r in io) + "};")
+    lines += [
+        '__attribute__((export_name("wasmops_graph_run"))) int32_t wasmops_graph_run(void) {',
+        f"  return wasmops_run_plan(steps, {len(plan.steps)});",
+        "}",
+        '__attribute__((export_name("wasmops_graph_io"))) void* wasmops_graph_io(int32_t i) {',
+        f"  return i >= 0 && i < {len(io)} ? io[i]->data : 0;",
+        "}",
+        '__attribute__((export_name("wasmops_graph_weights"))) const void* wasmops_graph_weights(void) {',
+        "  return weights;",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _model_outputs(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
+    inits = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in inits], [o.name for o in model.graph.output]
+
+
+def compile_onnx(
+    model: onnx.ModelProto,
+    output: str | Path,
+    *,
+    weights: str = "auto",
+    isa: str = "relaxed-simd",
+    progress: bool = True,
+) -> Path:
+    """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'."""
+    import tvm
+    from tqdm import tqdm
+
+    from ..ops.simd_schedules import wasm_target
+    from . import graph_schedule
+
+    if isa not in ISAS:
+        raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
+    if weights not in ("auto", "embed", "file"):
+        raise ValueError(f"weights must be 'auto', 'embed' or 'file', got {weights!r}")
+    output = Path(output)
+    source_hash = hashlib.sha256(model.SerializeToString()).hexdigest()
+    input_names, output_names = _model_outputs(model)
+    started = time.perf_counter()
+    with tqdm(total=8, desc=f"compiling {output.name}", unit="stage", disable=not progress) as bar:
+
+        def tick(stage: str) -> None:
+            bar.set_postfix_str(stage)
+            bar.update()
+
+        mod = lower(canonicalize(model), isa == "relaxed-simd", tick)
+        plan = read_plan(mod, input_names, output_names)
+        used = sorted({name for name, _ in plan.steps})
+        funcs = {}
+        for name in used:
+            funcs[name] = graph_schedule.schedule(mod[name], name).with_attr("global_symbol", name)
+        tick(f"scheduled {len(funcs)} kernels")
+        lib = tvm.compile(tvm.IRModule(funcs), target=wasm_target(relaxed=isa == "relaxed-simd"))
+        tick("compiled")
+        mode = weights if weights != "auto" else ("file" if len(plan.weights) > EMBED_LIMIT else "embed")
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            lib.mod.write_to_file(str(work / "kernels.o"))
+            (work / "weights.bin").write_bytes(bytes(plan.weights))
+            (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
+            cflags = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-ffreestanding", "-fno-builtin"]
+            _zig("cc", *cflags, "-c", str(SUPPORT_C), "-o", "support.o", cwd=work)
+            _zig("cc", *cflags, "-std=c23", "-c", "graph.c", "-o", "graph.o", cwd=work)
+            _zig(
+                "wasm-ld",
+                "--no-entry",
+                "--export-table",
+                "--export=__stack_pointer",
+                "--strip-all",
+                "-O2",
+                "-z",
+                f"stack-size={STACK_BYTES}",
+                "-o",
+                "graph.wasm",
+                "support.o",
+                "graph.o",
+                "kernels.o",
+                cwd=work,
+            )
+            module = (work / "graph.wasm").read_bytes()
+        tick("linked")
+        weights_hash = hashlib.sha256(plan.weights).hexdigest()
+        doc = {
+            "inputs": [gf.io_entry(n, b) for n, b in plan.inputs],
+            "outputs": [gf.io_entry(n, b) for n, b in plan.outputs],
+            "arena_bytes": plan.arena_bytes,
+            "weights": {"mode": mode, "bytes": len(plan.weights), "sha256": weights_hash},
+            "source_sha256": source_hash,
+            "isa": isa,
+            "build": {
+                "tvm_version": tvm.__version__,
+                "target": "wasm32-unknown-unknown-wasm",
+                "features": sorted(_features(isa)),
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            "steps": [name for name, _ in plan.steps],
+        }
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = output.with_suffix(".tmp")
+        tmp_out.write_bytes(gf.attach(module, doc))
+        if mode == "file":
+            gf.write_weights(gf.weights_path(output), bytes(plan.weights), weights_hash)
+        tmp_out.replace(output)
+        tick(f"wrote {output.name}")
+    return output
+
+
+__all__ = ["GraphCompileError", "canonicalize", "compile_onnx"]

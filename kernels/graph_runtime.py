@@ -1,0 +1,107 @@
+"""Load a compiled whole-graph module with wasmtime and run it: copy inputs in, one call, copy outputs out.
+
+Needs only wasmtime and numpy. The module is checked before it runs: its manifest's content hash (a
+truncated or edited file is refused), and for side-file weights the file's hash against the one the
+module was compiled with. A failing kernel or a trap becomes an exception naming the step; the instance
+stays usable.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+from pathlib import Path
+
+import numpy as np
+import wasmtime
+
+from . import graph_format as gf
+from .manifest import LibraryError
+from .runtime import KernelError, WasmTrap, _load_module
+
+_WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+
+
+class GraphModule:
+    """One instance of a compiled graph. Not thread-safe: one run at a time."""
+
+    def __init__(self, path: str | Path, weights: str | Path | None = None):
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no compiled model at {self.path}: run `wasmops compile` first") from None
+        self.manifest = doc = gf.read(data)
+        config = wasmtime.Config()
+        config.wasm_simd = True
+        relaxed = doc["isa"] == "relaxed-simd"
+        config.wasm_relaxed_simd = relaxed
+        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
+        config.memory_reservation = 1 << 32
+        config.memory_may_move = False
+        self.engine = wasmtime.Engine(config)
+        key = f"graph-{doc['content_hash'][:32]}-{doc['isa']}-wasmtime{_WASMTIME_VERSION}"
+        module = _load_module(self.engine, data, key)
+        self.store = wasmtime.Store(self.engine)
+        try:
+            self.instance = wasmtime.Instance(self.store, module, [])
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise LibraryError(f"cannot instantiate {self.path.name}: {exc}") from None
+        ex = self.instance.exports(self.store)
+        self._run, self._failed_step, self._last_error = ex["wasmops_graph_run"], ex["wasmops_failed_step"], ex[
+            "wasmops_last_error"
+        ]
+        self._stack_pointer = ex["__stack_pointer"]
+        self._stack_top = self._stack_pointer.value(self.store)
+        self._memory = ex["memory"]
+        self.inputs, self.outputs = doc["inputs"], doc["outputs"]
+        io = ex["wasmops_graph_io"]
+        self._addresses = [io(self.store, i) for i in range(len(self.inputs) + len(self.outputs))]
+        winfo = doc["weights"]
+        if winfo["mode"] == "file":
+            payload = gf.read_weights(Path(weights) if weights else gf.weights_path(self.path), winfo["sha256"], winfo["bytes"])
+            at = ex["wasmops_graph_weights"](self.store)
+            self._view()[at : at + len(payload)] = np.frombuffer(payload, np.uint8)
+        elif weights is not None:
+            raise LibraryError(f"{self.path.name} embeds its weights; it takes no weight file")
+
+    def _view(self) -> np.ndarray:
+        ptr = self._memory.data_ptr(self.store)
+        return np.ctypeslib.as_array(ptr, (self._memory.data_len(self.store),))
+
+    def run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Inputs in manifest order (already checked by the caller) -> outputs in manifest order."""
+        mem = self._view()
+        for arr, at in zip(arrays, self._addresses, strict=False):
+            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+            mem[at : at + flat.size] = flat
+        try:
+            rc = self._run(self.store)
+        except wasmtime.Trap as exc:
+            self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
+            raise WasmTrap(f"{self._step_name()}: wasm trap: {str(exc).splitlines()[0]}") from None
+        if rc != 0:
+            raise KernelError(f"{self._step_name()}: {self._error() or f'kernel returned status {rc}'}")
+        mem = self._view()
+        results = []
+        for out, at in zip(self.outputs, self._addresses[len(self.inputs) :], strict=True):
+            dtype = np.dtype(out["dtype"])
+            count = math.prod(out["shape"])
+            results.append(np.frombuffer(mem, dtype, count, at).reshape(out["shape"]).copy())
+        return results
+
+    def _step_name(self) -> str:
+        step = self._failed_step(self.store)
+        steps = self.manifest["steps"]
+        return f"step {step} ({steps[step]})" if 0 <= step < len(steps) else f"step {step}"
+
+    def _error(self) -> str:
+        ptr = self._last_error(self.store)
+        mem = self._view()
+        end = ptr
+        while end < len(mem) and mem[end]:
+            end += 1
+        return bytes(mem[ptr:end]).decode(errors="replace")
+
+
+__all__ = ["GraphModule", "LibraryError"]

@@ -1,0 +1,251 @@
+"""Schedules for the fused kernels of a whole graph, and the legalisations that give them our computes.
+
+Convolutions with constant weights are legalised to the op library's static-shape conv compute
+(ops/_conv_static.py), weights packed at compile time; after FuseOps their bias / BN / residual / activation
+epilogue is inlined into the conv's output stage, and the conv's own register-tiled schedule runs.
+Every other fused kernel gets a generic rule: spatial producers inlined, the innermost contiguous loop
+vectorised (reductions keep their reduction loops outside the vector lane loop).
+"""
+
+from __future__ import annotations
+
+import tvm
+from tvm import relax, te, tirx, topi
+
+LANES = 4
+
+
+def legalize_map() -> dict:
+    """Relax op -> legalisation to our computes (anything not handled falls back to TVM's own).
+
+    Besides convolutions: every op whose TVM legalisation calls libm (exp, log, pow, tanh, erf: wasm has
+    no libm) gets the op library's libm-free expressions (ops/_fastmath.py, topi's fast_tanh / fast_erf).
+    """
+    table = {
+        "relax.exp": _elementwise(lambda fm, v: fm.exp(v)),
+        "relax.log": _elementwise(lambda fm, v: fm.log(v)),
+        "relax.tanh": _tensorwise(lambda t: topi.fast_tanh(t)),
+        "relax.erf": _tensorwise(lambda t: topi.fast_erf(t)),
+        "relax.sigmoid": _tensorwise(lambda t: _unary_op("sigmoid")(t)),
+        "relax.power": _power,
+        "relax.nn.softmax": _softmax(log=False),
+        "relax.nn.log_softmax": _softmax(log=True),
+    }
+    try:
+        from ..ops import _conv_static  # noqa: F401
+    except ImportError:
+        return table
+    table["relax.nn.conv2d"] = _legalize_conv2d
+    return table
+
+
+def _f32(expr) -> bool:
+    return str(expr.ty.dtype) == "float32"
+
+
+def _elementwise(fn):
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        if not _f32(call.args[0]):
+            return _default(bb, call)
+        from ..ops import _fastmath as fm
+
+        name = call.op.name.split(".")[-1]
+        return bb.call_te(
+            lambda t: te.compute(t.shape, lambda *i: fn(fm, t(*i)), name=f"T_{name}"),
+            call.args[0],
+            primfunc_name_hint=name,
+        )
+
+    return legalize
+
+
+def _tensorwise(fn):
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        if not _f32(call.args[0]):
+            return _default(bb, call)
+        return bb.call_te(fn, call.args[0], primfunc_name_hint=call.op.name.split(".")[-1])
+
+    return legalize
+
+
+def _unary_op(name: str):
+    from ..ops import unary
+
+    return next(row.te_expr for row in unary.ROWS if row.name == name)
+
+
+def _power(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+    a, b = call.args
+    if not (_f32(a) and _f32(b)):
+        return _default(bb, call)
+    from ..ops import _fastmath as fm
+
+    return bb.call_te(
+        lambda x, y: _broadcast(x, y, fm.power, "T_power"),
+        a,
+        b,
+        primfunc_name_hint="power",
+    )
+
+
+def _broadcast(x: te.Tensor, y: te.Tensor, fn, name: str) -> te.Tensor:
+    nd = max(len(x.shape), len(y.shape))
+    xs = [1] * (nd - len(x.shape)) + [int(d) for d in x.shape]
+    ys = [1] * (nd - len(y.shape)) + [int(d) for d in y.shape]
+    out = [max(p, q) for p, q in zip(xs, ys, strict=True)]
+
+    def at(t, dims, idx):
+        sub = [0 if d == 1 else i for d, i in zip(dims, idx, strict=True)][nd - len(t.shape) :]
+        return t(*sub)
+
+    return te.compute(out, lambda *i: fn(at(x, xs, i), at(y, ys, i)), name=name)
+
+
+def _softmax(log: bool):
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        x = call.args[0]
+        if not _f32(x):
+            return _default(bb, call)
+        from ..ops import _fastmath as fm
+
+        nd = len(x.ty.shape.values)
+        ax = int(call.attrs.axis) % nd
+
+        def compute(t):
+            def red(i):
+                return [0 if k == ax else i[k] for k in range(nd)]
+
+            mx = topi.max(t, axis=ax, keepdims=True)
+            e = te.compute(t.shape, lambda *i: fm.exp(t(*i) - mx(*red(i))), name="T_softmax_exp")
+            s = topi.sum(e, axis=ax, keepdims=True)
+            if log:
+                return te.compute(t.shape, lambda *i: t(*i) - mx(*red(i)) - fm.log(s(*red(i))), name="T_log_softmax")
+            return te.compute(t.shape, lambda *i: e(*i) / s(*red(i)), name="T_softmax_norm")
+
+        return bb.call_te(compute, x, primfunc_name_hint="log_softmax" if log else "softmax")
+
+    return legalize
+
+
+def _default(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+    return tvm.ir.Op.get(call.op.name).get_attr("FLegalize")(bb, call)
+
+
+def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+    from ..ops import _conv_static as cs
+
+    x, w = call.args
+    a = call.attrs
+    if (
+        not isinstance(w, tvm.ir.Constant)
+        or a.data_layout != "NCHW"
+        or a.kernel_layout != "OIHW"
+        or a.out_layout != "NCHW"
+        or (a.out_dtype and str(a.out_dtype) not in ("", "float32"))
+        or str(x.ty.dtype) != "float32"
+        or int(a.groups) != 1
+    ):
+        return _default(bb, call)
+    x_shape = tuple(int(d) for d in x.ty.shape.values)
+    weight = w.value.numpy()
+    stride = tuple(int(s) for s in a.strides)
+    pads = tuple(int(p) for p in a.padding)  # (top, left, bottom, right)
+    dilation = tuple(int(d) for d in a.dilation)
+    cfg = cs.choose(x_shape, weight.shape, stride, pads, dilation)
+    packed = relax.const(cs.pack_weight(weight, cfg), "float32")
+    return bb.call_te(
+        lambda xt, wt: cs.conv_compute(xt, wt, cfg),
+        x,
+        packed,
+        primfunc_name_hint="conv2d",
+        primfunc_attrs={"op_pattern": 4},  # kOutEWiseFusable: FuseOps fuses the elementwise epilogue
+    )
+
+
+# ------------------------------------------------------------------------------------------------------
+def _block_names(sch: tvm.s_tir.Schedule) -> list[str]:
+    return [sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))]
+
+
+def schedule(func: tirx.PrimFunc, name: str) -> tirx.PrimFunc:
+    """The fused kernel `name`, scheduled for wasm SIMD (unchanged if no rule applies)."""
+    sch = tvm.s_tir.Schedule(func)
+    names = _block_names(sch)
+    if "conv_y" in names:
+        from ..ops import _conv_static as cs
+
+        _inline_epilogue(sch, names)
+        cs.schedule_conv(sch)
+        return sch.mod["main"]
+    _generic(sch, names)
+    return sch.mod["main"]
+
+
+def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
+    """Fold the elementwise blocks after the conv's output stage into it, in order."""
+    from ..ops import _conv_static as cs
+
+    after = names[names.index(cs.Y) + 1 :]
+    for name in after:
+        try:
+            sch.reverse_compute_inline(sch.get_sblock(name))
+        except tvm.error.TVMError:  # not an elementwise consumer of the conv: schedule it on its own
+            _generic_block(sch, name)
+
+
+def _is_spatial(sch: tvm.s_tir.Schedule, blk) -> bool:
+    return all(iv.iter_type == tirx.IterVar.DataPar for iv in sch.get(blk).iter_vars)
+
+
+def _generic(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
+    outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
+    kept = []
+    for name in names:
+        blk = sch.get_sblock(name)
+        if _is_spatial(sch, blk) and name not in outputs:
+            try:
+                sch.compute_inline(blk)
+                continue
+            except tvm.error.TVMError:
+                pass
+        kept.append(name)
+    for name in kept:
+        _generic_block(sch, name)
+
+
+def _extent(sch: tvm.s_tir.Schedule, loop) -> int | None:
+    ext = sch.get(loop).extent
+    return int(ext) if isinstance(ext, tirx.IntImm) else None
+
+
+def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
+    """Vectorise the innermost spatial loop by LANES when it divides evenly; else leave the block to LLVM."""
+    blk = sch.get_sblock(name)
+    loops = list(sch.get_loops(blk))
+    iters = sch.get(blk).iter_vars
+    if not loops or len(loops) != len(iters):
+        return
+    spatial = [lp for lp, iv in zip(loops, iters, strict=True) if iv.iter_type == tirx.IterVar.DataPar]
+    reduce = [lp for lp, iv in zip(loops, iters, strict=True) if iv.iter_type != tirx.IterVar.DataPar]
+    try:
+        if not reduce:
+            fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+            ext = _extent(sch, fused)
+            if ext and ext % LANES == 0 and ext >= LANES:
+                _, inner = sch.split(fused, [None, 4 * LANES if ext % (4 * LANES) == 0 else LANES])
+                sch.vectorize(inner)
+            return
+        if loops[: len(spatial)] != spatial or not spatial:
+            return
+        ext = _extent(sch, spatial[-1])
+        if not ext or ext % LANES or ext < LANES:
+            return
+        outer, inner = sch.split(spatial[-1], [None, LANES])
+        sch.reorder(outer, *reduce, inner)
+        sch.vectorize(inner)
+        sch.decompose_reduction(blk, reduce[0])
+    except tvm.error.TVMError:
+        return
+
+
+__all__ = ["legalize_map", "schedule"]
