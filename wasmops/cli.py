@@ -1,4 +1,4 @@
-"""The `wasmops` command: build the op library, inspect one, run the demo."""
+"""The `wasmops` command: build the op library, inspect it, compile whole graphs, run models, run the demo."""
 
 from __future__ import annotations
 
@@ -53,14 +53,33 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compile(args: argparse.Namespace) -> int:
+    from .graph import compile_graph
+
+    out = Path(args.output) if args.output else Path(args.model).with_suffix(".wasm")
+    isa = "simd128" if args.no_relaxed else "relaxed-simd"
+    path = compile_graph(args.model, out, weights=args.weights, isa=isa, progress=not args.quiet)
+    side = path.with_suffix(".weights")
+    extra = f" + {side} ({side.stat().st_size >> 20} MiB)" if side.exists() else ""
+    print(f"wrote {path} ({path.stat().st_size >> 20} MiB){extra}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     import time
 
     import numpy as np
 
-    from .onnx import InferenceSession
+    if args.model.endswith(".wasm"):  # a whole graph compiled by `wasmops compile`
+        from .graph import InferenceSession as GraphSession
 
-    sess = InferenceSession(args.model)
+        sess = GraphSession(args.model)
+        mode = "whole graph"
+    else:
+        from .onnx import InferenceSession
+
+        sess = InferenceSession(args.model)
+        mode = "plan runner"
     feeds = {}
     for item in args.input:
         name, _, path = item.partition("=")
@@ -80,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     for arg, out in zip(sess.get_outputs(), outputs, strict=True):
         print(f"output {arg.name}: {out.dtype}{out.shape}")
     if times:
-        print(f"{np.median(times) * 1e3:.2f} ms per run (median of {len(times)}, plan runner)")
+        print(f"{np.median(times) * 1e3:.2f} ms per run (median of {len(times)}, {mode})")
     if args.output:
         np.savez(args.output, **{a.name: o for a, o in zip(sess.get_outputs(), outputs, strict=True)})
         print(f"wrote {args.output}")
@@ -111,8 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frontend", choices=["onnx", "numpy", "mindspore"], default="onnx")
     p.add_argument("--all", action="store_true", help="list unsupported operators too")
     p.set_defaults(func=_ops)
-    p = sub.add_parser("run", help="run an ONNX model op by op on the wasm kernels")
-    p.add_argument("model")
+    p = sub.add_parser("compile", help="compile an ONNX model into one self-contained .wasm (whole graph)")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", help="the .wasm to write (default: the model's name with .wasm)")
+    p.add_argument(
+        "--weights",
+        choices=["auto", "embed", "file"],
+        default="auto",
+        help="embed the weights in the module, or write them to a .weights side file (auto: above 256 MiB)",
+    )
+    p.add_argument("--no-relaxed", action="store_true", help="plain SIMD128 (no relaxed-SIMD FMA)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_compile)
+    p = sub.add_parser("run", help="run an ONNX model op by op, or a compiled .wasm graph")
+    p.add_argument("model", help="an .onnx model (op by op) or a .wasm from `wasmops compile`")
     p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
     p.add_argument("--output", help="save the outputs to this .npz")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")

@@ -1,0 +1,49 @@
+"""Whole graphs: models compiled by `wasmops.graph.compile_graph` into one .wasm, run by its InferenceSession.
+
+References: onnxruntime for the nine light ONNX models (rtol 1e-3, atol 1e-4, seeded random weights and
+input, logits compared as well as probabilities), MindSpore's own CPU kernels for the exported MindSpore
+networks (rtol 1e-4). Each model compiles once per test session.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import wasmops.graph as wg
+
+from .test_onnx_models import LIGHT, MODELS, RTOL, ATOL, randomize_weights
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the reference for graph tests")
+pytest.importorskip("tvm", reason="compiling whole graphs needs the [build] extra (apache-tvm)")
+
+
+@pytest.fixture(scope="session")
+def compiled(tmp_path_factory):
+    """name -> (model, path of its compiled .wasm); compiled on first use."""
+    root = tmp_path_factory.mktemp("graphs")
+    cache: dict[str, tuple[onnx.ModelProto, object]] = {}
+
+    def get(name: str, **kwargs):
+        if name not in cache:
+            model = randomize_weights(onnx.load(str(LIGHT / f"light_{name}.onnx")))
+            cache[name] = (model, wg.compile_graph(model, root / f"{name}.wasm", progress=False, **kwargs))
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_light_model_compiles_and_matches_onnxruntime(compiled, name):
+    model, path = compiled(name)
+    sess = wg.InferenceSession(path)
+    (inp,) = sess.get_inputs()
+    x = np.random.default_rng(1).standard_normal(inp.shape).astype(np.float32)
+    got = sess.run(None, {inp.name: x})
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {inp.name: x})
+    assert [o.name for o in sess.get_outputs()] == [o.name for o in model.graph.output]
+    assert len(got) == len(want) >= 1
+    for g, w, out in zip(got, want, sess.get_outputs(), strict=True):
+        assert g.shape == w.shape, out.name
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"{name}: output {out.name}")
