@@ -1,5 +1,5 @@
-"""Per-model benchmarks: the light ResNet-50 through wasmops.onnx (plan runner and node-by-node step
-mode) against onnxruntime's native CPU provider, one thread each."""
+"""Per-model benchmarks: the light ResNet-50 as a compiled whole graph (wasmops.graph), through wasmops.onnx
+(plan runner and node-by-node step mode) and on onnxruntime's native CPU provider, one thread each."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ import numpy as np
 import onnx
 import pytest
 
+import wasmops.graph as wg
 import wasmops.onnx as wo
+from wasmops.bindings.graph_session import compiled_graph
+from wasmops.models import light_model
 
 ort = pytest.importorskip("onnxruntime")
-LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 MODELS = {"resnet50": 4.1e9 * 2}  # multiply-adds x 2
+GRAPHS = Path(__file__).resolve().parents[1] / "build" / "graphs"
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
-def model(request):
-    path = LIGHT / f"light_{request.param}.onnx"
-    sess = wo.InferenceSession(path)
+def model(request, tmp_path_factory):
+    proto = light_model(request.param)
+    path = tmp_path_factory.mktemp("models") / f"{request.param}.onnx"
+    onnx.save(proto, path)
+    sess = wo.InferenceSession(proto)
     (inp,) = sess.get_inputs()
     x = np.random.default_rng(0).standard_normal(inp.shape).astype(np.float32)
-    return request.param, path, {inp.name: x}, sess
+    graph = wg.InferenceSession(compiled_graph(proto, GRAPHS, request.param))
+    return request.param, path, {inp.name: x}, sess, graph
 
 
 def _ort(path):
@@ -31,10 +37,11 @@ def _ort(path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("engine", ["wasm-plan", "wasm-steps", "onnxruntime"])
+@pytest.mark.parametrize("engine", ["wasm-graph", "wasm-plan", "wasm-steps", "onnxruntime"])
 def test_model(benchmark, model, engine):
-    name, path, feeds, sess = model
+    name, path, feeds, sess, graph = model
     run = {
+        "wasm-graph": lambda: graph.run(None, feeds),
         "wasm-plan": lambda: sess.run(None, feeds),
         "wasm-steps": lambda: sess.run_steps(None, feeds)[0],
         "onnxruntime": lambda: _ort_session(path).run(None, feeds),

@@ -37,7 +37,9 @@ class InferenceSession:
     def _describe(self) -> str:
         return ", ".join(f"{a.name}: {a.type}{a.shape}" for a in self.get_inputs())
 
-    def run(self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None) -> list[np.ndarray]:
+    def run(
+        self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
+    ) -> list[np.ndarray]:
         """The whole graph in one call into wasm. Returns the outputs in `output_names` order."""
         expected = {e["name"]: e for e in self.module.inputs}
         missing, unknown = sorted(set(expected) - set(input_feed)), sorted(set(input_feed) - set(expected))
@@ -100,4 +102,25 @@ def compile_graph(
     return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress)
 
 
-__all__ = ["InferenceSession", "compile_graph"]
+def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
+    """`model` compiled into `directory`, reused while the model and the compiler's sources are unchanged
+    (the demo and the benchmarks compile ResNet-50 once per machine, not once per run)."""
+    import hashlib
+
+    import onnx
+
+    from ..kernels import graph_compiler
+
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    key = hashlib.sha256(proto.SerializeToString())
+    for source in graph_compiler.sources():
+        key.update(source.read_bytes())
+    key.update(repr(sorted(kwargs.items())).encode())
+    path = Path(directory) / f"{name}-{key.hexdigest()[:16]}.wasm"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        compile_graph(proto, path, **kwargs)
+    return path
+
+
+__all__ = ["InferenceSession", "compile_graph", "compiled_graph"]

@@ -120,7 +120,7 @@ def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
         inputs.append((name, buf))
 
     def constant(c) -> Buffer:
-        arr = np.ascontiguousarray(c.value.numpy())
+        arr = c.value.numpy()  # tobytes() is C order; ascontiguousarray would make a 0-d array 1-d
         key = (hashlib.blake2b(arr.tobytes(), digest_size=16).digest(), arr.shape, arr.dtype.str)
         if key not in constants:  # equal constants are stored once
             at = _aligned(len(weights))
@@ -251,7 +251,9 @@ def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
             "};",
         ]
     else:
-        lines.append(f"static unsigned char weights[{max(len(plan.weights), ALIGN)}] __attribute__((aligned({ALIGN})));")
+        lines.append(
+            f"static unsigned char weights[{max(len(plan.weights), ALIGN)}] __attribute__((aligned({ALIGN})));"
+        )
     lines += [f"extern int32_t __tvm_ffi_{k}(void*, void*, int32_t, void*);" for k in kernels]
     lines.append("const wasmops_kernel_fn wasmops_kernels[] = {" + ", ".join(f"__tvm_ffi_{k}" for k in kernels) + "};")
     lines.append(f"const int32_t wasmops_kernel_count = {len(kernels)};")
@@ -293,6 +295,15 @@ def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def sources() -> list[Path]:
+    """Every file whose contents decide a compiled graph's bytes (besides the model and TVM)."""
+    from .. import ops
+
+    here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
+    files = [here / n for n in ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "wasm_support.c")]
+    return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py"]
 
 
 def _model_outputs(model: onnx.ModelProto) -> tuple[list[str], list[str]]:

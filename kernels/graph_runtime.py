@@ -48,9 +48,11 @@ class GraphModule:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise LibraryError(f"cannot instantiate {self.path.name}: {exc}") from None
         ex = self.instance.exports(self.store)
-        self._run, self._failed_step, self._last_error = ex["wasmops_graph_run"], ex["wasmops_failed_step"], ex[
-            "wasmops_last_error"
-        ]
+        self._run, self._failed_step, self._last_error = (
+            ex["wasmops_graph_run"],
+            ex["wasmops_failed_step"],
+            ex["wasmops_last_error"],
+        )
         self._stack_pointer = ex["__stack_pointer"]
         self._stack_top = self._stack_pointer.value(self.store)
         self._memory = ex["memory"]
@@ -59,7 +61,9 @@ class GraphModule:
         self._addresses = [io(self.store, i) for i in range(len(self.inputs) + len(self.outputs))]
         winfo = doc["weights"]
         if winfo["mode"] == "file":
-            payload = gf.read_weights(Path(weights) if weights else gf.weights_path(self.path), winfo["sha256"], winfo["bytes"])
+            payload = gf.read_weights(
+                Path(weights) if weights else gf.weights_path(self.path), winfo["sha256"], winfo["bytes"]
+            )
             at = ex["wasmops_graph_weights"](self.store)
             self._view()[at : at + len(payload)] = np.frombuffer(payload, np.uint8)
         elif weights is not None:

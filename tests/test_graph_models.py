@@ -12,8 +12,9 @@ import onnx
 import pytest
 
 import wasmops.graph as wg
+from wasmops.models import LIGHT_MODELS, light_model
 
-from .test_onnx_models import LIGHT, MODELS, RTOL, ATOL, randomize_weights
+from .test_onnx_models import ATOL, RTOL
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the reference for graph tests")
 pytest.importorskip("tvm", reason="compiling whole graphs needs the [build] extra (apache-tvm)")
@@ -27,14 +28,14 @@ def compiled(tmp_path_factory):
 
     def get(name: str, **kwargs):
         if name not in cache:
-            model = randomize_weights(onnx.load(str(LIGHT / f"light_{name}.onnx")))
+            model = light_model(name)
             cache[name] = (model, wg.compile_graph(model, root / f"{name}.wasm", progress=False, **kwargs))
         return cache[name]
 
     return get
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_model_compiles_and_matches_onnxruntime(compiled, name):
     model, path = compiled(name)
     sess = wg.InferenceSession(path)

@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main
 
-    return main()
+    return main([args.which])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", help="save the outputs to this .npz")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")
     p.set_defaults(func=_run)
-    p = sub.add_parser("demo", help="LeNet-5 forward pass op by op on wasm kernels vs numpy")
+    p = sub.add_parser("demo", help="ResNet-50 three ways (whole graph, op by op, onnxruntime); 'lenet': a small tour")
+    p.add_argument("which", nargs="?", choices=["resnet50", "lenet"], default="resnet50")
     p.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,7 +1,9 @@
-"""`make demo`: a LeNet-5-shaped CNN forward pass, op by op on the wasm kernels, checked against numpy.
+"""`make demo`: the project's main job, ResNet-50 run three ways, outputs compared, latency table printed.
 
-Every layer runs through the public numpy API (`wasmops.conv2d`, ...). The same network runs again on the
-ops' numpy references, the outputs are compared, and a per-op timing table shows wasm against numpy.
+The light ResNet-50 from the `onnx` package (seeded random weights) runs as one compiled whole-graph
+`.wasm` (compiled once per machine into build/graphs), op by op on the op library (wasmops.onnx), and on
+onnxruntime's native CPU provider, one thread each. `wasmops demo lenet` is the small op-by-op tour: a
+LeNet-5 forward pass through the numpy API, checked against the ops' numpy references.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -69,7 +72,50 @@ def _timed(fn: Callable[[], np.ndarray], repeat: int) -> tuple[np.ndarray, float
     return out, statistics.median(times)
 
 
-def main(batch: int = 4, repeat: int = 20) -> int:
+def resnet50(repeat: int = 5, graph_dir: str | Path = "build/graphs") -> int:
+    import onnxruntime as ort
+
+    import wasmops.graph as wg
+    import wasmops.onnx as wo
+    from wasmops.bindings.graph_session import compiled_graph
+    from wasmops.models import light_model
+
+    model = light_model("resnet50")
+    print("ResNet-50 (onnx light model, seeded random weights), 1x3x224x224 float32, one thread\n")
+    t0 = time.perf_counter()
+    path = compiled_graph(model, graph_dir, "resnet50")
+    print(f"whole-graph module: {path} ({path.stat().st_size >> 20} MiB, ready in {time.perf_counter() - t0:.1f} s)")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    engines = {
+        "wasm whole graph": wg.InferenceSession(path),
+        "wasm op by op": wo.InferenceSession(model),
+        "onnxruntime native": ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]),
+    }
+    name = engines["wasm op by op"].get_inputs()[0].name
+    feeds = {name: np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)}
+    results = {k: _timed(lambda s=s: s.run(None, feeds), repeat) for k, s in engines.items()}
+    ref = results["onnxruntime native"][0]
+    header = f"{'engine':22s} {'median ms':>10s} {'vs onnxruntime':>15s} {'max |diff| logits':>18s}"
+    print(f"\n{header} {'top-5 classes':>26s}")
+    ok = True
+    for k, (outs, t) in results.items():
+        diff = float(np.max(np.abs(outs[-1] - ref[-1])))
+        ok &= bool(np.allclose(outs[-1], ref[-1], rtol=1e-3, atol=1e-4) and np.allclose(outs[0], ref[0], 1e-3, 1e-4))
+        top5 = np.argsort(outs[0][0])[::-1][:5].tolist()
+        ratio = t / results["onnxruntime native"][1]
+        print(f"{k:22s} {t * 1e3:10.1f} {ratio:14.2f}x {diff:18.2e} {str(top5):>26s}")
+    print(f"\noutputs {'match' if ok else 'DO NOT match'} onnxruntime (rtol 1e-3, atol 1e-4)")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "lenet":
+        return lenet()
+    return resnet50()
+
+
+def lenet(batch: int = 4, repeat: int = 20) -> int:
     x = np.random.default_rng(1).standard_normal((batch, 1, 32, 32)).astype(np.float32)
     ops = all_ops()
     rows = []
