@@ -1,0 +1,60 @@
+"""Peer engines for the benchmark report: onnxruntime-web and TensorFlow.js (wasm/XNNPACK), run in Node.
+
+They are what a web page would otherwise use to run the same model in WebAssembly, so they are the fair
+peers for wasmops. They live in npm, not PyPI, so this module drives `peers/bench.mjs` through a
+subprocess (stdlib only: the Python side needs nothing new) and reads the one JSON line it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+BENCH = PEERS_DIR / "bench.mjs"
+ENGINES = ("ort-web", "tfjs-wasm")
+
+
+def node_available() -> bool:
+    """True when both `node` and `npm` are on PATH, so callers can skip peers instead of failing."""
+    return shutil.which("node") is not None and shutil.which("npm") is not None
+
+
+def install(quiet: bool = True) -> None:
+    """Install the pinned npm packages once; node_modules is not committed, so a fresh clone needs this."""
+    if (PEERS_DIR / "node_modules").is_dir():
+        return
+    if not node_available():
+        raise RuntimeError("node/npm not found on PATH: cannot install the peer benchmarks")
+    cmd = ["npm", "install", "--prefix", str(PEERS_DIR), "--no-audit", "--no-fund"]
+    out = subprocess.run(cmd, capture_output=quiet, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"npm install failed ({out.returncode}):\n{_tail(out.stderr)}")
+
+
+def run_peer(engine: str, model: Path, threads: int, iters: int = 10, warmup: int = 2) -> dict:
+    """Time `iters` inferences of `model` in one fresh Node process (own heap and thread pool) per call.
+
+    Returns bench.mjs's JSON (engine, threads, times_ms, median_ms, min_ms, version, ...); a key "error"
+    in it means the run finished but something asked for was not in effect (e.g. threads in Node).
+    tfjs-wasm cannot read ONNX: it builds ResNet-50 v1 itself, so `model` only names the ONNX input there.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown peer engine {engine!r}; expected one of {ENGINES}")
+    install()
+    cmd = ["node", str(BENCH), "--engine", engine, "--model", str(Path(model).resolve())]
+    cmd += ["--threads", str(threads), "--iters", str(iters), "--warmup", str(warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=PEERS_DIR)
+    if out.returncode != 0:
+        raise RuntimeError(f"{engine} benchmark failed ({out.returncode}):\n{_tail(out.stderr)}")
+    lines = out.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise RuntimeError(f"{engine}: no JSON on stdout:\n{_tail(out.stdout)}\n{_tail(out.stderr)}") from exc
+
+
+def _tail(text: str | None, lines: int = 20) -> str:
+    return "\n".join((text or "").strip().splitlines()[-lines:])
