@@ -145,6 +145,9 @@ def test_cli_compiles_and_runs(tmp_path, capsys):
     assert main(["run", str(tmp_path / "m.wasm"), "--repeat", "2"]) == 0
     out = capsys.readouterr().out
     assert "output probs: float32(1, 5)" in out and "whole graph" in out
+    assert main(["info", str(tmp_path / "m.wasm")]) == 0
+    out = capsys.readouterr().out
+    assert "compiled graph, 4 steps" in out and "input  x: float32(1, 3, 16, 16)" in out
 
 
 # ---- MindSpore networks, through MindSpore's ONNX export --------------------------------------------------

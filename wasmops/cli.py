@@ -29,13 +29,32 @@ def _info(args: argparse.Namespace) -> int:
     from .kernels.runtime import default_library
 
     path = Path(args.library) if args.library else default_library()
-    _, man = manifest.read(path)
+    data = path.read_bytes()
+    if manifest.split_sections(data, "wasmops.graph")[1] is not None:
+        return _graph_info(path, data)
+    _, man = manifest.read(data)
     print(
         f"{path}: {len(man.kernels)} kernels, isa {man.isa}, TVM {man.info.get('tvm_version')}, "
         f"hash {man.content_hash[:16]}"
     )
     for k in man.kernels:
         print(f"{k.index:4d}  {k.name:36s} {k.op:20s} ({', '.join(k.params)})")
+    return 0
+
+
+def _graph_info(path: Path, data: bytes) -> int:
+    from .kernels import graph_format
+
+    doc = graph_format.read(data)
+    w = doc["weights"]
+    print(
+        f"{path}: compiled graph, {len(doc['steps'])} steps, isa {doc['isa']}, TVM {doc['build']['tvm_version']}, "
+        f"arena {doc['arena_bytes'] >> 10} KiB, weights {w['bytes'] >> 10} KiB ({w['mode']}), "
+        f"source model {doc['source_sha256'][:16]}"
+    )
+    for kind in ("inputs", "outputs"):
+        for e in doc[kind]:
+            print(f"  {kind[:-1]:6s} {e['name']}: {e['dtype']}{tuple(e['shape'])}")
     return 0
 
 
@@ -123,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=None, help="parallel compile processes (default: cores)")
     p.add_argument("--no-relaxed", action="store_true", help="skip the relaxed-SIMD build")
     p.set_defaults(func=_build)
-    p = sub.add_parser("info", help="list the kernels of an op library, read from its manifest")
-    p.add_argument("library", nargs="?", help="path to a .wasm op library (default: the installed one)")
+    p = sub.add_parser("info", help="describe an op library (its kernels) or a compiled graph, from its manifest")
+    p.add_argument("library", nargs="?", help="an op library or compiled graph (default: the installed library)")
     p.set_defaults(func=_info)
     p = sub.add_parser("ops", help="print the operator coverage of a frontend")
     p.add_argument("--frontend", choices=["onnx", "numpy", "mindspore"], default="onnx")
