@@ -35,8 +35,13 @@ const { values: opt } = parseArgs({
 const threads = Number(opt.threads);
 const iters = Number(opt.iters);
 const warmup = Number(opt.warmup);
-if (!['ort-web', 'tfjs-wasm'].includes(opt.engine)) throw new Error('--engine must be ort-web or tfjs-wasm');
-if (!(threads >= 1 && iters >= 1 && warmup >= 0)) throw new Error('bad --threads/--iters/--warmup');
+function usage(msg) {
+  console.error(`bench.mjs: ${msg}`);
+  process.exit(2);
+}
+if (!['ort-web', 'tfjs-wasm'].includes(opt.engine)) usage('--engine must be ort-web or tfjs-wasm');
+if (opt.engine === 'ort-web' && !opt.model) usage('--model <path.onnx> is required for ort-web');
+if (!(threads >= 1 && iters >= 1 && warmup >= 0)) usage('bad --threads/--iters/--warmup');
 
 /** Deterministic uniform [-1, 1) floats so runs are repeatable without a seeded RNG library. */
 function randomFloats(n, seed = 1) {
@@ -91,7 +96,6 @@ async function benchOrtWeb() {
   const ort = await import('onnxruntime-web');
   ort.env.logLevel = 'error';
   ort.env.wasm.numThreads = threads;
-  ort.env.wasm.simd = true; // 1.30 ships only the SIMD build; kept for older versions
   const before = osThreads();
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(readFileSync(opt.model), {
@@ -124,7 +128,8 @@ async function benchOrtWeb() {
     version: ort.env.versions?.web ?? 'unknown',
     input_shape: shape,
     load_ms: Math.round(loadMs),
-    simd: true,
+    simd: true, // 1.30 ships only ort-wasm-simd-threaded.wasm: it would not load without SIMD
+    multithread: extra !== null ? extra >= threads - 1 && threads > 1 : null,
     os_threads_added: extra,
   };
   if (threads > 1 && extra !== null && extra < threads - 1) {
@@ -179,7 +184,7 @@ function buildResnet50(tf, seed = 0) {
         y = tf.relu(tf.add(z, shortcut));
       }
     }
-    y = tf.reshape(tf.avgPool(y, 7, 1, 'valid'), [-1, 2048]);
+    y = tf.mean(y, [1, 2]); // global average pool (the ONNX model's 7x7 AveragePool at 224x224)
     return tf.softmax(tf.fused.matMul({ a: y, b: fcW, bias: fcB }));
   };
 }
@@ -243,6 +248,7 @@ function installNodeThreadShim(tf, wantThreads) {
 async function benchTfjsWasm() {
   const tf = require('@tensorflow/tfjs');
   const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const stockMultithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'); // false in Node
   const shim = threads > 1 && !opt['no-thread-shim'];
   const undo = shim ? installNodeThreadShim(tf, threads) : null;
   wasm.setThreadsCount(threads); // must precede setBackend; ignored by the non-threaded build
@@ -271,7 +277,9 @@ async function benchTfjsWasm() {
     version: wasm.version_wasm ?? tf.version['tfjs-core'],
     input_shape: shape,
     simd,
-    multithread,
+    multithread: multithread && backendThreads > 1,
+    multithread_stock_flag: stockMultithread,
+    wasm_binary: `tfjs-backend-wasm${multithread ? '-threaded' : ''}${simd ? '-simd' : ''}.wasm`,
     node_thread_shim: shim,
     cores_seen_by_backend: undo ? undo.coresSeen : null,
     backend_threads: backendThreads,
