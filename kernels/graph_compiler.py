@@ -301,8 +301,9 @@ def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
 # ------------------------------------------------------------------------------------------------------
 # Relax: import, optimise, fuse, schedule, memory-plan
 # ------------------------------------------------------------------------------------------------------
-def lower(model: onnx.ModelProto, relaxed: bool, tick) -> tuple:
-    """ONNX -> Relax module with scheduled fused PrimFuncs and a memory-planned main."""
+def lower(model: onnx.ModelProto, convs: dict, tick):
+    """ONNX -> Relax module of fused PrimFuncs and a memory-planned main; `convs` collects the convs
+    legalised to our compute (see graph_schedule)."""
     import tvm
     from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
@@ -322,7 +323,7 @@ def lower(model: onnx.ModelProto, relaxed: bool, tick) -> tuple:
         ]
     )(mod)
     tick("folded batch norms and constants")
-    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map())(mod)
+    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs))(mod)
     mod = tvm.transform.Sequential(
         [
             relax.transform.AnnotateTIROpPattern(),
@@ -455,12 +456,13 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
-        mod = lower(canonicalize(model), isa == "relaxed-simd", tick)
+        convs: dict = {}
+        mod = lower(canonicalize(model), convs, tick)
         plan = read_plan(mod, input_names, output_names)
         used = sorted({name for name, _ in plan.steps})
         funcs = {}
         for name in used:
-            funcs[name] = graph_schedule.schedule(mod[name], name).with_attr("global_symbol", name)
+            funcs[name] = graph_schedule.schedule(mod[name], convs).with_attr("global_symbol", name)
         tick(f"scheduled {len(funcs)} kernels")
         lib = tvm.compile(tvm.IRModule(funcs), target=wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")

@@ -15,7 +15,7 @@ from tvm import relax, te, tirx, topi
 LANES = 4
 
 
-def legalize_map() -> dict:
+def legalize_map(convs: dict) -> dict:
     """Relax op -> legalisation to our computes (anything not handled falls back to TVM's own).
 
     Besides convolutions: every op whose TVM legalisation calls libm (exp, log, pow, tanh, erf: wasm has
@@ -31,11 +31,7 @@ def legalize_map() -> dict:
         "relax.nn.softmax": _softmax(log=False),
         "relax.nn.log_softmax": _softmax(log=True),
     }
-    try:
-        from ..ops import _conv_static  # noqa: F401
-    except ImportError:
-        return table
-    table["relax.nn.conv2d"] = _legalize_conv2d
+    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs)
     return table
 
 
@@ -131,32 +127,45 @@ def _default(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     return tvm.ir.Op.get(call.op.name).get_attr("FLegalize")(bb, call)
 
 
-def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> relax.Expr:
+    """A conv with a constant weight -> ops/_conv_static's compute, the weight packed now (numpy).
+
+    Its stages are named by a prefix derived from the conv's configuration, recorded in `convs` so the
+    scheduler finds them again inside the fused kernel (identical convs share one kernel)."""
+    import hashlib
+
     from ..ops import _conv_static as cs
 
     x, w = call.args
     a = call.attrs
     if (
         not isinstance(w, tvm.ir.Constant)
-        or a.data_layout != "NCHW"
-        or a.kernel_layout != "OIHW"
-        or a.out_layout != "NCHW"
+        or (a.data_layout, a.kernel_layout, a.out_layout) != ("NCHW", "OIHW", "NCHW")
         or (a.out_dtype and str(a.out_dtype) not in ("", "float32"))
         or str(x.ty.dtype) != "float32"
-        or int(a.groups) != 1
+        or len(x.ty.shape.values) != 4
     ):
         return _default(bb, call)
-    x_shape = tuple(int(d) for d in x.ty.shape.values)
     weight = w.value.numpy()
-    stride = tuple(int(s) for s in a.strides)
-    pads = tuple(int(p) for p in a.padding)  # (top, left, bottom, right)
-    dilation = tuple(int(d) for d in a.dilation)
-    cfg = cs.choose(x_shape, weight.shape, stride, pads, dilation)
-    packed = relax.const(cs.pack_weight(weight, cfg), "float32")
+    config = (
+        tuple(int(d) for d in x.ty.shape.values),
+        tuple(weight.shape),
+        tuple(int(s) for s in a.strides),
+        tuple(int(p) for p in a.padding),  # (top, left, bottom, right)
+        tuple(int(d) for d in a.dilation),
+        int(a.groups),
+    )
+    variant = cs.choose(*config)
+    prefix = "conv" + hashlib.sha1(repr((config, variant)).encode()).hexdigest()[:10] + "_"
+    convs[prefix] = (config, variant)
+    x_shape, w_shape, stride, pads, dilation, groups = config
+    packed = cs.pack_weight(weight, x_shape, stride, pads, dilation, groups, variant)
     return bb.call_te(
-        lambda xt, wt: cs.conv_compute(xt, wt, cfg),
+        lambda xt, wt: cs.conv_compute(
+            xt, wt, x_shape, w_shape, stride, pads, dilation, groups=groups, variant=variant, prefix=prefix
+        ),
         x,
-        packed,
+        relax.const(packed, "float32"),
         primfunc_name_hint="conv2d",
         primfunc_attrs={"op_pattern": 4},  # kOutEWiseFusable: FuseOps fuses the elementwise epilogue
     )
@@ -167,25 +176,27 @@ def _block_names(sch: tvm.s_tir.Schedule) -> list[str]:
     return [sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))]
 
 
-def schedule(func: tirx.PrimFunc, name: str) -> tirx.PrimFunc:
-    """The fused kernel `name`, scheduled for wasm SIMD (unchanged if no rule applies)."""
+def schedule(func: tirx.PrimFunc, convs: dict) -> tirx.PrimFunc:
+    """A fused kernel scheduled for wasm SIMD: the conv's own schedule if it holds one of our convs
+    (recorded in `convs` at legalisation), else the generic rule."""
     sch = tvm.s_tir.Schedule(func)
     names = _block_names(sch)
-    if "conv_y" in names:
-        from ..ops import _conv_static as cs
-
-        _inline_epilogue(sch, names)
-        cs.schedule_conv(sch)
+    anchor = next((n for n in names if n.endswith("_y") and n[:-1] in convs), None)
+    if anchor is None:
+        _generic(sch, names)
         return sch.mod["main"]
-    _generic(sch, names)
+    from ..ops import _conv_static as cs
+
+    prefix = anchor[:-1]
+    (x_shape, w_shape, stride, pads, dilation, groups), variant = convs[prefix]
+    _inline_epilogue(sch, names, anchor)
+    cs.schedule_conv(sch, anchor, x_shape, w_shape, stride, pads, dilation, groups, variant, prefix)
     return sch.mod["main"]
 
 
-def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
+def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str], anchor: str) -> None:
     """Fold the elementwise blocks after the conv's output stage into it, in order."""
-    from ..ops import _conv_static as cs
-
-    after = names[names.index(cs.Y) + 1 :]
+    after = names[names.index(anchor) + 1 :]
     for name in after:
         try:
             sch.reverse_compute_inline(sch.get_sblock(name))
