@@ -41,6 +41,16 @@ class InferenceSession:
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
         """The whole graph in one call into wasm. Returns the outputs in `output_names` order."""
+        return self._run(output_names, input_feed, None)
+
+    def run_steps(
+        self, output_names: list[str] | None, input_feed: dict[str, np.ndarray]
+    ) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
+        """One host call per fused kernel, with (kernel, seconds) timings: for profiling."""
+        timings: list[tuple[str, float]] = []
+        return self._run(output_names, input_feed, timings), timings
+
+    def _run(self, output_names, input_feed, timings: list | None) -> list[np.ndarray]:
         expected = {e["name"]: e for e in self.module.inputs}
         missing, unknown = sorted(set(expected) - set(input_feed)), sorted(set(input_feed) - set(expected))
         if missing or unknown:
@@ -62,7 +72,7 @@ class InferenceSession:
         bad = sorted(set(names) - set(outputs))
         if bad:
             raise ValueError(f"unknown output(s) {bad}; the model outputs are {outputs}")
-        results = dict(zip(outputs, self.module.run(arrays), strict=True))
+        results = dict(zip(outputs, self.module.run(arrays, timings), strict=True))
         return [results[n] for n in names]
 
 

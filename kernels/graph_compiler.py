@@ -403,6 +403,11 @@ def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
         '__attribute__((export_name("wasmops_graph_run"))) int32_t wasmops_graph_run(void) {',
         f"  return wasmops_run_plan(steps, {len(plan.steps)});",
         "}",
+        '__attribute__((export_name("wasmops_graph_run_steps")))',
+        "int32_t wasmops_graph_run_steps(int32_t first, int32_t count) {",
+        f"  if (first < 0 || count < 0 || first + count > {len(plan.steps)}) return -3;",
+        "  return wasmops_run_plan(steps + first, count);",
+        "}",
         '__attribute__((export_name("wasmops_graph_io"))) void* wasmops_graph_io(int32_t i) {',
         f"  return i >= 0 && i < {len(io)} ? io[i]->data : 0;",
         "}",
@@ -460,9 +465,9 @@ def compile_onnx(
         mod = lower(canonicalize(model), convs, tick)
         plan = read_plan(mod, input_names, output_names)
         used = sorted({name for name, _ in plan.steps})
-        funcs = {}
+        funcs, fallbacks = {}, []
         for name in used:
-            funcs[name] = graph_schedule.schedule(mod[name], convs).with_attr("global_symbol", name)
+            funcs[name] = graph_schedule.schedule(mod[name], convs, fallbacks).with_attr("global_symbol", name)
         tick(f"scheduled {len(funcs)} kernels")
         lib = tvm.compile(tvm.IRModule(funcs), target=wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")
@@ -508,6 +513,7 @@ def compile_onnx(
                 "seconds": round(time.perf_counter() - started, 1),
             },
             "steps": [name for name, _ in plan.steps],
+            "schedule_fallbacks": fallbacks,
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = output.with_suffix(".tmp")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +49,9 @@ class GraphModule:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise LibraryError(f"cannot instantiate {self.path.name}: {exc}") from None
         ex = self.instance.exports(self.store)
-        self._run, self._failed_step, self._last_error = (
-            ex["wasmops_graph_run"],
-            ex["wasmops_failed_step"],
-            ex["wasmops_last_error"],
-        )
+        self._run, self._run_steps = ex["wasmops_graph_run"], ex["wasmops_graph_run_steps"]
+        self._failed_step, self._last_error = ex["wasmops_failed_step"], ex["wasmops_last_error"]
+        self._first = 0  # the first step of the current call (step numbers in errors are absolute)
         self._stack_pointer = ex["__stack_pointer"]
         self._stack_top = self._stack_pointer.value(self.store)
         self._memory = ex["memory"]
@@ -73,19 +72,26 @@ class GraphModule:
         ptr = self._memory.data_ptr(self.store)
         return np.ctypeslib.as_array(ptr, (self._memory.data_len(self.store),))
 
-    def run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """Inputs in manifest order (already checked by the caller) -> outputs in manifest order."""
+    def run(self, arrays: list[np.ndarray], timings: list | None = None) -> list[np.ndarray]:
+        """Inputs in manifest order (already checked by the caller) -> outputs in manifest order.
+
+        With `timings` (a list), the steps run one host call each and (step name, seconds) pairs are
+        appended: for profiling; a plain run is one call for the whole graph."""
         mem = self._view()
         for arr, at in zip(arrays, self._addresses, strict=False):
             flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
             mem[at : at + flat.size] = flat
-        try:
-            rc = self._run(self.store)
-        except wasmtime.Trap as exc:
-            self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
-            raise WasmTrap(f"{self._step_name()}: wasm trap: {str(exc).splitlines()[0]}") from None
-        if rc != 0:
-            raise KernelError(f"{self._step_name()}: {self._error() or f'kernel returned status {rc}'}")
+        if timings is None:
+            self._call(self._run)
+        else:
+            try:
+                for i, name in enumerate(self.manifest["steps"]):
+                    self._first = i
+                    t0 = time.perf_counter()
+                    self._call(self._run_steps, i, 1)
+                    timings.append((name, time.perf_counter() - t0))
+            finally:
+                self._first = 0
         mem = self._view()
         results = []
         for out, at in zip(self.outputs, self._addresses[len(self.inputs) :], strict=True):
@@ -94,8 +100,17 @@ class GraphModule:
             results.append(np.frombuffer(mem, dtype, count, at).reshape(out["shape"]).copy())
         return results
 
+    def _call(self, func, *args) -> None:
+        try:
+            rc = func(self.store, *args)
+        except wasmtime.Trap as exc:
+            self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
+            raise WasmTrap(f"{self._step_name()}: wasm trap: {str(exc).splitlines()[0]}") from None
+        if rc != 0:
+            raise KernelError(f"{self._step_name()}: {self._error() or f'kernel returned status {rc}'}")
+
     def _step_name(self) -> str:
-        step = self._failed_step(self.store)
+        step = self._failed_step(self.store) + self._first
         steps = self.manifest["steps"]
         return f"step {step} ({steps[step]})" if 0 <= step < len(steps) else f"step {step}"
 

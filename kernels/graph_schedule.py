@@ -13,6 +13,8 @@ import tvm
 from tvm import relax, te, tirx, topi
 
 LANES = 4
+#: what a schedule primitive raises when it does not apply (ScheduleError) or its checks fail deeper
+_SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
 
 
 def legalize_map(convs: dict) -> dict:
@@ -144,6 +146,7 @@ def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> r
         or (a.out_dtype and str(a.out_dtype) not in ("", "float32"))
         or str(x.ty.dtype) != "float32"
         or len(x.ty.shape.values) != 4
+        or int(x.ty.shape.values[2]) * int(x.ty.shape.values[3]) < 4  # a 1x1 map (a classifier): a GEMV
     ):
         return _default(bb, call)
     weight = w.value.numpy()
@@ -176,9 +179,10 @@ def _block_names(sch: tvm.s_tir.Schedule) -> list[str]:
     return [sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))]
 
 
-def schedule(func: tirx.PrimFunc, convs: dict) -> tirx.PrimFunc:
+def schedule(func: tirx.PrimFunc, convs: dict, fallbacks: list | None = None) -> tirx.PrimFunc:
     """A fused kernel scheduled for wasm SIMD: the conv's own schedule if it holds one of our convs
-    (recorded in `convs` at legalisation), else the generic rule."""
+    (recorded in `convs` at legalisation), else the generic rule. If the conv schedule cannot take the
+    fused epilogue, the epilogue is scheduled on its own; the reason is appended to `fallbacks`."""
     sch = tvm.s_tir.Schedule(func)
     names = _block_names(sch)
     anchor = next((n for n in names if n.endswith("_y") and n[:-1] in convs), None)
@@ -189,8 +193,24 @@ def schedule(func: tirx.PrimFunc, convs: dict) -> tirx.PrimFunc:
 
     prefix = anchor[:-1]
     (x_shape, w_shape, stride, pads, dilation, groups), variant = convs[prefix]
-    _inline_epilogue(sch, names, anchor)
-    cs.schedule_conv(sch, anchor, x_shape, w_shape, stride, pads, dilation, groups, variant, prefix)
+    try:
+        _inline_epilogue(sch, names, anchor)
+        cs.schedule_conv(sch, anchor, x_shape, w_shape, stride, pads, dilation, groups, variant, prefix)
+        return sch.mod["main"]
+    except _SCHEDULE_ERRORS as exc:
+        reason = str(exc).strip().splitlines()[-1]
+    sch = tvm.s_tir.Schedule(func)
+    try:
+        cs.schedule_conv(sch, anchor, x_shape, w_shape, stride, pads, dilation, groups, variant, prefix)
+        for name in names[names.index(anchor) + 1 :]:
+            _generic_block(sch, name)
+        what = "epilogue scheduled apart"
+    except _SCHEDULE_ERRORS:  # the conv schedule does not fit this geometry: the generic rule, slow but right
+        sch = tvm.s_tir.Schedule(func)
+        _generic(sch, names)
+        what = "generic schedule"
+    if fallbacks is not None:
+        fallbacks.append(f"{anchor} {x_shape}x{w_shape}: {what} ({reason[:160]})")
     return sch.mod["main"]
 
 
@@ -200,7 +220,7 @@ def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str], anchor: str) -> 
     for name in after:
         try:
             sch.reverse_compute_inline(sch.get_sblock(name))
-        except tvm.error.TVMError:  # not an elementwise consumer of the conv: schedule it on its own
+        except _SCHEDULE_ERRORS:  # not an elementwise consumer of the conv: schedule it on its own
             _generic_block(sch, name)
 
 
@@ -217,7 +237,7 @@ def _generic(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
             try:
                 sch.compute_inline(blk)
                 continue
-            except tvm.error.TVMError:
+            except _SCHEDULE_ERRORS:
                 pass
         kept.append(name)
     for name in kept:
@@ -255,7 +275,7 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         sch.reorder(outer, *reduce, inner)
         sch.vectorize(inner)
         sch.decompose_reduction(blk, reduce[0])
-    except tvm.error.TVMError:
+    except _SCHEDULE_ERRORS:
         return
 
 

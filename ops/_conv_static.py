@@ -57,6 +57,8 @@ class Variant:
     inplace: bool = True  # 1x1 s1 p0: read x directly when the pixel count is a multiple of NR
     cu: int = 1  # unroll of the channel loop (> 1 spills under Cranelift: keep 1)
     kc: int = 0  # > 0: block the channel reduction by kc outside the pixel tiles
+    m: int = 2  # winograd: output tile F(m x m, 3 x 3)
+    rep: bool = True  # weights replicated over the 4 lanes (plain loads in the hot loop, 4x the bytes)
 
 
 def _pads4(pads):
@@ -144,20 +146,41 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
     if groups != 1 or _pair(dilation) != (1, 1) or sh != sw:
         return Variant(kind="plain", T=1, NV=1)
     k, cg, kh, kw = (int(s) for s in w_shape)
+    if WINOGRAD and kh == kw == 3 and sh == 1 and int(x_shape[0]) == 1 and cg >= 16:
+        return Variant(kind="winograd", T=4, NV=2, m=WINOGRAD, rep=_replicate(x_shape))
     g = _geom(x_shape, w_shape, stride, pads, Variant())
+    rep = _replicate(x_shape)
     if kh == kw == 1:  # small pixel grids (7x7 outputs): block the channels so the weight chunk stays in L1
-        return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0)
+        return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0, rep=rep)
     if cg >= 16 and (sh > 1 or g["ow"] <= 7):  # strided / tiny 3x3: im2col columns (grid wastes lanes)
-        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0)
+        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0, rep=rep)
     if cg % 32 == 0:
-        return Variant(kind="grid", T=4, NV=2, order="tapfirst", kc=32)
-    return Variant(kind="grid", T=4, NV=2, order="tapfirst")
+        return Variant(kind="grid", T=4, NV=2, order="tapfirst", kc=32, rep=rep)
+    return Variant(kind="grid", T=4, NV=2, order="tapfirst", rep=rep)
+
+
+#: weights are replicated over the lanes for inputs larger than this many pixels. Measured on ResNet-50
+#: (one run, best of 7): replicated everywhere 392 ms, above 14x14 only 450 ms, nowhere 553 ms; the price is
+#: 4x the weight bytes (ResNet-50: 486 MB instead of 100 MB)
+REPLICATE_ABOVE = 0
+
+
+def _replicate(x_shape) -> bool:
+    return int(x_shape[2]) * int(x_shape[3]) > REPLICATE_ABOVE
 
 
 def packed_shape(w_shape, variant) -> tuple:
+    shape = _packed_shape(w_shape, variant)
+    return shape if variant.rep or variant.kind == "plain" else shape[:-1]
+
+
+def _packed_shape(w_shape, variant) -> tuple:
     k, cg, kh, kw = (int(s) for s in w_shape)
     if variant.kind == "plain":
         return (k, cg, kh, kw)
+    if variant.kind == "winograd":
+        alpha = variant.m + 2
+        return (alpha, alpha, -(-k // variant.T), cg, variant.T, LANES)
     ko = -(-k // variant.T)
     if variant.kind == "im2col":
         return (ko, cg * kh * kw, 1, 1, variant.T, LANES)
@@ -172,6 +195,15 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     v = variant or choose(x_shape, w.shape, stride, pads, dilation, groups)
     if v.kind == "plain":
         return np.ascontiguousarray(w)
+    if v.kind == "winograd":  # U = G g G^T per (k, c), then (alpha, alpha, K/T, C, T, lanes)
+        _, _, gm = _winograd_matrices(v.m)
+        u = np.einsum("ea,kcab,ub->eukc", gm, w.astype(np.float64), gm)
+        alpha, k, c = u.shape[0], u.shape[2], u.shape[3]
+        kp = -(-k // v.T) * v.T
+        up = np.zeros((alpha, alpha, kp, c))
+        up[:, :, :k] = u
+        up = up.reshape(alpha, alpha, kp // v.T, v.T, c).transpose(0, 1, 2, 4, 3)
+        return _lanes(up.astype(np.float32), v)
     if v.kind == "im2col":
         w = w.reshape(w.shape[0], -1, 1, 1)
     k, cg, kh, kw = w.shape
@@ -181,7 +213,11 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     wq[:k] = w
     wt = wq.reshape(kp // T, T, cg, kh, kw)
     wt = wt.transpose(0, 3, 4, 2, 1) if v.order == "tapfirst" else wt.transpose(0, 2, 3, 4, 1)
-    return np.ascontiguousarray(np.broadcast_to(wt[..., None], wt.shape + (LANES,)))
+    return _lanes(wt, v)
+
+
+def _lanes(w: np.ndarray, v: Variant) -> np.ndarray:
+    return np.ascontiguousarray(np.broadcast_to(w[..., None], w.shape + (LANES,)) if v.rep else w)
 
 
 def conv_compute(
@@ -203,6 +239,8 @@ def conv_compute(
     zero = tvm.tirx.const(0.0, "float32")
     if v.kind == "plain":
         return _plain(x, wp, x_shape, w_shape, _pair(stride), _pads4(pads), _pair(dilation), groups, epi, prefix)
+    if v.kind == "winograd":
+        return _winograd(x, wp, x_shape, w_shape, _pads4(pads), epi, prefix, v)
     g = _geom(x_shape, w_shape, stride, pads, v)
     s, wq, hq, T = g["s"], g["wq"], g["hq"], v.T
     h, w, pt, pl = g["h"], g["w"], g["pt"], g["pl"]
@@ -245,7 +283,8 @@ def conv_compute(
 
     def body(b, ko, ki, gi, lane):
         ph = (r_ % s) * g["phx"] + (q_ % s) if s > 1 else 0
-        wv = wp[ko, r_, q_, rc, ki, lane] if v.order == "tapfirst" else wp[ko, rc, r_, q_, ki, lane]
+        idx = (ko, r_, q_, rc, ki) if v.order == "tapfirst" else (ko, rc, r_, q_, ki)
+        wv = wp[(*idx, lane)] if v.rep else wp[idx]
         return wv * xin(b, rc, ph, gi * LANES + lane + (r_ // s) * wq + (q_ // s))
 
     acc = te.compute(
@@ -261,6 +300,153 @@ def conv_compute(
         lambda b, o, yy, xx: epi(buf[b, o, yy * wq + xx], b, o, yy, xx),
         name=prefix + "y",
     )
+
+
+#: Winograd output tile for 3x3 stride-1 convs (0 turns Winograd off)
+WINOGRAD = 2
+
+
+def _winograd_matrices(m: int):
+    """(A, B, G) of F(m x m, 3 x 3), from TVM's Cook-Toom construction (Y = A^T [(G g G^T) * (B^T d B)] A)."""
+    from tvm.topi.nn.winograd_util import _cook_toom_convolution, _interpolation_points
+
+    return _cook_toom_convolution(_interpolation_points(m + 2), m, 3)
+
+
+def _wgeom(x_shape, w_shape, pads, v):
+    _, c, h, w = (int(s) for s in x_shape)
+    k = int(w_shape[0])
+    pt, pl, pb, pr = pads
+    oh, ow = h + pt + pb - 2, w + pl + pr - 2
+    nh, nw = -(-oh // v.m), -(-ow // v.m)
+    nr = LANES * v.NV
+    return dict(
+        c=c,
+        h=h,
+        w=w,
+        k=k,
+        pt=pt,
+        pl=pl,
+        oh=oh,
+        ow=ow,
+        nh=nh,
+        nw=nw,
+        P=nh * nw,
+        Pp=-(-(nh * nw) // nr) * nr,
+        kp=-(-k // v.T) * v.T,
+        alpha=v.m + 2,
+    )
+
+
+def _winograd(x, wp, x_shape, w_shape, pads, epi, prefix, v):
+    """3x3 stride-1 conv as Winograd F(m x m, 3 x 3): input tiles d -> V = B^T d B -> 16 (for m = 2) GEMMs
+    M = U V over channels (U = G g G^T packed at compile time) -> Y = A^T M A. The GEMMs are the conv's
+    register-tiled 4 x 8 microkernel; they do (m + 2)^2 / (9 m^2) of the direct conv's multiply-adds."""
+    g = _wgeom(x_shape, w_shape, pads, v)
+    am, bm, _ = _winograd_matrices(v.m)
+    A = _const_matrix(am, prefix + "A")
+    B = _const_matrix(bm, prefix + "B")
+    m, alpha, nw, P, T = v.m, g["alpha"], g["nw"], g["P"], v.T
+    h, w, pt, pl = g["h"], g["w"], g["pt"], g["pl"]
+    zero = tvm.tirx.const(0.0, "float32")
+
+    def tile(ci, a, b, p):
+        iy, ix = (p // nw) * m + a - pt, (p % nw) * m + b - pl
+        ok = tvm.tirx.all(p < P, iy >= 0, iy < h, ix >= 0, ix < w)
+        return te.if_then_else(ok, x[0, ci, te.max(te.min(iy, h - 1), 0), te.max(te.min(ix, w - 1), 0)], zero)
+
+    d = te.compute((g["c"], alpha, alpha, g["Pp"]), tile, name=prefix + "xq")
+    ra, rb = te.reduce_axis((0, alpha), "ra"), te.reduce_axis((0, alpha), "rb")
+    V = te.compute(
+        (alpha, alpha, g["c"], g["Pp"]),
+        lambda e, u, ci, p: te.sum(d[ci, ra, rb, p] * B[ra, e] * B[rb, u], axis=[ra, rb]),
+        name=prefix + "V",
+    )
+    rc = te.reduce_axis((0, g["c"]), "rc")
+    acc = te.compute(
+        (alpha, alpha, g["kp"] // T, T, g["Pp"] // LANES, LANES),
+        lambda e, u, ko, ki, pv, lane: te.sum(
+            (wp[e, u, ko, rc, ki, lane] if v.rep else wp[e, u, ko, rc, ki]) * V[e, u, rc, pv * LANES + lane], axis=rc
+        ),
+        name=prefix + "acc",
+    )
+    M = te.compute(
+        (alpha, alpha, g["kp"], g["Pp"]),
+        lambda e, u, o, p: acc[e, u, o // T, o % T, p // LANES, p % LANES],
+        name=prefix + "buf",
+    )
+    sa, sb = te.reduce_axis((0, alpha), "sa"), te.reduce_axis((0, alpha), "sb")
+    Y = te.compute(
+        (g["k"], g["nh"], m, nw, m),
+        lambda o, th, i, tw, j: te.sum(M[sa, sb, o, th * nw + tw] * A[sa, i] * A[sb, j], axis=[sa, sb]),
+        name=prefix + "out",
+    )
+    return te.compute(
+        (1, g["k"], g["oh"], g["ow"]),
+        lambda b, o, yy, xx: epi(Y[o, yy // m, yy % m, xx // m, xx % m], b, o, yy, xx),
+        name=prefix + "y",
+    )
+
+
+def _const_matrix(values: np.ndarray, name: str) -> te.Tensor:
+    """A constant matrix as a TE stage whose loads fold to constants once the loops over it are unrolled."""
+    rows, cols = values.shape
+
+    def pick(i, j):
+        out = tvm.tirx.const(0.0, "float32")
+        for r in range(rows):
+            for c in range(cols):
+                if values[r, c] != 0:
+                    out = tvm.tirx.Select(
+                        tvm.tirx.all(i == r, j == c), tvm.tirx.const(float(values[r, c]), "float32"), out
+                    )
+        return out
+
+    return te.compute((rows, cols), pick, name=name)
+
+
+def _schedule_winograd(sch, prefix, x_shape, w_shape, pads, v, func_name):
+    g = _wgeom(x_shape, w_shape, pads, v)
+    for name in ("A", "B"):
+        sch.compute_inline(_block(sch, prefix + name, func_name))
+    T, NV = v.T, v.NV
+    # V = B^T d B: per (channel, 4 tiles), all alpha x alpha outputs from alpha x alpha vector loads
+    vb = _block(sch, prefix + "V", func_name)
+    e, u, ci, p, ra, rb = sch.get_loops(vb)
+    po, pi = sch.split(p, [None, LANES])
+    sch.reorder(ci, po, e, u, ra, rb, pi)
+    sch.vectorize(pi)
+    for lp in (e, u, ra, rb):
+        sch.unroll(lp)
+    sch.decompose_reduction(vb, ra)
+    # the GEMMs: M tile (T channels x NV vectors of tiles) accumulated in registers over the channels
+    mb, ab = _block(sch, prefix + "buf", func_name), _block(sch, prefix + "acc", func_name)
+    e, u, o, p = sch.get_loops(mb)
+    ko, ki = sch.split(o, [None, T])
+    go, gv, gl = sch.split(p, [None, NV, LANES])
+    sch.reorder(e, u, ko, go, ki, gv, gl)
+    sch.vectorize(gl)
+    sch.unroll(ki)
+    sch.unroll(gv)
+    sch.compute_at(ab, go)
+    sch.set_scope(ab, 0, "local")
+    al = sch.get_loops(ab)
+    rc, sp = al[-1], al[-4:-1]  # ki, gv, lane below go; the channel reduction last
+    sch.reorder(rc, *sp)
+    sch.vectorize(sp[-1])
+    sch.unroll(sp[0])
+    sch.unroll(sp[1])
+    sch.decompose_reduction(ab, rc)
+    # Y = A^T M A per tile: the alpha x alpha reduction and the m x m outputs unrolled
+    yb = _block(sch, prefix + "out", func_name)
+    o, th, i, tw, j, sa, sb = sch.get_loops(yb)
+    sch.reorder(o, th, tw, i, j, sa, sb)
+    for lp in (i, j, sa, sb):
+        sch.unroll(lp)
+    # the output stage (epilogue inlined): v128 over output columns
+    b, o, yy, xx = sch.get_loops(_block(sch, prefix + "y", func_name))
+    if g["ow"] % LANES == 0:
+        sch.vectorize(sch.split(xx, [None, LANES])[1])
 
 
 def _plain(x, w, x_shape, w_shape, stride, pads, dilation, groups, epi, prefix):
@@ -319,6 +505,9 @@ def schedule_conv(
     xq_blk = _block(sch, prefix + "xq", func_name)
     if v.kind == "plain":
         sch.compute_at(acc_blk, sch.get_loops(y_blk)[-1])
+        return v
+    if v.kind == "winograd":
+        _schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, func_name)
         return v
     g = _geom(x_shape, w_shape, stride, pads, v)
     buf_blk = _block(sch, prefix + "buf", func_name)
