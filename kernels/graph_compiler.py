@@ -418,6 +418,23 @@ def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_static_inputs(model: onnx.ModelProto) -> None:
+    """A compiled graph has one fixed shape per input: refuse symbolic or unknown dims up front."""
+    inits = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if not vi.type.tensor_type.HasField("shape") or any(
+            not d.HasField("dim_value") or d.dim_value < 1 for d in dims
+        ):
+            shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+            raise GraphCompileError(
+                f"input {vi.name!r} has shape {shown}: whole graphs need static input shapes "
+                "(fix them in the model, e.g. with onnx.tools.update_model_dims, or run it op by op with wasmops.onnx)"
+            )
+
+
 def sources() -> list[Path]:
     """Every file whose contents decide a compiled graph's bytes (besides the model and TVM)."""
     from .. import ops
@@ -452,6 +469,7 @@ def compile_onnx(
     if weights not in ("auto", "embed", "file"):
         raise ValueError(f"weights must be 'auto', 'embed' or 'file', got {weights!r}")
     output = Path(output)
+    _check_static_inputs(model)
     source_hash = hashlib.sha256(model.SerializeToString()).hexdigest()
     input_names, output_names = _model_outputs(model)
     started = time.perf_counter()
