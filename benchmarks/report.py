@@ -18,7 +18,8 @@ def load(path: Path) -> dict[str, dict[str, tuple[float, int]]]:
     table: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
     for bench in json.loads(path.read_text())["benchmarks"]:
         info = bench["extra_info"]
-        table[info["case"]][info["engine"]] = (bench["stats"]["median"], info["flops"])
+        median = info.get("external_median_s", bench["stats"]["median"])  # peers time themselves (in Node)
+        table[info["case"]][info["engine"]] = (median, info["flops"])
     return table
 
 
@@ -50,9 +51,14 @@ ENGINE_ORDER = [
     "wasm",
     "tvm-native",
     "numpy",
+    "wasm-graph",
     "wasm-plan",
     "wasm-steps",
     "onnxruntime",
+    "ort-web-1t",
+    "ort-web-2t",
+    "tfjs-wasm-1t",
+    "tfjs-wasm-2t",
     "wasm-aot",
     "wasm-pyfunc",
     "mindspore-native",
@@ -81,6 +87,32 @@ def plot(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> None:
     fig.savefig(out, dpi=100)
 
 
+def plot_models(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> bool:
+    """Latency per model per engine (one bar each): the figure the model table is read for."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [c for c in table if c.startswith("model ")]
+    if not cases:
+        return False
+    fig, axes = plt.subplots(len(cases), 1, figsize=(9, 2.2 + 0.45 * max(len(table[c]) for c in cases)), squeeze=False)
+    for ax, case in zip(axes[:, 0], cases, strict=True):
+        engines = [e for e in ENGINE_ORDER if e in table[case]] + sorted(set(table[case]) - set(ENGINE_ORDER))
+        ms = [table[case][e][0] * 1e3 for e in engines]
+        colors = ["tab:blue" if e.startswith("wasm") else "tab:gray" for e in engines]
+        ax.barh(engines, ms, color=colors)
+        for y, v in enumerate(ms):
+            ax.text(v, y, f" {v:.0f}", va="center")
+        ax.invert_yaxis()
+        ax.set_xlabel("ms per inference (lower is better); wasmops in blue")
+        ax.set_title(case)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", type=Path)
@@ -93,7 +125,10 @@ def main() -> None:
     text = markdown(table, machine)
     print(text)
     plot(table, HERE / "ops_gflops.png")
-    (HERE / "REPORT.md").write_text("# Benchmark report\n\n" + text + "\n![GFLOP/s per op](ops_gflops.png)\n")
+    figures = "\n![GFLOP/s per op](ops_gflops.png)\n"
+    if plot_models(table, HERE / "models_latency.png"):
+        figures += "\n![latency per model per engine](models_latency.png)\n"
+    (HERE / "REPORT.md").write_text("# Benchmark report\n\n" + text + figures)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import wasmops.onnx as wo
 from wasmops.bindings.graph_session import compiled_graph
 from wasmops.models import light_model
 
+from . import peers
+
 ort = pytest.importorskip("onnxruntime")
 MODELS = {"resnet50": 4.1e9 * 2}  # multiply-adds x 2
 GRAPHS = Path(__file__).resolve().parents[1] / "build" / "graphs"
@@ -59,3 +61,28 @@ def _ort_session(path):
     if path not in _SESSIONS:
         _SESSIONS[path] = _ort(path)
     return _SESSIONS[path]
+
+
+PEERS = [("ort-web", 1), ("ort-web", 2), ("tfjs-wasm", 1), ("tfjs-wasm", 2)]
+
+
+@pytest.mark.parametrize("engine,threads", PEERS, ids=[f"{e}-{t}t" for e, t in PEERS])
+def test_model_peer(benchmark, model, engine, threads):
+    """The wasm peers in Node (benchmarks/peers): timed inside Node, recorded next to the Python engines.
+
+    pytest-benchmark cannot time another process's loop, so the Node medians go into extra_info
+    (external_median_s), which the report reads in place of the placeholder timing."""
+    if not peers.node_available():
+        pytest.skip("node / npm are not on PATH: no onnxruntime-web / TF.js peer figures")
+    name, path, *_ = model
+    result = peers.run_peer(engine, path, threads, iters=10, warmup=2)
+    benchmark.group = f"model {name}"
+    benchmark.extra_info.update(
+        case=f"model {name}",
+        engine=f"{engine}-{threads}t",
+        flops=MODELS[name],
+        op=name,
+        external_median_s=result["median_ms"] / 1e3,
+        peer=result,
+    )
+    benchmark.pedantic(lambda: None, rounds=1)
