@@ -1,0 +1,89 @@
+"""Whole-graph kernels beyond the light models: every conv variant of ops/_conv_static.py on awkward shapes
+(Winograd on odd sizes, im2col, grid, grouped, dilated, asymmetric pads) with fused epilogues, and the
+libm-free legalisations (exp, log, tanh, erf, sigmoid, pow, softmax, log-softmax), against onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import wasmops.graph as wg
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the reference")
+pytest.importorskip("tvm", reason="compiling whole graphs needs the [build] extra (apache-tvm)")
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _model(nodes, inits, x_shape, out_name="y", opset=17):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _check(model, x, tmp_path, rtol=RTOL, atol=ATOL):
+    path = wg.compile_graph(model, tmp_path / "m.wasm", progress=False)
+    (got,) = wg.InferenceSession(path).run(None, {"x": x})
+    (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    return wg.InferenceSession(path).manifest
+
+
+CONVS = {  # name: (x shape, weight shape, conv attributes)
+    "winograd_odd_15x15": ((1, 16, 15, 15), (24, 16, 3, 3), dict(pads=[1, 1, 1, 1])),
+    "winograd_no_pad": ((1, 32, 12, 10), (8, 32, 3, 3), dict(pads=[0, 0, 0, 0])),
+    "im2col_stride2": ((1, 32, 17, 17), (20, 32, 3, 3), dict(pads=[1, 1, 1, 1], strides=[2, 2])),
+    "grid_7x7_s2_stem": ((1, 3, 40, 36), (16, 3, 7, 7), dict(pads=[3, 3, 3, 3], strides=[2, 2])),
+    "pointwise_odd_pixels": ((1, 24, 9, 7), (40, 24, 1, 1), dict()),
+    "pointwise_stride2": ((1, 24, 14, 14), (36, 24, 1, 1), dict(strides=[2, 2])),
+    "asymmetric_pads": ((1, 8, 11, 13), (12, 8, 3, 2), dict(pads=[0, 1, 2, 0])),
+    "grouped": ((1, 12, 10, 10), (12, 4, 3, 3), dict(pads=[1, 1, 1, 1], group=3)),
+    "depthwise": ((1, 8, 9, 9), (8, 1, 3, 3), dict(pads=[1, 1, 1, 1], group=8)),
+    "dilated": ((1, 6, 13, 13), (5, 6, 3, 3), dict(pads=[2, 2, 2, 2], dilations=[2, 2])),
+}
+
+
+@pytest.mark.parametrize("name", list(CONVS))
+def test_conv_variant_with_fused_epilogue(name, tmp_path):
+    """conv + bias, then a residual-style add, ReLU: the epilogue fuses into the conv's output stage."""
+    x_shape, w_shape, attrs = CONVS[name]
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))
+    b = rng.standard_normal(w_shape[0])
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], **attrs),
+        helper.make_node("Add", ["c", "shift"], ["a"]),
+        helper.make_node("Relu", ["a"], ["y"]),
+    ]
+    model = _model(nodes, {"w": w, "b": b, "shift": rng.standard_normal((w_shape[0], 1, 1))}, x_shape)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    manifest = _check(model, x, tmp_path)
+    assert manifest["schedule_fallbacks"] == [], manifest["schedule_fallbacks"]
+
+
+def test_libm_free_math_matches_onnxruntime(tmp_path):
+    """wasm has no libm: these ops are legalised to the op library's polynomial / rational forms."""
+    nodes = [
+        helper.make_node("Tanh", ["x"], ["t"]),
+        helper.make_node("Sigmoid", ["x"], ["s"]),
+        helper.make_node("Erf", ["x"], ["e"]),
+        helper.make_node("Abs", ["x"], ["ax"]),
+        helper.make_node("Add", ["ax", "one"], ["ax1"]),
+        helper.make_node("Log", ["ax1"], ["l"]),
+        helper.make_node("Pow", ["ax1", "p"], ["pw"]),
+        helper.make_node("Exp", ["t"], ["ex"]),
+        helper.make_node("Sum", ["s", "e", "l", "pw", "ex"], ["sum"]),
+        helper.make_node("Softmax", ["sum"], ["sm"], axis=-1),
+        helper.make_node("LogSoftmax", ["x"], ["ls"], axis=1),
+        helper.make_node("Add", ["sm", "ls"], ["y"]),
+    ]
+    model = _model(nodes, {"one": np.array(1.0), "p": np.array(0.75)}, (2, 3, 8, 16))
+    x = (np.random.default_rng(1).standard_normal((2, 3, 8, 16)) * 2).astype(np.float32)
+    _check(model, x, tmp_path, rtol=1e-4, atol=2e-5)
