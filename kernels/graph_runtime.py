@@ -18,7 +18,7 @@ import wasmtime
 
 from . import graph_format as gf
 from .manifest import LibraryError
-from .runtime import KernelError, WasmTrap, _load_module
+from .runtime import KernelError, WasmTrap, c_string, instantiate
 
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 
@@ -33,21 +33,8 @@ class GraphModule:
         except FileNotFoundError:
             raise FileNotFoundError(f"no compiled model at {self.path}: run `wasmops compile` first") from None
         self.manifest = doc = gf.read(data)
-        config = wasmtime.Config()
-        config.wasm_simd = True
-        relaxed = doc["isa"] == "relaxed-simd"
-        config.wasm_relaxed_simd = relaxed
-        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
-        config.memory_reservation = 1 << 32
-        config.memory_may_move = False
-        self.engine = wasmtime.Engine(config)
         key = f"graph-{doc['content_hash'][:32]}-{doc['isa']}-wasmtime{_WASMTIME_VERSION}"
-        module = _load_module(self.engine, data, key)
-        self.store = wasmtime.Store(self.engine)
-        try:
-            self.instance = wasmtime.Instance(self.store, module, [])
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise LibraryError(f"cannot instantiate {self.path.name}: {exc}") from None
+        self.engine, self.store, self.instance = instantiate(data, doc["isa"], key, self.path.name)
         ex = self.instance.exports(self.store)
         self._run, self._run_steps = ex["wasmops_graph_run"], ex["wasmops_graph_run_steps"]
         self._failed_step, self._last_error = ex["wasmops_failed_step"], ex["wasmops_last_error"]
@@ -115,12 +102,7 @@ class GraphModule:
         return f"step {step} ({steps[step]})" if 0 <= step < len(steps) else f"step {step}"
 
     def _error(self) -> str:
-        ptr = self._last_error(self.store)
-        mem = self._view()
-        end = ptr
-        while end < len(mem) and mem[end]:
-            end += 1
-        return bytes(mem[ptr:end]).decode(errors="replace")
+        return c_string(self._view(), self._last_error(self.store))
 
 
 __all__ = ["GraphModule", "LibraryError"]

@@ -113,6 +113,39 @@ def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Mod
     return module
 
 
+def instantiate(
+    data: bytes, isa: str, key: str, name: str
+) -> tuple[wasmtime.Engine, wasmtime.Store, wasmtime.Instance]:
+    """An engine configured for `isa`, the module (compiled code cached under `key`) and one instance of it.
+
+    Shared by the op library and compiled graphs: both need the same SIMD flags and a memory that never moves.
+    """
+    config = wasmtime.Config()
+    config.wasm_simd = True
+    relaxed = isa == "relaxed-simd"
+    config.wasm_relaxed_simd = relaxed
+    config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
+    # linear memory never moves: a view of it stays valid as memory grows, so the host refreshes its view
+    # only when it needs an address past the end it knows (not after every call)
+    config.memory_reservation = 1 << 32
+    config.memory_may_move = False
+    engine = wasmtime.Engine(config)
+    module = _load_module(engine, data, key)
+    store = wasmtime.Store(engine)
+    try:
+        return engine, store, wasmtime.Instance(store, module, [])
+    except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+        raise LibraryError(f"cannot instantiate {name}: {exc}") from None
+
+
+def c_string(mem: np.ndarray, ptr: int) -> str:
+    """The NUL-terminated string at `ptr` in a view of linear memory (the kernels' error messages)."""
+    end = ptr
+    while end < len(mem) and mem[end]:
+        end += 1
+    return bytes(mem[ptr:end]).decode(errors="replace")
+
+
 class Runtime:
     """One instance of the op library: its memory, its kernels, its call path. Not thread-safe."""
 
@@ -120,23 +153,8 @@ class Runtime:
         path = Path(path) if path else default_library(relaxed)
         data, self.manifest = mf.read(path)
         self.path = path
-        config = wasmtime.Config()
-        config.wasm_simd = True
-        relaxed = self.manifest.isa == "relaxed-simd"
-        config.wasm_relaxed_simd = relaxed
-        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
-        # linear memory never moves: a view of it stays valid as memory grows, so the host refreshes its view
-        # only when it needs an address past the end it knows (not after every call)
-        config.memory_reservation = 1 << 32
-        config.memory_may_move = False
-        self.engine = wasmtime.Engine(config)
         key = f"{self.manifest.content_hash[:32]}-{self.manifest.isa}-wasmtime{_WASMTIME_VERSION}"
-        module = _load_module(self.engine, data, key)
-        self.store = wasmtime.Store(self.engine)
-        try:
-            self.instance = wasmtime.Instance(self.store, module, [])
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise LibraryError(f"cannot instantiate {path.name}: {exc}") from None
+        self.engine, self.store, self.instance = instantiate(data, self.manifest.isa, key, path.name)
         ex = self.instance.exports(self.store)
         self._exports = ex
         self._memory = ex["memory"]
@@ -339,12 +357,7 @@ class Runtime:
         raise WasmTrap(f"{kernel}: wasm trap: {message.splitlines()[0]}")
 
     def last_error(self) -> str:
-        ptr = self._exports["wasmops_last_error"](self.store)
-        mem = self.memory()
-        end = ptr
-        while end < len(mem) and mem[end]:
-            end += 1
-        return bytes(mem[ptr:end]).decode(errors="replace")
+        return c_string(self.memory(), self._exports["wasmops_last_error"](self.store))
 
 
 _DEFAULT: Runtime | None = None
