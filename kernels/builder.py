@@ -98,10 +98,19 @@ def _table_source(names: list[str]) -> str:
 
 def _link(objects: list[Path], names: list[str], isa: str, workdir: Path) -> bytes:
     (workdir / "table.c").write_text(_table_source(names))
-    cflags = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-ffreestanding", "-fno-builtin"]
-    _zig("cc", *cflags, "-c", str(SUPPORT_C), "-o", str(workdir / "support.o"))
-    _zig("cc", *cflags, "-c", "table.c", "-o", "table.o", cwd=workdir)
-    out = workdir / "lib.wasm"
+    return link_module(workdir, ["table.c"], objects)
+
+
+def link_module(workdir: Path, c_sources: list[str], objects: list[Path], cflags: tuple[str, ...] = ()) -> bytes:
+    """Compile the support C and `c_sources` (in `workdir`) and link them with `objects` into one module.
+
+    Shared by the op library (dispatch table) and compiled graphs (executor): same flags, same exports."""
+    base = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-ffreestanding", "-fno-builtin", *cflags]
+    _zig("cc", *base, "-c", str(SUPPORT_C), "-o", "support.o", cwd=workdir)
+    built = []
+    for source in c_sources:
+        built.append(str(Path(source).with_suffix(".o")))
+        _zig("cc", *base, "-c", source, "-o", built[-1], cwd=workdir)
     _zig(
         "wasm-ld",
         "--no-entry",
@@ -113,12 +122,13 @@ def _link(objects: list[Path], names: list[str], isa: str, workdir: Path) -> byt
         f"stack-size={STACK_BYTES}",
         "--error-limit=0",
         "-o",
-        str(out),
-        str(workdir / "support.o"),
-        str(workdir / "table.o"),
+        "module.wasm",
+        "support.o",
+        *built,
         *map(str, objects),
+        cwd=workdir,
     )
-    return out.read_bytes()
+    return (workdir / "module.wasm").read_bytes()
 
 
 def build_library(

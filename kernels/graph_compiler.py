@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 
 from . import graph_format as gf
-from .builder import STACK_BYTES, SUPPORT_C, _features, _zig
+from .builder import _features, link_module
 
 ALIGN = 64
 ISAS = ("relaxed-simd", "simd128")
@@ -444,7 +444,7 @@ def sources() -> list[Path]:
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py"]
 
 
-def _model_outputs(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
+def _io_names(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
     inits = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in inits], [o.name for o in model.graph.output]
 
@@ -471,7 +471,7 @@ def compile_onnx(
     output = Path(output)
     _check_static_inputs(model)
     source_hash = hashlib.sha256(model.SerializeToString()).hexdigest()
-    input_names, output_names = _model_outputs(model)
+    input_names, output_names = _io_names(model)
     started = time.perf_counter()
     with tqdm(total=8, desc=f"compiling {output.name}", unit="stage", disable=not progress) as bar:
 
@@ -495,26 +495,7 @@ def compile_onnx(
             lib.mod.write_to_file(str(work / "kernels.o"))
             (work / "weights.bin").write_bytes(bytes(plan.weights))
             (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
-            cflags = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-ffreestanding", "-fno-builtin"]
-            _zig("cc", *cflags, "-c", str(SUPPORT_C), "-o", "support.o", cwd=work)
-            _zig("cc", *cflags, "-std=c23", "-c", "graph.c", "-o", "graph.o", cwd=work)
-            _zig(
-                "wasm-ld",
-                "--no-entry",
-                "--export-table",
-                "--export=__stack_pointer",
-                "--strip-all",
-                "-O2",
-                "-z",
-                f"stack-size={STACK_BYTES}",
-                "-o",
-                "graph.wasm",
-                "support.o",
-                "graph.o",
-                "kernels.o",
-                cwd=work,
-            )
-            module = (work / "graph.wasm").read_bytes()
+            module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
         tick("linked")
         weights_hash = hashlib.sha256(plan.weights).hexdigest()
         doc = {
