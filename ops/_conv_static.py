@@ -58,7 +58,6 @@ class Variant:
     cu: int = 1  # unroll of the channel loop (> 1 spills under Cranelift: keep 1)
     kc: int = 0  # > 0: block the channel reduction by kc outside the pixel tiles
     m: int = 2  # winograd: output tile F(m x m, 3 x 3)
-    rep: bool = True  # weights replicated over the 4 lanes (plain loads in the hot loop, 4x the bytes)
 
 
 def _pads4(pads):
@@ -79,62 +78,16 @@ def _geom(x_shape, w_shape, stride, pads, v):
     ow = (w + pl + pr - (kw - 1) - 1) // s + 1
     NR = LANES * v.NV
     kp = -(-k // v.T) * v.T
-    if v.kind == "im2col":
+    common = dict(n=n, c=c, h=h, w=w, k=k, s=s, pt=pt, pl=pl, oh=oh, ow=ow, kp=kp, NR=NR)
+    if v.kind == "im2col":  # one "row" of columns: the taps folded into the channels
         G = -(-(oh * ow) // NR) * NR
-        return dict(
-            n=n,
-            c=c,
-            h=h,
-            w=w,
-            k=k,
-            cg=cg * kh * kw,
-            kh=1,
-            kw=1,
-            KH=kh,
-            KW=kw,
-            s=s,
-            pt=pt,
-            pl=pl,
-            oh=oh,
-            ow=ow,
-            hq=oh,
-            wq=ow,
-            G=G,
-            L=G,
-            phy=1,
-            phx=1,
-            inplace=False,
-            kp=kp,
-            NR=NR,
-        )
+        cols = dict(cg=cg * kh * kw, kh=1, kw=1, KH=kh, KW=kw, hq=oh, wq=ow, G=G, L=G, phy=1, phx=1, inplace=False)
+        return {**common, **cols}
     hq, wq = -(-(h + pt + pb) // s), -(-(w + pl + pr) // s)
     G = -(-(oh * wq) // NR) * NR
     L = max(hq * wq, G + ((kh - 1) // s) * wq + (kw - 1) // s)
     inplace = v.inplace and kh == kw == 1 and s == 1 and not any((pt, pl, pb, pr)) and G == h * w
-    return dict(
-        n=n,
-        c=c,
-        h=h,
-        w=w,
-        k=k,
-        cg=cg,
-        kh=kh,
-        kw=kw,
-        s=s,
-        pt=pt,
-        pl=pl,
-        oh=oh,
-        ow=ow,
-        hq=hq,
-        wq=wq,
-        G=G,
-        L=L,
-        phy=min(s, kh),
-        phx=min(s, kw),
-        inplace=inplace,
-        kp=kp,
-        NR=NR,
-    )
+    return dict(common, cg=cg, kh=kh, kw=kw, hq=hq, wq=wq, G=G, L=L, phy=min(s, kh), phx=min(s, kw), inplace=inplace)
 
 
 def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1) -> Variant:
@@ -147,34 +100,18 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
         return Variant(kind="plain", T=1, NV=1)
     k, cg, kh, kw = (int(s) for s in w_shape)
     if WINOGRAD and kh == kw == 3 and sh == 1 and int(x_shape[0]) == 1 and cg >= 16:
-        return Variant(kind="winograd", T=4, NV=2, m=WINOGRAD, rep=_replicate(x_shape))
+        return Variant(kind="winograd", T=4, NV=2, m=WINOGRAD)
     g = _geom(x_shape, w_shape, stride, pads, Variant())
-    rep = _replicate(x_shape)
     if kh == kw == 1:  # small pixel grids (7x7 outputs): block the channels so the weight chunk stays in L1
-        return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0, rep=rep)
+        return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0)
     if cg >= 16 and (sh > 1 or g["ow"] <= 7):  # strided / tiny 3x3: im2col columns (grid wastes lanes)
-        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0, rep=rep)
+        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0)
     if cg % 32 == 0:
-        return Variant(kind="grid", T=4, NV=2, order="tapfirst", kc=32, rep=rep)
-    return Variant(kind="grid", T=4, NV=2, order="tapfirst", rep=rep)
-
-
-#: weights are replicated over the lanes for inputs larger than this many pixels. Measured on ResNet-50
-#: (one run, best of 7): replicated everywhere 392 ms, above 14x14 only 450 ms, nowhere 553 ms; the price is
-#: 4x the weight bytes (ResNet-50: 486 MB instead of 100 MB)
-REPLICATE_ABOVE = 0
-
-
-def _replicate(x_shape) -> bool:
-    return int(x_shape[2]) * int(x_shape[3]) > REPLICATE_ABOVE
+        return Variant(kind="grid", T=4, NV=2, order="tapfirst", kc=32)
+    return Variant(kind="grid", T=4, NV=2, order="tapfirst")
 
 
 def packed_shape(w_shape, variant) -> tuple:
-    shape = _packed_shape(w_shape, variant)
-    return shape if variant.rep or variant.kind == "plain" else shape[:-1]
-
-
-def _packed_shape(w_shape, variant) -> tuple:
     k, cg, kh, kw = (int(s) for s in w_shape)
     if variant.kind == "plain":
         return (k, cg, kh, kw)
@@ -203,7 +140,7 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
         up = np.zeros((alpha, alpha, kp, c))
         up[:, :, :k] = u
         up = up.reshape(alpha, alpha, kp // v.T, v.T, c).transpose(0, 1, 2, 4, 3)
-        return _lanes(up.astype(np.float32), v)
+        return _lanes(up.astype(np.float32))
     if v.kind == "im2col":
         w = w.reshape(w.shape[0], -1, 1, 1)
     k, cg, kh, kw = w.shape
@@ -213,11 +150,14 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     wq[:k] = w
     wt = wq.reshape(kp // T, T, cg, kh, kw)
     wt = wt.transpose(0, 3, 4, 2, 1) if v.order == "tapfirst" else wt.transpose(0, 2, 3, 4, 1)
-    return _lanes(wt, v)
+    return _lanes(wt)
 
 
-def _lanes(w: np.ndarray, v: Variant) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(w[..., None], w.shape + (LANES,)) if v.rep else w)
+def _lanes(w: np.ndarray) -> np.ndarray:
+    """Every weight replicated over the 4 lanes: the hot loop then does plain v128 loads (a load32_splat is
+    3 uops under Cranelift). 4x the bytes (ResNet-50: 486 MB instead of 100 MB) for measured speed: one
+    ResNet-50 run, best of 7, gave 392 ms replicated everywhere, 450 ms above 14x14 only, 553 ms nowhere."""
+    return np.ascontiguousarray(np.broadcast_to(w[..., None], w.shape + (LANES,)))
 
 
 def conv_compute(
@@ -283,8 +223,7 @@ def conv_compute(
 
     def body(b, ko, ki, gi, lane):
         ph = (r_ % s) * g["phx"] + (q_ % s) if s > 1 else 0
-        idx = (ko, r_, q_, rc, ki) if v.order == "tapfirst" else (ko, rc, r_, q_, ki)
-        wv = wp[(*idx, lane)] if v.rep else wp[idx]
+        wv = wp[ko, r_, q_, rc, ki, lane] if v.order == "tapfirst" else wp[ko, rc, r_, q_, ki, lane]
         return wv * xin(b, rc, ph, gi * LANES + lane + (r_ // s) * wq + (q_ // s))
 
     acc = te.compute(
@@ -365,9 +304,7 @@ def _winograd(x, wp, x_shape, w_shape, pads, epi, prefix, v):
     rc = te.reduce_axis((0, g["c"]), "rc")
     acc = te.compute(
         (alpha, alpha, g["kp"] // T, T, g["Pp"] // LANES, LANES),
-        lambda e, u, ko, ki, pv, lane: te.sum(
-            (wp[e, u, ko, rc, ki, lane] if v.rep else wp[e, u, ko, rc, ki]) * V[e, u, rc, pv * LANES + lane], axis=rc
-        ),
+        lambda e, u, ko, ki, pv, lane: te.sum(wp[e, u, ko, rc, ki, lane] * V[e, u, rc, pv * LANES + lane], axis=rc),
         name=prefix + "acc",
     )
     M = te.compute(
