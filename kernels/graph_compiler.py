@@ -493,7 +493,8 @@ def compile_onnx(
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             lib.mod.write_to_file(str(work / "kernels.o"))
-            (work / "weights.bin").write_bytes(bytes(plan.weights))
+            if mode == "embed":  # #embed reads it; a side file is written once, below
+                (work / "weights.bin").write_bytes(plan.weights)
             (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
             module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
         tick("linked")
@@ -518,7 +519,7 @@ def compile_onnx(
         tmp_out = output.with_suffix(".tmp")
         tmp_out.write_bytes(gf.attach(module, doc))
         if mode == "file":
-            gf.write_weights(gf.weights_path(output), bytes(plan.weights), weights_hash)
+            gf.write_weights(gf.weights_path(output), plan.weights, weights_hash)
         tmp_out.replace(output)
         tick(f"wrote {output.name}")
     return output

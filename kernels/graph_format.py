@@ -51,7 +51,7 @@ def weights_path(module_path: Path) -> Path:
     return Path(module_path).with_suffix(".weights")
 
 
-def write_weights(path: Path, payload: bytes, sha256: str) -> None:
+def write_weights(path: Path, payload: bytes | bytearray, sha256: str) -> None:
     tmp = Path(path).with_suffix(".weights.tmp")
     with open(tmp, "wb") as f:
         f.write(_HEADER.pack(WEIGHTS_MAGIC, FORMAT, bytes.fromhex(sha256), len(payload)))
