@@ -2,12 +2,17 @@
 
 Native TVM compiles exactly the PrimFunc the op library ships (same compute, same schedule) for the host
 CPU, so wasm / native isolates what WebAssembly costs.
+
+Every engine runs on one thread (numpy's BLAS and TVM's thread pool are limited in conftest.py; wasmops via
+`wasm_threads(1)`), except "wasm-2t": the same wasm op with `wasmops.set_num_threads(2)`, for the heavy ops
+only (THREADED_OPS), where a parallel loop has enough work to split.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -34,24 +39,74 @@ def _host_cpu() -> str:
     return str(tvm.get_global_func("tvm.codegen.llvm.GetHostCPUName")())
 
 
+#: ops with a "wasm-2t" figure: their kernels have parallel loops with enough work for two threads
+THREADED_OPS = ("conv2d", "dense", "matmul")
+#: wasmops threads per engine (process-wide in wasmops); every engine not listed runs on one
+WASM_THREADS = {"wasm-2t": 2}
+
+
+@contextlib.contextmanager
+def wasm_threads(n: int) -> Iterator[None]:
+    """Run the block with wasmops on `n` threads (op library and compiled graphs), then restore the old count.
+
+    A wasmops without `set_num_threads` has no threads: one thread is what it runs, any other count fails."""
+    if not hasattr(wasmops, "set_num_threads"):
+        if n != 1:
+            raise RuntimeError(f"wasmops has no set_num_threads: cannot run on {n} threads")
+        yield
+        return
+    previous = wasmops.get_num_threads()
+    wasmops.set_num_threads(n)
+    try:
+        yield
+    finally:
+        wasmops.set_num_threads(previous)
+
+
 def wasm(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
     fn = getattr(wasmops, op)
     return lambda: fn(*args, **attrs)
 
 
-def _conv2d_im2col(x, weight, bias=None, padding=0, stride=1):
-    """A fair float32 numpy conv: im2col with stride tricks, then one BLAS GEMM (groups=1, square attrs)."""
+def _im2col(x: np.ndarray, kh: int, kw: int, padding: int, stride: int) -> np.ndarray:
+    """(N, C, KH, KW, OH, OW) view of the padded x (no copy), square padding and stride."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     n, c, h, w = xp.shape
-    k, _, kh, kw = weight.shape
     oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
     s = xp.strides
-    cols = np.lib.stride_tricks.as_strided(
+    return np.lib.stride_tricks.as_strided(
         xp, (n, c, kh, kw, oh, ow), (s[0], s[1], s[2], s[3], s[2] * stride, s[3] * stride)
     )
-    y = np.einsum("kq,nqp->nkp", weight.reshape(k, -1), cols.reshape(n, c * kh * kw, oh * ow), optimize=True)
+
+
+def _conv2d_im2col(x, weight, bias=None, padding=0, stride=1, groups=1):
+    """A fair float32 numpy conv: im2col with stride tricks, then BLAS (square attrs).
+
+    groups=1: one GEMM. groups>1 (depthwise): one batched matmul, a GEMM per group (the fastest of the
+    float32 numpy formulations tried: per-tap sums and einsum were 3-10x slower on MobileNetV2's depthwise)."""
+    k, cg, kh, kw = weight.shape
+    cols = _im2col(x, kh, kw, padding, stride)
+    n, c, _, _, oh, ow = cols.shape
+    if groups == 1:
+        y = np.einsum("kq,nqp->nkp", weight.reshape(k, -1), cols.reshape(n, c * kh * kw, oh * ow), optimize=True)
+    else:
+        w = weight.reshape(groups, k // groups, cg * kh * kw)
+        y = np.matmul(w, cols.reshape(n, groups, cg * kh * kw, oh * ow))
     y = y.reshape(n, k, oh, ow)
     return y + bias[None, :, None, None] if bias is not None else y
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _layer_norm(x, scale=None, bias=None, axis=-1, epsilon=1e-5):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    d = x - x.mean(axes, keepdims=True)
+    y = d / np.sqrt((d * d).mean(axes, keepdims=True) + np.float32(epsilon))
+    y = y if scale is None else y * scale
+    return y if bias is None else y + bias
 
 
 #: float32 numpy implementations an engineer would write; other ops fall back to the op's reference
@@ -60,6 +115,8 @@ NUMPY_FAST = {
     "matmul": np.matmul,
     "conv2d": _conv2d_im2col,
     "relu": lambda x: np.maximum(x, 0),
+    "softmax": _softmax,
+    "layer_norm": _layer_norm,
 }
 
 
@@ -95,4 +152,4 @@ def tvm_native(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
     return run
 
 
-ENGINES = {"wasm": wasm, "numpy": numpy_ref, "tvm-native": tvm_native}
+ENGINES = {"wasm": wasm, "wasm-2t": wasm, "numpy": numpy_ref, "tvm-native": tvm_native}

@@ -1,6 +1,8 @@
-"""`python -m benchmarks.report results.json`: a table (stdout + benchmarks/REPORT.md) and a GFLOP/s plot.
+"""`python -m benchmarks.report results.json [--out DIR]`: tables (stdout + DIR/REPORT.md) and plots.
 
-Ratios come from one pytest-benchmark run (engines measured side by side), using medians.
+Ratios come from one pytest-benchmark run (engines measured side by side), using medians. The plots: GFLOP/s
+per op against the measured one-core roofline (benchmarks/roofline.py), latency per model, and the speed-up
+of every engine measured on both one and two threads.
 """
 
 from __future__ import annotations
@@ -8,53 +10,39 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).parent
 
+#: case -> engine -> (median seconds, flops)
+Table = dict[str, dict[str, tuple[float, int]]]
 
-def load(path: Path) -> dict[str, dict[str, tuple[float, int]]]:
-    """case -> engine -> (median seconds, flops)."""
-    table: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
-    for bench in json.loads(path.read_text())["benchmarks"]:
-        info = bench["extra_info"]
-        median = info.get("external_median_s", bench["stats"]["median"])  # peers time themselves (in Node)
-        table[info["case"]][info["engine"]] = (median, info["flops"])
-    return table
-
-
-def markdown(table: dict[str, dict[str, tuple[float, int]]], machine: str) -> str:
-    """One table per set of engines (ops: wasm / native TVM / numpy; models: plan / steps / onnxruntime; ...).
-
-    Times are medians in ms; the first engine's GFLOP/s where the case has a FLOP count; every other engine
-    as a ratio first / other (below 1: the first engine is faster)."""
-    lines = [f"Machine: {machine}. Medians of one `make bench` run, every engine on one thread.", ""]
-    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for case, row in table.items():
-        groups[tuple(e for e in ENGINE_ORDER if e in row) + tuple(sorted(set(row) - set(ENGINE_ORDER)))].append(case)
-    for engines, cases in groups.items():
-        first = engines[0]
-        head = ["case", *(f"{e} ms" for e in engines), f"{first} GFLOP/s", *(f"{first} / {e}" for e in engines[1:])]
-        lines += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-        for case in cases:
-            row = table[case]
-            t0, flops = row[first]
-            cells = [f"{row[e][0] * 1e3:.3f}" for e in engines]
-            cells.append(f"{flops / t0 / 1e9:.2f}" if flops > 10_000 else "-")
-            cells += [f"{t0 / row[e][0]:.2f}" for e in engines[1:]]
-            lines.append(f"| {case} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
+#: ops whose wasm figure is compared with the compute roofline (the rest are bound by memory or calls)
+ROOFLINE_OPS = ("conv2d", "dense", "matmul")
+#: the roofline the report draws: the relaxed-SIMD library's multiply-add ceiling
+ROOFLINE_ISA = "relaxed-simd"
+ROOFLINE_FRACTION = 0.6
+#: (one-thread engine, two-thread engine): the pairs of the thread-scaling figure
+SCALING_PAIRS = [
+    ("wasm", "wasm-2t"),
+    ("wasm-graph", "wasm-graph-2t"),
+    ("onnxruntime", "onnxruntime-2t"),
+    ("ort-web-1t", "ort-web-2t"),
+    ("tfjs-wasm-1t", "tfjs-wasm-2t"),
+]
 
 ENGINE_ORDER = [
     "wasm",
+    "wasm-2t",
     "tvm-native",
     "numpy",
     "wasm-graph",
+    "wasm-graph-2t",
     "wasm-plan",
     "wasm-steps",
     "onnxruntime",
+    "onnxruntime-2t",
     "ort-web-1t",
     "ort-web-2t",
     "tfjs-wasm-1t",
@@ -65,41 +53,155 @@ ENGINE_ORDER = [
 ]
 
 
-def plot(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> None:
+@dataclass
+class Results:
+    table: Table = field(default_factory=lambda: defaultdict(dict))
+    ops: dict[str, str] = field(default_factory=dict)  # case -> op (model cases: the model's name)
+    roofline: dict[str, float] = field(default_factory=dict)  # ISA -> measured one-core GFLOP/s
+
+    @property
+    def peak(self) -> float | None:
+        return self.roofline.get(ROOFLINE_ISA)
+
+
+def load(path: Path) -> Results:
+    """Every benchmark of a pytest-benchmark JSON: timings by case and engine, and the roofline peaks."""
+    results = Results()
+    for bench in json.loads(path.read_text())["benchmarks"]:
+        info = bench["extra_info"]
+        if info.get("op") == "roofline":  # best round: other load on the core only ever slows a round down
+            results.roofline[info["isa"]] = info["flops"] / bench["stats"]["min"] / 1e9
+            continue
+        median = info.get("external_median_s", bench["stats"]["median"])  # peers time themselves (in Node)
+        results.table[info["case"]][info["engine"]] = (median, info["flops"])
+        results.ops[info["case"]] = info.get("op", "")
+    return results
+
+
+def ordered(engines: set[str]) -> list[str]:
+    return [e for e in ENGINE_ORDER if e in engines] + sorted(engines - set(ENGINE_ORDER))
+
+
+def two_thread_engines(table: Table) -> list[str]:
+    return ordered({e for row in table.values() for e in row if e.endswith("-2t")})
+
+
+def header(table: Table, machine: str) -> str:
+    threaded = two_thread_engines(table)
+    threads = "every engine on one thread"
+    if threaded:
+        threads += f" except {', '.join(threaded)} (two threads)"
+    return f"Machine: {machine}. Medians of one `make bench` run, {threads}."
+
+
+def gflops(row: dict[str, tuple[float, int]], engine: str) -> float:
+    seconds, flops = row[engine]
+    return flops / seconds / 1e9
+
+
+def markdown(results: Results, machine: str) -> str:
+    """One table per set of engines (ops: wasm / native TVM / numpy; models: plan / steps / onnxruntime; ...)."""
+    lines = [header(results.table, machine), ""]
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for case, row in results.table.items():
+        groups[tuple(ordered(set(row)))].append(case)
+    for engines, cases in groups.items():
+        lines += [*table_lines(results, engines, cases), ""]
+    return "\n".join(lines)
+
+
+def table_lines(results: Results, engines: tuple[str, ...], cases: list[str]) -> list[str]:
+    """Times are medians in ms; the first engine's GFLOP/s where the case has a FLOP count (and, for wasm on
+    conv2d / dense / matmul, its share of the measured roofline); every other engine as a ratio
+    first / other (below 1: the first engine is faster)."""
+    first = engines[0]
+    with_roof = first == "wasm" and results.peak is not None and any(results.ops[c] in ROOFLINE_OPS for c in cases)
+    head = ["case", *(f"{e} ms" for e in engines), f"{first} GFLOP/s"]
+    head += ["% of roofline"] if with_roof else []
+    head += [f"{first} / {e}" for e in engines[1:]]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for case in cases:
+        row = results.table[case]
+        t0, flops = row[first]
+        cells = [f"{row[e][0] * 1e3:.3f}" for e in engines]
+        cells.append(f"{gflops(row, first):.2f}" if flops > 10_000 else "-")
+        cells += [_roofline_share(results, case)] if with_roof else []
+        cells += [f"{t0 / row[e][0]:.2f}" for e in engines[1:]]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _roofline_share(results: Results, case: str) -> str:
+    if results.ops[case] not in ROOFLINE_OPS or results.peak is None:
+        return "-"
+    return f"{100 * gflops(results.table[case], 'wasm') / results.peak:.0f} %"
+
+
+def roofline_section(roofline: dict[str, float]) -> str:
+    """How the roofline is derived, with this run's figures."""
+    if not roofline:
+        return ""
+    figures = ", ".join(f"{isa} {gf:.1f} GFLOP/s" for isa, gf in sorted(roofline.items()))
+    return (
+        "## How the roofline is derived\n\n"
+        "Measured, not read off a spec sheet: wasm SIMD is 128 bits wide and wasmtime's Cranelift decides what "
+        "each wasm instruction becomes, so the ceiling a wasm kernel can reach is what wasm code reaches. "
+        "`benchmarks/roofline.c` updates 12 independent f32x4 accumulators with one multiply-add each per loop "
+        "iteration (enough chains to hide the latency, few enough to stay in registers); it is compiled at "
+        "bench time with zig's clang (`-O2 -msimd128 -mrelaxed-simd`) and run under wasmtime with the op "
+        "library's settings (relaxed SIMD, deterministic). FLOPs = iterations x 12 x 4 lanes x 2; peak = FLOPs "
+        "/ the best of N timed calls (pytest-benchmark rounds). Two kernels: `f32x4.relaxed_madd` "
+        '(relaxed-simd: the line in the GFLOP/s plot and the "% of roofline" column) and `f32x4.mul` + '
+        f"`f32x4.add` (simd128). This run, one core: {figures}.\n"
+    )
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot(results: Results, out: Path) -> bool:
+    """GFLOP/s per op per engine, with the measured one-core roofline (and 60 % of it) as vertical lines."""
+    table = results.table
     cases = [c for c, row in table.items() if "wasm" in row and row["wasm"][1] > 10_000]  # per-op throughput
-    engines = ["wasm", "tvm-native", "numpy"]
-    fig, ax = plt.subplots(figsize=(10, 0.6 * len(cases) + 1.5))
+    engines = [e for e in ("wasm", "wasm-2t", "tvm-native", "numpy") if any(e in table[c] for c in cases)]
+    if not cases:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(14, 0.2 * len(cases) * len(engines) + 1.8))
     height = 0.8 / len(engines)
     for i, engine in enumerate(engines):
-        vals = [table[c][engine][1] / table[c][engine][0] / 1e9 if engine in table[c] else 0 for c in cases]
+        vals = [gflops(table[c], engine) if engine in table[c] else 0 for c in cases]
         ax.barh([k + i * height for k in range(len(cases))], vals, height, label=engine)
-    ax.set_yticks([k + height for k in range(len(cases))], cases)
+    if results.peak is not None:
+        peak = results.peak
+        ax.axvline(peak, color="black", label=f"one-core {ROOFLINE_ISA} roofline (measured) {peak:.1f}")
+        ax.axvline(ROOFLINE_FRACTION * peak, color="black", ls="--", label=f"{ROOFLINE_FRACTION:.0%} of the roofline")
+    ax.set_yticks([k + height * (len(engines) - 1) / 2 for k in range(len(cases))], cases)
     ax.invert_yaxis()
     ax.set_xlabel("GFLOP/s (higher is better)")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     ax.set_title("wasmops per-op throughput")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
 
 
-def plot_models(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> bool:
+def plot_models(table: Table, out: Path) -> bool:
     """Latency per model per engine (one bar each): the figure the model table is read for."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     cases = [c for c in table if c.startswith("model ")]
     if not cases:
         return False
     fig, axes = plt.subplots(len(cases), 1, figsize=(9, 2.2 + 0.45 * max(len(table[c]) for c in cases)), squeeze=False)
     for ax, case in zip(axes[:, 0], cases, strict=True):
-        engines = [e for e in ENGINE_ORDER if e in table[case]] + sorted(set(table[case]) - set(ENGINE_ORDER))
+        engines = ordered(set(table[case]))
         ms = [table[case][e][0] * 1e3 for e in engines]
         colors = ["tab:blue" if e.startswith("wasm") else "tab:gray" for e in engines]
         ax.barh(engines, ms, color=colors)
@@ -110,25 +212,74 @@ def plot_models(table: dict[str, dict[str, tuple[float, int]]], out: Path) -> bo
         ax.set_title(case)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+    plt.close(fig)
     return True
+
+
+def speedups(table: Table) -> list[tuple[str, str, float]]:
+    """(case, engine, one-thread time / two-thread time) for every case measured on both counts."""
+    return [
+        (case, two.removesuffix("-2t"), row[one][0] / row[two][0])
+        for case, row in table.items()
+        for one, two in SCALING_PAIRS
+        if one in row and two in row
+    ]
+
+
+def plot_scaling(table: Table, out: Path) -> bool:
+    """Speed-up of two threads over one, per case and engine, against the ideal 2x and a good 1.7x."""
+    rows = speedups(table)
+    if not rows:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 0.3 * len(rows) + 1.5))
+    labels = [f"{case} [{engine}]" for case, engine, _ in rows]
+    values = [s for *_, s in rows]
+    colors = ["tab:blue" if engine.startswith("wasm") else "tab:gray" for _, engine, _ in rows]
+    ax.barh(labels, values, color=colors)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:.2f}x", va="center", fontsize="small")
+    ax.axvline(2.0, color="black", label="2x (ideal)")
+    ax.axvline(1.7, color="black", ls="--", label="1.7x")
+    ax.invert_yaxis()
+    ax.set_xlabel("speed-up, 2 threads over 1 (higher is better); wasmops in blue")
+    ax.set_xlim(0, max(2.3, 1.15 * max(values)))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    ax.set_title("thread scaling")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def figures(results: Results, out_dir: Path) -> str:
+    """Write every plot that has data into out_dir; the markdown that shows them."""
+    text = ""
+    if plot(results, out_dir / "ops_gflops.png"):
+        text += "\n![GFLOP/s per op](ops_gflops.png)\n"
+    if plot_models(results.table, out_dir / "models_latency.png"):
+        text += "\n![latency per model per engine](models_latency.png)\n"
+    if plot_scaling(results.table, out_dir / "thread_scaling.png"):
+        text += "\n![speed-up of two threads over one](thread_scaling.png)\n"
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", type=Path)
+    parser.add_argument("--out", type=Path, default=HERE, help="where REPORT.md and the plots go (default: here)")
     args = parser.parse_args()
     data = json.loads(args.results.read_text())
     machine = (
         f"{data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, python {data['machine_info']['python_version']}"
     )
-    table = load(args.results)
-    text = markdown(table, machine)
+    results = load(args.results)
+    text = markdown(results, machine)
     print(text)
-    plot(table, HERE / "ops_gflops.png")
-    figures = "\n![GFLOP/s per op](ops_gflops.png)\n"
-    if plot_models(table, HERE / "models_latency.png"):
-        figures += "\n![latency per model per engine](models_latency.png)\n"
-    (HERE / "REPORT.md").write_text("# Benchmark report\n\n" + text + figures)
+    args.out.mkdir(parents=True, exist_ok=True)
+    body = text + figures(results, args.out)
+    roof = roofline_section(results.roofline)
+    (args.out / "REPORT.md").write_text("# Benchmark report\n\n" + body + ("\n" + roof if roof else ""))
 
 
 if __name__ == "__main__":

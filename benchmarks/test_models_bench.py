@@ -1,5 +1,8 @@
 """Per-model benchmarks: the light ResNet-50 as a compiled whole graph (wasmops.graph), through wasmops.onnx
-(plan runner and node-by-node step mode) and on onnxruntime's native CPU provider, one thread each."""
+(plan runner and node-by-node step mode) and on onnxruntime's native CPU provider, one thread each; plus the
+whole graph and onnxruntime on two threads ("-2t"), for the thread-scaling figure.
+
+The transformer is wasmops.models.transformer_encoder: two BERT-base encoder layers, sequence 128."""
 
 from __future__ import annotations
 
@@ -12,19 +15,22 @@ import pytest
 import wasmops.graph as wg
 import wasmops.onnx as wo
 from wasmops.bindings.graph_session import compiled_graph
-from wasmops.models import light_model
+from wasmops.models import light_model, transformer_encoder
 
 from . import peers
+from .engines import wasm_threads
 
 ort = pytest.importorskip("onnxruntime")
 #: multiply-adds x 2 per inference (published counts for these architectures at 224x224)
-MODELS = {"resnet50": 4.1e9 * 2, "densenet121": 2.9e9 * 2, "squeezenet": 0.86e9 * 2}
+#: the encoder's per layer: 4 projections (4 x 2 x 128 x 768^2), attention (2 x 2 x 128^2 x 768), FFN
+#: (2 x 2 x 128 x 768 x 3072): 1.86 GFLOP
+MODELS = {"resnet50": 4.1e9 * 2, "densenet121": 2.9e9 * 2, "squeezenet": 0.86e9 * 2, "transformer": 3.7e9}
 GRAPHS = Path(__file__).resolve().parents[1] / "build" / "graphs"
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def model(request, tmp_path_factory):
-    proto = light_model(request.param)
+    proto = transformer_encoder() if request.param == "transformer" else light_model(request.param)
     path = tmp_path_factory.mktemp("models") / f"{request.param}.onnx"
     onnx.save(proto, path)
     sess = wo.InferenceSession(proto)
@@ -34,35 +40,42 @@ def model(request, tmp_path_factory):
     return request.param, path, {inp.name: x}, sess, graph
 
 
-def _ort(path):
+#: threads per engine: wasmops' count (process-wide, set around the benchmark) or onnxruntime's intra-op pool
+THREADS = {"wasm-graph-2t": 2, "onnxruntime-2t": 2}
+ENGINES = ["wasm-graph", "wasm-graph-2t", "wasm-plan", "wasm-steps", "onnxruntime", "onnxruntime-2t"]
+
+
+def _ort(path, threads: int):
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("engine", ["wasm-graph", "wasm-plan", "wasm-steps", "onnxruntime"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_model(benchmark, model, engine):
     name, path, feeds, sess, graph = model
+    threads = THREADS.get(engine, 1)
     run = {
         "wasm-graph": lambda: graph.run(None, feeds),
         "wasm-plan": lambda: sess.run(None, feeds),
         "wasm-steps": lambda: sess.run_steps(None, feeds)[0],
-        "onnxruntime": lambda: _ort_session(path).run(None, feeds),
-    }[engine]
+        "onnxruntime": lambda: _ort_session(path, threads).run(None, feeds),
+    }[engine.removesuffix("-2t")]
     benchmark.group = f"model {name}"
-    benchmark.extra_info.update(case=f"model {name}", engine=engine, flops=MODELS[name], op=name)
-    out = benchmark.pedantic(run, rounds=12, warmup_rounds=2)
+    benchmark.extra_info.update(case=f"model {name}", engine=engine, flops=MODELS[name], op=name, threads=threads)
+    with wasm_threads(threads if engine.startswith("wasm") else 1):
+        out = benchmark.pedantic(run, rounds=12, warmup_rounds=2)  # the warm-up also starts wasmops' workers
     assert np.all(np.isfinite(out[0]))
 
 
 _SESSIONS: dict = {}
 
 
-def _ort_session(path):
-    if path not in _SESSIONS:
-        _SESSIONS[path] = _ort(path)
-    return _SESSIONS[path]
+def _ort_session(path, threads: int):
+    if (path, threads) not in _SESSIONS:
+        _SESSIONS[path, threads] = _ort(path, threads)
+    return _SESSIONS[path, threads]
 
 
 PEERS = [("ort-web", 1), ("ort-web", 2), ("tfjs-wasm", 1), ("tfjs-wasm", 2)]
@@ -86,6 +99,7 @@ def test_model_peer(benchmark, model, engine, threads):
         engine=f"{engine}-{threads}t",
         flops=MODELS[name],
         op=name,
+        threads=threads,
         external_median_s=result["median_ms"] / 1e3,
         peer=result,
     )

@@ -39,8 +39,7 @@ typedef union {
 extern wasmtime_error_t *wasmtime_func_call_unchecked(wasmtime_context_t *store, const void *func,
                                                       wasmtime_val_raw_t *args_and_results, size_t len,
                                                       wasm_trap_t **trap);
-extern uint8_t *wasmtime_memory_data(const wasmtime_context_t *store, const void *memory);
-extern size_t wasmtime_memory_data_size(const wasmtime_context_t *store, const void *memory);
+extern uint8_t *wasmtime_sharedmemory_data(const void *memory);
 extern wasmtime_error_t *wasmtime_global_set(wasmtime_context_t *store, const void *global, const void *val);
 extern void wasmtime_error_message(const wasmtime_error_t *error, wasm_byte_vec_t *message);
 extern void wasmtime_error_delete(wasmtime_error_t *error);
@@ -57,7 +56,7 @@ typedef struct {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static wasmtime_context_t *ctx;
-static const void *run_plan, *last_error, *memory, *stack_global, *stack_value;
+static const void *run_plan, *last_error, *recover, *memory, *stack_global, *stack_value;
 static slot_t slots[NUM_SLOTS];
 static char error_text[1024];
 
@@ -66,11 +65,12 @@ void wasmops_unlock(void) { pthread_mutex_unlock(&lock); }
 const char *wasmops_aot_last_error(void) { return error_text; }
 int wasmops_aot_num_slots(void) { return NUM_SLOTS; }
 
-void wasmops_aot_init(void *context, const void *plan_func, const void *error_func, const void *mem,
-                      const void *global, const void *top) {
+void wasmops_aot_init(void *context, const void *plan_func, const void *error_func, const void *recover_func,
+                      const void *mem, const void *global, const void *top) {
   ctx = context;
   run_plan = plan_func;
   last_error = error_func;
+  recover = recover_func;
   memory = mem;
   stack_global = global;
   stack_value = top;
@@ -128,8 +128,12 @@ static void take_message(const char *what, wasmtime_error_t *error, wasm_trap_t 
   snprintf(error_text, sizeof error_text, "%s: %.*s", what, (int)(msg.size > 900 ? 900 : msg.size),
            msg.data ? msg.data : "");
   if (msg.data) wasm_byte_vec_delete(&msg);
-  /* a trap unwinds without restoring the shadow stack: put it back so the next call starts clean */
-  wasmtime_error_t *e = wasmtime_global_set(ctx, stack_global, stack_value);
+  /* a trap unwinds without finishing a parallel launch or restoring the shadow stack: settle both */
+  wasm_trap_t *t = NULL;
+  wasmtime_error_t *e = wasmtime_func_call_unchecked(ctx, recover, NULL, 0, &t);
+  if (t) wasm_trap_delete(t);
+  if (e) wasmtime_error_delete(e);
+  e = wasmtime_global_set(ctx, stack_global, stack_value);
   if (e) wasmtime_error_delete(e);
 }
 
@@ -143,7 +147,7 @@ static int call_slot(int slot, int nparam, void **params, int *ndims, int64_t **
     rc = 2;
     goto done;
   }
-  uint8_t *mem = wasmtime_memory_data(ctx, memory);
+  uint8_t *mem = wasmtime_sharedmemory_data(memory);
   const int64_t *p = rec + 4;
   int64_t out_addr = 0, out_bytes = 0;
   for (int i = 0; i < nparam; i++) {
@@ -170,13 +174,12 @@ static int call_slot(int slot, int nparam, void **params, int *ndims, int64_t **
     if (error || trap) {
       take_message("wasmops_last_error", error, trap);
     } else {
-      mem = wasmtime_memory_data(ctx, memory);
+      mem = wasmtime_sharedmemory_data(memory);
       snprintf(error_text, sizeof error_text, "kernel failed: %.900s", (const char *)(mem + (uint32_t)r[0].i32));
     }
     rc = 4;
     goto done;
   }
-  mem = wasmtime_memory_data(ctx, memory); /* a kernel may have grown (moved) linear memory */
   memcpy(params[nparam - 1], mem + out_addr, (size_t)out_bytes);
 done:
   if (rc) fprintf(stderr, "wasmops aot: %s\n", error_text);

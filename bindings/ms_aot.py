@@ -87,11 +87,12 @@ class Shim:
         self.path = build_shim()
         lib = ctypes.CDLL(str(self.path))
         self.lib = lib
-        lib.wasmops_aot_init.argtypes = [ctypes.c_void_p] * 6
+        lib.wasmops_aot_init.argtypes = [ctypes.c_void_p] * 7
         lib.wasmops_aot_set_slot.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int64]
         lib.wasmops_aot_last_error.restype = ctypes.c_char_p
         self.runtime = rt = Runtime()
-        self._last_error = rt._exports["wasmops_last_error"]  # keep the Func (and its struct) alive
+        self._last_error = rt._exports["wasmops_last_error"]  # keep the Funcs (and their structs) alive
+        self._recover = rt._exports["wasmops_recover"]
         self._top = ffi.wasmtime_val_t()
         self._top.kind = ffi.WASMTIME_I32.value
         self._top.of.i32 = rt._stack_top
@@ -99,7 +100,8 @@ class Shim:
             ctypes.cast(rt._ctx, ctypes.c_void_p),
             ctypes.addressof(rt._plan_func),
             ctypes.addressof(self._last_error._func),
-            ctypes.addressof(rt._mem_struct),
+            ctypes.addressof(self._recover._func),
+            ctypes.cast(rt.instances.memory.ptr(), ctypes.c_void_p),
             ctypes.addressof(rt._stack_pointer._global),
             ctypes.addressof(self._top),
         )
@@ -120,6 +122,7 @@ class Shim:
             if depth == 0:
                 while self._graveyard:
                     self._graveyard.pop().close()
+                self.runtime.instances.sync_threads()  # shim calls never pass through Python: adapt here
             yield self.runtime
         finally:
             self._owner.depth = depth

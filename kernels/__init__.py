@@ -5,6 +5,24 @@ Knows nothing about frameworks.
 """
 
 from .manifest import LibraryError, Manifest
-from .runtime import KernelError, Runtime, WasmTrap, default_library, default_runtime
+from .runtime import (
+    KernelError,
+    Runtime,
+    WasmTrap,
+    default_library,
+    default_runtime,
+    get_num_threads,
+    set_num_threads,
+)
 
-__all__ = ["KernelError", "LibraryError", "Manifest", "Runtime", "WasmTrap", "default_library", "default_runtime"]
+__all__ = [
+    "KernelError",
+    "LibraryError",
+    "Manifest",
+    "Runtime",
+    "WasmTrap",
+    "default_library",
+    "default_runtime",
+    "get_num_threads",
+    "set_num_threads",
+]

@@ -28,6 +28,7 @@ SUPPORT_C = HERE / "wasm_support.c"
 DEFAULT_OUT = HERE / "lib"
 ISAS = {"simd128": "wasmops.wasm", "relaxed-simd": "wasmops-relaxed.wasm"}
 STACK_BYTES = 1 << 20
+MAX_MEMORY = 1 << 32  # a shared memory must declare its maximum: all of wasm32
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def link_module(workdir: Path, c_sources: list[str], objects: list[Path], cflags
     """Compile the support C and `c_sources` (in `workdir`) and link them with `objects` into one module.
 
     Shared by the op library (dispatch table) and compiled graphs (executor): same flags, same exports."""
-    base = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-ffreestanding", "-fno-builtin", *cflags]
+    base = ["--target=wasm32-freestanding", "-O2", "-msimd128", "-matomics", "-mbulk-memory", "-ffreestanding"]
+    base += ["-fno-builtin", *cflags]
     _zig("cc", *base, "-c", str(SUPPORT_C), "-o", "support.o", cwd=workdir)
     built = []
     for source in c_sources:
@@ -116,6 +118,10 @@ def link_module(workdir: Path, c_sources: list[str], objects: list[Path], cflags
         "--no-entry",
         "--export-table",
         "--export=__stack_pointer",
+        # one memory shared by the instances of a thread pool (kernels/runtime.py): the host creates it
+        "--shared-memory",
+        "--import-memory",
+        f"--max-memory={MAX_MEMORY}",
         "--strip-all",
         "-O2",
         "-z",

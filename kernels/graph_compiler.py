@@ -440,8 +440,9 @@ def sources() -> list[Path]:
     from .. import ops
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
-    files = [here / n for n in ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "wasm_support.c")]
-    return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py"]
+    names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
+    files = [here / n for n in names]
+    return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
 
 
 def _io_names(model: onnx.ModelProto) -> tuple[list[str], list[str]]:

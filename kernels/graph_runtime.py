@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,13 @@ import wasmtime
 
 from . import graph_format as gf
 from .manifest import LibraryError
-from .runtime import KernelError, WasmTrap, c_string, instantiate
+from .runtime import WORKER_TRAPPED, Instances, KernelError, WasmTrap, c_string, get_num_threads
 
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 
 
 class GraphModule:
-    """One instance of a compiled graph. Not thread-safe: one run at a time."""
+    """One instance of a compiled graph (plus its worker pool). Not thread-safe: one run at a time."""
 
     def __init__(self, path: str | Path, weights: str | Path | None = None):
         self.path = Path(path)
@@ -34,14 +35,12 @@ class GraphModule:
             raise FileNotFoundError(f"no compiled model at {self.path}: run `wasmops compile` first") from None
         self.manifest = doc = gf.read(data)
         key = f"graph-{doc['content_hash'][:32]}-{doc['isa']}-wasmtime{_WASMTIME_VERSION}"
-        self.engine, self.store, self.instance = instantiate(data, doc["isa"], key, self.path.name)
-        ex = self.instance.exports(self.store)
+        self.instances = inst = Instances(data, doc["isa"], key, self.path.name)
+        self.store, ex = inst.store, inst.exports
+        weakref.finalize(self, inst.stop)  # the workers hold the pool, not this object
         self._run, self._run_steps = ex["wasmops_graph_run"], ex["wasmops_graph_run_steps"]
         self._failed_step, self._last_error = ex["wasmops_failed_step"], ex["wasmops_last_error"]
         self._first = 0  # the first step of the current call (step numbers in errors are absolute)
-        self._stack_pointer = ex["__stack_pointer"]
-        self._stack_top = self._stack_pointer.value(self.store)
-        self._memory = ex["memory"]
         self.inputs, self.outputs = doc["inputs"], doc["outputs"]
         io = ex["wasmops_graph_io"]
         self._addresses = [io(self.store, i) for i in range(len(self.inputs) + len(self.outputs))]
@@ -56,8 +55,7 @@ class GraphModule:
             raise LibraryError(f"{self.path.name} embeds its weights; it takes no weight file")
 
     def _view(self) -> np.ndarray:
-        ptr = self._memory.data_ptr(self.store)
-        return np.ctypeslib.as_array(ptr, (self._memory.data_len(self.store),))
+        return self.instances.view()
 
     def run(self, arrays: list[np.ndarray], timings: list | None = None) -> list[np.ndarray]:
         """Inputs in manifest order (already checked by the caller) -> outputs in manifest order.
@@ -88,11 +86,15 @@ class GraphModule:
         return results
 
     def _call(self, func, *args) -> None:
+        if self.instances.threads != get_num_threads():
+            self.instances.sync_threads()
         try:
             rc = func(self.store, *args)
         except wasmtime.Trap as exc:
-            self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
+            self.instances.recover()
             raise WasmTrap(f"{self._step_name()}: wasm trap: {str(exc).splitlines()[0]}") from None
+        if rc == WORKER_TRAPPED:
+            raise WasmTrap(f"{self._step_name()}: wasm trap in a worker thread: {self.instances.worker_trap}")
         if rc != 0:
             raise KernelError(f"{self._step_name()}: {self._error() or f'kernel returned status {rc}'}")
 

@@ -9,10 +9,13 @@ vectorised (reductions keep their reduction loops outside the vector lane loop).
 
 from __future__ import annotations
 
+import math
+
 import tvm
 from tvm import relax, te, tirx, topi
 
 LANES = 4
+PARALLEL_WORK = 1 << 16  # loop iterations below which a parallel launch (~5-20 us) costs more than it saves
 #: what a schedule primitive raises when it does not apply (ScheduleError) or its checks fail deeper
 _SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
 
@@ -250,7 +253,8 @@ def _extent(sch: tvm.s_tir.Schedule, loop) -> int | None:
 
 
 def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
-    """Vectorise the innermost spatial loop by LANES when it divides evenly; else leave the block to LLVM."""
+    """Vectorise the innermost spatial loop by LANES when it divides evenly, and split big blocks' outer
+    spatial loops over the thread pool; else leave the block to LLVM."""
     blk = sch.get_sblock(name)
     loops = list(sch.get_loops(blk))
     iters = sch.get(blk).iter_vars
@@ -258,13 +262,16 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         return
     spatial = [lp for lp, iv in zip(loops, iters, strict=True) if iv.iter_type == tirx.IterVar.DataPar]
     reduce = [lp for lp, iv in zip(loops, iters, strict=True) if iv.iter_type != tirx.IterVar.DataPar]
+    work = math.prod(_extent(sch, lp) or 1 for lp in loops)
     try:
         if not reduce:
             fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
             ext = _extent(sch, fused)
             if ext and ext % LANES == 0 and ext >= LANES:
-                _, inner = sch.split(fused, [None, 4 * LANES if ext % (4 * LANES) == 0 else LANES])
+                outer, inner = sch.split(fused, [None, 4 * LANES if ext % (4 * LANES) == 0 else LANES])
                 sch.vectorize(inner)
+                if work >= PARALLEL_WORK:
+                    sch.parallel(outer)
             return
         if loops[: len(spatial)] != spatial or not spatial:
             return
@@ -274,6 +281,8 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         outer, inner = sch.split(spatial[-1], [None, LANES])
         sch.reorder(outer, *reduce, inner)
         sch.vectorize(inner)
+        if work >= PARALLEL_WORK:  # before decompose_reduction: parallel() rejects the split-off update block
+            sch.parallel(sch.fuse(*spatial[:-1], outer) if len(spatial) > 1 else outer)
         sch.decompose_reduction(blk, reduce[0])
     except _SCHEDULE_ERRORS:
         return

@@ -16,6 +16,8 @@ import math
 import os
 import struct
 import threading
+import time
+import weakref
 from ctypes import byref
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def _metadata_struct(ndims: tuple[int, ...], float_scalars: tuple[bool, ...]) ->
 
 # the raw ctypes entry points under wasmtime-py's Python wrappers: one Python frame less per call
 _call_unchecked = _bindings._wasmtime_func_call_unchecked
-_memory_size = _bindings._wasmtime_memory_data_size
+_memory_size = _bindings._wasmtime_sharedmemory_data_size
 _TYPE_INT, _TYPE_FLOAT, _TYPE_DLTENSOR = 1, 3, 7
 _DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
 
@@ -113,29 +115,160 @@ def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Mod
     return module
 
 
-def instantiate(
-    data: bytes, isa: str, key: str, name: str
-) -> tuple[wasmtime.Engine, wasmtime.Store, wasmtime.Instance]:
-    """An engine configured for `isa`, the module (compiled code cached under `key`) and one instance of it.
+class _SharedMemory(wasmtime.SharedMemory):
+    """wasmtime-py 50 wraps the pointer once too often when a SharedMemory is an import; this passes it as is."""
 
-    Shared by the op library and compiled graphs: both need the same SIMD flags and a memory that never moves.
-    """
-    config = wasmtime.Config()
-    config.wasm_simd = True
-    relaxed = isa == "relaxed-simd"
-    config.wasm_relaxed_simd = relaxed
-    config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
-    # linear memory never moves: a view of it stays valid as memory grows, so the host refreshes its view
-    # only when it needs an address past the end it knows (not after every call)
-    config.memory_reservation = 1 << 32
-    config.memory_may_move = False
-    engine = wasmtime.Engine(config)
-    module = _load_module(engine, data, key)
-    store = wasmtime.Store(engine)
+    def _as_extern(self) -> ffi.wasmtime_extern_t:
+        union = ffi.wasmtime_extern_union(sharedmemory=self.ptr())
+        return ffi.wasmtime_extern_t(ffi.WASMTIME_EXTERN_SHAREDMEMORY, union)
+
+
+def _default_threads() -> int:
     try:
-        return engine, store, wasmtime.Instance(store, module, [])
-    except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-        raise LibraryError(f"cannot instantiate {name}: {exc}") from None
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_NUM_THREADS = int(os.environ.get("WASMOPS_NUM_THREADS") or _default_threads())
+MAX_THREADS = 64
+WORKER_STACK = 1 << 20  # each worker's shadow stack, as big as the main instance's
+WORKER_TRAPPED = -3  # a kernel's status when a worker instance trapped in its share of a parallel loop
+
+
+def set_num_threads(n: int) -> None:
+    """Threads every kernel call may use from now on (the op library and compiled graphs).
+
+    Heavy kernels split their outermost parallel loop statically, so results do not depend on `n`.
+    Each module adapts its pool at its next call."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be in [1, {MAX_THREADS}], got {n}")
+    global _NUM_THREADS
+    _NUM_THREADS = int(n)
+
+
+def get_num_threads() -> int:
+    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on."""
+    return _NUM_THREADS
+
+
+class Instances:
+    """A module's main instance and its worker pool: N-1 more instances over the same shared memory.
+
+    Shared by the op library and compiled graphs. The main instance runs every call; inside a kernel,
+    TVMBackendParallelLaunch (kernels/wasm_support.c) hands tasks 1..N-1 of a parallel loop to workers,
+    each a Python thread blocked in `wasmops_worker` in its own Store (a Store is not thread-safe; ctypes
+    releases the GIL during the call). Memory is shared and never moves, so one numpy view serves all.
+    """
+
+    def __init__(self, data: bytes, isa: str, key: str, name: str):
+        config = wasmtime.Config()
+        config.wasm_simd = True
+        relaxed = isa == "relaxed-simd"
+        config.wasm_relaxed_simd = relaxed
+        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
+        config.wasm_threads = True
+        config.shared_memory = True
+        config.memory_reservation = 1 << 32
+        config.memory_may_move = False
+        self.name = name
+        self.engine = wasmtime.Engine(config)
+        self.module = _load_module(self.engine, data, key)
+        imports = self.module.imports
+        if len(imports) != 1 or not isinstance(imports[0].type, wasmtime.MemoryType) or not imports[0].type.is_shared:
+            raise LibraryError(f"{name} was not built for a shared memory (rebuild it with this wasmops)")
+        limits = imports[0].type.limits
+        self.memory = _SharedMemory(
+            self.engine, wasmtime.MemoryType(wasmtime.Limits(limits.min, limits.max), shared=True)
+        )
+        self.store, self.instance = self._instance()
+        self.exports = self.instance.exports(self.store)
+        self.stack_pointer = self.exports["__stack_pointer"]
+        self.stack_top = self.stack_pointer.value(self.store)
+        self._mem_ptr = self.memory.ptr()
+        self.threads = 1  # the main instance plus running workers
+        self._threads: list[threading.Thread] = []
+        self._stacks: list[int] = []
+        self.worker_trap = ""  # the message of the last trap in a worker
+
+    def _instance(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
+        store = wasmtime.Store(self.engine)
+        try:
+            return store, wasmtime.Instance(store, self.module, [self.memory])
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise LibraryError(f"cannot instantiate {self.name}: {exc}") from None
+
+    def view(self) -> np.ndarray:
+        """A uint8 view of the whole shared memory (it only grows; the base never moves)."""
+        size = ffi.wasmtime_sharedmemory_data_size(self._mem_ptr)
+        return np.ctypeslib.as_array(ffi.wasmtime_sharedmemory_data(self._mem_ptr), (size,))
+
+    def sync_threads(self) -> None:
+        """Match the pool to get_num_threads(); the caller holds the owner's lock (the main Store is used).
+        Callers check `self.threads != get_num_threads()` first: that comparison is all a call pays."""
+        if self.threads != _NUM_THREADS:
+            self.resize(_NUM_THREADS)
+
+    def resize(self, n: int) -> None:
+        self.stop()
+        if n <= 1:
+            return
+        ex, store = self.exports, self.store
+        ex["wasmops_restart_workers"](store)
+        for task in range(1, n):
+            stack = ex["wasmops_alloc"](store, WORKER_STACK)
+            if not stack:
+                self.stop()
+                raise MemoryError(f"{self.name}: no memory for a worker stack")
+            self._stacks.append(stack)
+            thread = threading.Thread(
+                target=self._serve, args=(task, stack + WORKER_STACK), name=f"wasmops-{task}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        deadline = time.monotonic() + 30
+        while ex["wasmops_workers_ready"](store) < n - 1:  # workers count themselves in once inside wasm
+            if time.monotonic() > deadline or not all(t.is_alive() for t in self._threads):
+                self.stop()
+                raise LibraryError(f"{self.name}: worker threads did not start")
+            time.sleep(0.0005)
+        ex["wasmops_set_threads"](store, n)
+        self.threads = n
+
+    def stop(self) -> None:
+        """Send the workers home (they leave wasm and their threads end) and free their stacks."""
+        if not self._threads:
+            return
+        self.exports["wasmops_stop_workers"](self.store)
+        self.threads = 1
+        for thread in self._threads:
+            thread.join()
+        for stack in self._stacks:
+            self.exports["wasmops_free"](self.store, stack)
+        self._threads, self._stacks = [], []
+
+    def _serve(self, task: int, stack_top: int) -> None:
+        """A worker thread's life: its own Store and instance, its own stack, then wasmops_worker until stop."""
+        store, instance = self._instance()
+        ex = instance.exports(store)
+        worker, failed, sp = ex["wasmops_worker"], ex["wasmops_worker_failed"], ex["__stack_pointer"]
+        resume = 0
+        while True:
+            sp.set_value(store, wasmtime.Val.i32(stack_top))
+            try:
+                worker(store, task, resume)
+                return
+            except wasmtime.Trap as exc:  # its task trapped: the launching kernel fails, the worker goes on
+                self.worker_trap = str(exc).splitlines()[0]
+                failed(store)
+                resume = 1
+
+    def recover(self) -> None:
+        """After a trap in the main instance: wait for the workers' tasks of the abandoned launch, reset."""
+        self.exports["wasmops_recover"](self.store)
+        self.stack_pointer.set_value(self.store, wasmtime.Val.i32(self.stack_top))
 
 
 def c_string(mem: np.ndarray, ptr: int) -> str:
@@ -154,12 +287,12 @@ class Runtime:
         data, self.manifest = mf.read(path)
         self.path = path
         key = f"{self.manifest.content_hash[:32]}-{self.manifest.isa}-wasmtime{_WASMTIME_VERSION}"
-        self.engine, self.store, self.instance = instantiate(data, self.manifest.isa, key, path.name)
-        ex = self.instance.exports(self.store)
+        self.instances = inst = Instances(data, self.manifest.isa, key, path.name)
+        self.store, ex = inst.store, inst.exports
+        weakref.finalize(self, inst.stop)  # the workers hold the pool, not this object
         self._exports = ex
-        self._memory = ex["memory"]
-        self._stack_pointer = ex["__stack_pointer"]
-        self._stack_top = self._stack_pointer.value(self.store)
+        self._stack_pointer = inst.stack_pointer
+        self._stack_top = inst.stack_top
         self.index = {k.name: k.index for k in self.manifest.kernels}
         if ex["wasmops_num_kernels"](self.store) != len(self.index):
             raise LibraryError("the module's kernel table does not match its manifest")
@@ -170,12 +303,13 @@ class Runtime:
         self._raw = (ffi.wasmtime_val_raw * 3)()
         self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
         self._func_ref, self._trap_ref = byref(self._func), byref(self._trap)
-        self._mem_struct = self._memory._memory
+        self._mem_ptr = inst.memory.ptr()
         self._view: np.ndarray | None = None
         self._view_len = 0
         self._meta = self.alloc(MAX_ARGS * (16 + _DLTENSOR_SIZE + 8 * MAX_DIMS))
         self._arena = 0
         self._arena_size = 0
+        self._arena_epoch = 0
         self._prepared: dict[tuple, tuple[int, np.ndarray, int]] = {}
         self._last_prepared: tuple | None = None
         self._layouts: dict[tuple, tuple] = {}
@@ -184,11 +318,10 @@ class Runtime:
     # ---- memory ----------------------------------------------------------------------------------------
     def memory(self) -> np.ndarray:
         """A uint8 view of linear memory, rebuilt only when memory grew."""
-        size = _memory_size(self._ctx, byref(self._mem_struct))
+        size = _memory_size(self._mem_ptr)
         if size != self._view_len:
-            ptr = ffi.wasmtime_memory_data(self._ctx, byref(self._mem_struct))
-            self._view = np.ctypeslib.as_array(ptr, (size,))
-            self._view_len = size
+            self._view = self.instances.view()
+            self._view_len = len(self._view)
         return self._view  # type: ignore[return-value]
 
     def alloc(self, nbytes: int) -> int:
@@ -213,6 +346,7 @@ class Runtime:
             size = max(nbytes, 2 * self._arena_size, 1 << 16)
             self._arena = self.alloc(size)
             self._arena_size = size
+            self._arena_epoch += 1  # Bound calls laid out in the old arena are stale
         return self._arena
 
     # ---- calls -----------------------------------------------------------------------------------------
@@ -256,6 +390,29 @@ class Runtime:
         return (
             np.frombuffer(self._view, dtype, count, off).reshape(chain[-1].out_shape if final is None else final).copy()
         )
+
+    def bind(self, calls: Call | list[Call], args: tuple) -> Bound | None:
+        """The fast path of one call signature: `calls` (a plan of `args`) laid out once, with a numpy view
+        per host input and for the output, so that a repeat call with arrays of the same shapes, strides and
+        dtypes is copy in, one crossing into wasm, copy out. None when the chain's host inputs are not
+        exactly `args` (as is, or a contiguous reshape): a plan that converts or packs an argument, or
+        reads one as an attribute, must run every call."""
+        chain = (calls,) if isinstance(calls, Call) else tuple(calls)
+        base, steps, (off, count, dtype) = self._layout(chain)
+        mem, copies, used = self._view, [], set()
+        for call, (cps, _) in zip(chain, steps, strict=True):
+            for i, at in cps:
+                x = call.inputs[i]
+                j = next((j for j, a in enumerate(args) if j not in used and _same_bytes(a, x)), None)
+                if j is None:
+                    return None
+                used.add(j)
+                copies.append((np.frombuffer(mem, x.dtype, x.size, at).reshape(args[j].shape), j))
+        if len(used) != len(args):
+            return None
+        final = chain[-1].out_shape if chain[-1].result_shape is None else chain[-1].result_shape
+        out = np.frombuffer(mem, dtype, count, off).reshape(final)
+        return Bound(self, tuple(copies), [(c.kernel, p) for c, (_, p) in zip(chain, steps, strict=True)], out)
 
     def _layout(self, chain) -> tuple[int, list, tuple[int, int, np.dtype]]:
         """Arena offsets for every tensor of a chain, and each call's encoded argument records."""
@@ -319,18 +476,30 @@ class Runtime:
         return index, blob, n
 
     def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
+        if self.instances.threads != _NUM_THREADS:
+            self.instances.sync_threads()
         raw = self._raw
         raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
         error = _call_unchecked(self._ctx, self._func_ref, raw, 3, self._trap_ref)
+        if error or self._trap or raw[0].i32:
+            self._failed(kernel, error)
+
+    def _failed(self, kernel: str, error) -> None:
+        """Raise for the call that just returned: a trap (or wasmtime error), else the kernel's status."""
         if error or self._trap:
             self._raise_trap(kernel, error)
-        rc = raw[0].i32
-        if rc != 0:
-            raise KernelError(f"{kernel}: {self.last_error() or f'kernel returned status {rc}'}")
+        self._raise_status(kernel, self._raw[0].i32)
+
+    def _raise_status(self, what: str, rc: int) -> None:
+        if rc == WORKER_TRAPPED:
+            raise WasmTrap(f"{what}: wasm trap in a worker thread: {self.instances.worker_trap}")
+        raise KernelError(f"{what}: {self.last_error() or f'kernel returned status {rc}'}")
 
     def run_plan(self, table: int, num_steps: int) -> None:
         """Run a step table (see kernels/plan.py) in one host crossing. On failure the exception's
         `step` attribute is the index of the step that failed."""
+        if self.instances.threads != _NUM_THREADS:
+            self.instances.sync_threads()
         raw = self._raw
         raw[0].i32, raw[1].i32 = table, num_steps
         error = _call_unchecked(self._ctx, byref(self._plan_func), raw, 2, byref(self._trap))
@@ -339,7 +508,7 @@ class Runtime:
             try:
                 if error or self._trap:
                     self._raise_trap(f"plan step {step}", error)
-                raise KernelError(f"plan step {step}: {self.last_error() or 'kernel failed'}")
+                self._raise_status(f"plan step {step}", raw[0].i32)
             except KernelError as exc:
                 exc.step = step
                 raise
@@ -352,12 +521,61 @@ class Runtime:
         else:
             message = str(wasmtime.WasmtimeError._from_ptr(error))
         self.memory()
-        # a trap unwinds without restoring the shadow stack; put it back so the next call starts clean
-        self._stack_pointer.set_value(self.store, wasmtime.Val.i32(self._stack_top))
+        # a trap unwinds without restoring the shadow stack or finishing a parallel launch
+        self.instances.recover()
         raise WasmTrap(f"{kernel}: wasm trap: {message.splitlines()[0]}")
 
     def last_error(self) -> str:
         return c_string(self.memory(), self._exports["wasmops_last_error"](self.store))
+
+
+def _same_bytes(arg: np.ndarray, x: np.ndarray) -> bool:
+    """`x` is `arg` or a contiguous reshape of it (same buffer, same bytes): copying arg is copying x."""
+    if arg is x:
+        return True
+    return (
+        x.dtype == arg.dtype
+        and x.nbytes == arg.nbytes
+        and x.flags.c_contiguous
+        and arg.flags.c_contiguous
+        and x.__array_interface__["data"][0] == arg.__array_interface__["data"][0]
+    )
+
+
+class Bound:
+    """A call signature bound to arena addresses (Runtime.bind): the per-call path is np.copyto per input,
+    the argument records rewritten only if another call used the block since, one unchecked call into
+    wasm, and a copy of the output. Stale (returns None) once the arena has moved; the caller rebinds."""
+
+    __slots__ = ("copies", "epoch", "out", "rt", "steps")
+
+    def __init__(self, rt: Runtime, copies: tuple, steps: list, out: np.ndarray):
+        self.rt, self.copies, self.out, self.epoch = rt, copies, out, rt._arena_epoch
+        self.steps = []
+        for kernel, prepared in steps:  # each step its own argument array: only the result slot changes
+            raw = (ffi.wasmtime_val_raw * 3)()
+            raw[0].i32, raw[1].i32, raw[2].i32 = prepared[0], rt._meta, prepared[2]
+            self.steps.append((kernel, prepared, raw))
+
+    def __call__(self, args: tuple) -> np.ndarray | None:
+        rt = self.rt
+        if rt._arena_epoch != self.epoch:
+            return None
+        if rt.instances.threads != _NUM_THREADS:
+            rt.instances.sync_threads()
+        for view, j in self.copies:
+            np.copyto(view, args[j])
+        for kernel, prepared, raw in self.steps:
+            if prepared is not rt._last_prepared:
+                blob = prepared[1]
+                rt._view[rt._meta : rt._meta + len(blob)] = blob
+                rt._last_prepared = prepared
+            raw[0].i32 = prepared[0]
+            error = _call_unchecked(rt._ctx, rt._func_ref, raw, 3, rt._trap_ref)
+            if error or rt._trap or raw[0].i32:
+                rt._raw[0].i32 = raw[0].i32  # where _failed reads the status
+                rt._failed(kernel, error)
+        return self.out.copy()
 
 
 _DEFAULT: Runtime | None = None
@@ -374,4 +592,16 @@ def default_runtime() -> Runtime:
     return _DEFAULT
 
 
-__all__ = ["KernelError", "LibraryError", "Manifest", "Runtime", "WasmTrap", "default_library", "default_runtime"]
+__all__ = [
+    "Bound",
+    "Instances",
+    "KernelError",
+    "LibraryError",
+    "Manifest",
+    "Runtime",
+    "WasmTrap",
+    "default_library",
+    "default_runtime",
+    "get_num_threads",
+    "set_num_threads",
+]

@@ -355,6 +355,7 @@ def _schedule_winograd(sch, prefix, x_shape, w_shape, pads, v, func_name):
     sch.vectorize(pi)
     for lp in (e, u, ra, rb):
         sch.unroll(lp)
+    sch.parallel(ci)
     sch.decompose_reduction(vb, ra)
     # the GEMMs: M tile (T channels x NV vectors of tiles) accumulated in registers over the channels
     mb, ab = _block(sch, prefix + "buf", func_name), _block(sch, prefix + "acc", func_name)
@@ -365,6 +366,7 @@ def _schedule_winograd(sch, prefix, x_shape, w_shape, pads, v, func_name):
     sch.vectorize(gl)
     sch.unroll(ki)
     sch.unroll(gv)
+    sch.parallel(sch.fuse(e, u))  # alpha x alpha independent GEMMs
     sch.compute_at(ab, go)
     sch.set_scope(ab, 0, "local")
     al = sch.get_loops(ab)
@@ -380,10 +382,12 @@ def _schedule_winograd(sch, prefix, x_shape, w_shape, pads, v, func_name):
     sch.reorder(o, th, tw, i, j, sa, sb)
     for lp in (i, j, sa, sb):
         sch.unroll(lp)
+    sch.parallel(o)
     # the output stage (epilogue inlined): v128 over output columns
     b, o, yy, xx = sch.get_loops(_block(sch, prefix + "y", func_name))
     if g["ow"] % LANES == 0:
         sch.vectorize(sch.split(xx, [None, LANES])[1])
+    sch.parallel(sch.fuse(b, o))
 
 
 def _plain(x, w, x_shape, w_shape, stride, pads, dilation, groups, epi, prefix):
@@ -442,6 +446,9 @@ def schedule_conv(
     xq_blk = _block(sch, prefix + "xq", func_name)
     if v.kind == "plain":
         sch.compute_at(acc_blk, sch.get_loops(y_blk)[-1])
+        sch.parallel(sch.fuse(*sch.get_loops(y_blk)[:2]))
+        if xq_blk is not None:
+            sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
         return v
     if v.kind == "winograd":
         _schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, func_name)
@@ -453,6 +460,8 @@ def schedule_conv(
     ko, _ = sch.split(o, [None, T])
     if g["ow"] % LANES == 0:  # epilogue/store stage: v128 over output columns
         sch.vectorize(sch.split(xx, [None, LANES])[1])
+    ko = sch.fuse(b, ko)  # slabs of T output channels run on the thread pool
+    sch.parallel(ko)
     nred = 1 + (g["kh"] > 1) + (g["kw"] > 1)
     if v.kc:
         _schedule_kc(sch, g, v, ko, acc_blk, buf_blk, nred)
@@ -487,6 +496,7 @@ def schedule_conv(
         sch.decompose_reduction(acc_blk, first)
     if xq_blk is not None:
         sch.vectorize(sch.split(sch.get_loops(xq_blk)[-1], [None, LANES])[1])
+        sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
     return v
 
 

@@ -4,8 +4,9 @@ Each of those ops computes an accumulator stage `acc` over zero-padded extents (
 to NR, so the hot loop has no predicate) and an output stage that copies acc (+ bias) into the exact
 shape. This schedule tiles the output MR x NR, keeps the tile's accumulators in locals (MR*NR/4 v128
 registers), runs the whole reduction over them with broadcast-row x vector-column FMAs, then writes the
-tile back once, predicated only there. MR=2, NR=16 measured best under wasmtime's x86 backend (8
-accumulators + 4 column vectors + a broadcast fit the 16 XMM registers without spilling).
+tile back once, predicated only there; the tiles run on the thread pool (parallel_outer). MR=2, NR=16
+measured best under wasmtime's x86 backend (8 accumulators + 4 column vectors + a broadcast fit the 16
+XMM registers without spilling).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tvm
 
 from ._tile_sizes import MR, NR
 
-__all__ = ["MR", "NR", "schedule_tiled"]
+__all__ = ["MR", "NR", "parallel_outer", "schedule_tiled"]
 
 
 def schedule_tiled(
@@ -49,13 +50,28 @@ def schedule_tiled(
     sch.reorder(*reduce_loops, row, col)
     sch.vectorize(col)
     sch.unroll(row)
+    # every loop above the MR x NR tile: (batch,) rows, (..,) cols; before decompose_reduction, which leaves
+    # an update block that the parallel check rejects
+    parallel_outer(sch, out_blk, len(loops))
     sch.decompose_reduction(acc_blk, reduce_loops[0])
     for name in packs:
         blk = sch.get_sblock(name)
         inner = sch.get_loops(blk)[-1]
         _, vec = sch.split(inner, [None, NR])
         sch.vectorize(vec)
+        parallel_outer(sch, blk, len(sch.get_loops(blk)) - 2)
     return sch.mod["main"]
+
+
+def parallel_outer(sch: tvm.s_tir.Schedule, block, count: int) -> None:
+    """Fuse a block's outermost `count` loops and run them on the thread pool.
+
+    TVM gives each task one contiguous slice of the fused loop, so the split depends only on the thread
+    count and no reduction is reordered: results are identical for any number of threads."""
+    if count <= 0:
+        return
+    loops = sch.get_loops(block)[:count]
+    sch.parallel(sch.fuse(*loops) if count > 1 else loops[0])
 
 
 def _num_reduce(sch: tvm.s_tir.Schedule, block) -> int:

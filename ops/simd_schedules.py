@@ -12,8 +12,9 @@ VEC = 16  # elementwise loops are vectorised 4 registers wide (spec.BLOCK)
 
 
 def wasm_target(relaxed: bool = False) -> tvm.target.Target:
-    """wasm32 with SIMD128; the relaxed build also lets LLVM contract a*b+c into relaxed_madd (FMA)."""
-    mattr = ["+simd128", "+bulk-memory", "+nontrapping-fptoint", "+sign-ext"]
+    """wasm32 with SIMD128 and atomics (the module's memory is shared by a thread pool); the relaxed build
+    also lets LLVM contract a*b+c into relaxed_madd (FMA)."""
+    mattr = ["+simd128", "+bulk-memory", "+atomics", "+nontrapping-fptoint", "+sign-ext"]
     target = {"kind": "llvm", "mtriple": "wasm32-unknown-unknown-wasm", "mattr": mattr, "vector-width": 128}
     if relaxed:
         mattr.append("+relaxed-simd")

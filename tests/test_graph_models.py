@@ -48,3 +48,17 @@ def test_light_model_compiles_and_matches_onnxruntime(compiled, name):
     for g, w, out in zip(got, want, sess.get_outputs(), strict=True):
         assert g.shape == w.shape, out.name
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"{name}: output {out.name}")
+
+
+@pytest.mark.parametrize("layers,seq,hidden,heads", [(1, 16, 64, 4), (2, 24, 96, 3)])
+def test_transformer_encoder_whole_graph_and_op_by_op_match_onnxruntime(tmp_path, layers, seq, hidden, heads):
+    """The benchmark's encoder at small sizes: attention, erf GELU and LayerNormalization on both paths."""
+    import wasmops.onnx as wo
+    from wasmops.models import transformer_encoder
+
+    model = transformer_encoder(layers=layers, seq=seq, hidden=hidden, heads=heads, ffn=2 * hidden, seed=layers)
+    x = np.random.default_rng(3).standard_normal((1, seq, hidden)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    graph = wg.InferenceSession(wg.compile_graph(model, tmp_path / "encoder.wasm", progress=False))
+    np.testing.assert_allclose(graph.run(None, {"x": x})[0], want, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(wo.InferenceSession(model).run(None, {"x": x})[0], want, rtol=RTOL, atol=ATOL)
