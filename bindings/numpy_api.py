@@ -32,14 +32,18 @@ def make_function(public_name: str) -> Callable[..., np.ndarray]:
         key = None
         if not kwargs:
             try:
-                key = tuple([(a.shape, a.strides, a.dtype) for a in args])
+                if len(args) == 1:
+                    a = args[0]
+                    key = (a.shape, a.strides, a.dtype)
+                else:
+                    key = tuple([(a.shape, a.strides, a.dtype) for a in args])
             except AttributeError:  # not all arrays: no fast path
                 pass
             fast = bound.get(key, _UNKNOWN)
             if fast is None:  # a signature the fast path cannot take
                 key = None
             elif fast is not _UNKNOWN:
-                with fast.rt.lock:
+                with fast.lock:
                     out = fast(args)
                 if out is not None:
                     return out
@@ -51,7 +55,8 @@ def make_function(public_name: str) -> Callable[..., np.ndarray]:
             if len(bound) >= 64:  # a bounded memo of recent signatures
                 bound.clear()
             fast = bound[key] = rt.bind(calls, args)
-            return rt.run(calls) if fast is None else fast(args)
+            out = None if fast is None else fast(args)
+            return rt.run(calls) if out is None else out
 
     run.__name__ = run.__qualname__ = public_name
     run.__module__ = "wasmops"

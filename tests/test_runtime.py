@@ -118,3 +118,26 @@ def test_relaxed_build_is_preferred_when_present(monkeypatch):
         assert default_library(relaxed=False).name == "wasmops.wasm"
     else:
         pytest.skip("no relaxed-SIMD build in this install (built with --no-relaxed)")
+
+
+def test_fast_path_repeats_see_new_values_and_scalars(runtime):
+    """Repeat calls take the bound path (Runtime.bind): new values must go in, scalars must not be reused."""
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x = rng.standard_normal((3, 5)).astype(np.float32)
+        np.testing.assert_array_equal(wasmops.relu(x), np.maximum(x, 0))
+        np.testing.assert_allclose(wasmops.add(x, x.T.copy().T), x + x, rtol=1e-6)
+    for s in (np.float32(2), np.float32(-3)):  # a numpy scalar operand is a kernel scalar, not an input
+        np.testing.assert_allclose(wasmops.multiply(x, s), x * s, rtol=1e-6)
+    xt = x.T  # non-contiguous: its own signature (strides are part of the key)
+    np.testing.assert_array_equal(wasmops.relu(xt), np.maximum(xt, 0))
+    np.testing.assert_array_equal(wasmops.relu(x), np.maximum(x, 0))
+
+
+def test_fast_path_survives_arena_growth(runtime):
+    x = np.linspace(-1, 1, 16, dtype=np.float32)
+    np.testing.assert_array_equal(wasmops.relu(x), np.maximum(x, 0))
+    big = np.linspace(-1, 1, 1 << 22, dtype=np.float32)  # moves the arena: earlier bindings go stale
+    np.testing.assert_array_equal(wasmops.relu(big), np.maximum(big, 0))
+    y = -x
+    np.testing.assert_array_equal(wasmops.relu(y), np.maximum(y, 0))
