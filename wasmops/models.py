@@ -132,4 +132,5 @@ def transformer_encoder(
         [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, seq, hidden])],
         inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # IR 8 (what opset 17 needs): onnxruntime-web 1.30 reads IR <= 13, onnx 1.2x writes 14 by default
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
