@@ -15,6 +15,7 @@ import tvm
 from tvm import relax, te, tirx, topi
 
 LANES = 4
+TILE_ROWS, TILE_COLS = 2, 16  # register tile of matmul-like blocks (8 v128 accumulators, as ops/_tiled.py)
 PARALLEL_WORK = 1 << 16  # loop iterations below which a parallel launch (~5-20 us) costs more than it saves
 #: what a schedule primitive raises when it does not apply (ScheduleError) or its checks fail deeper
 _SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
@@ -278,6 +279,10 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         ext = _extent(sch, spatial[-1])
         if not ext or ext % LANES or ext < LANES:
             return
+        rows = _extent(sch, spatial[-2]) if len(spatial) > 1 else None
+        if ext % TILE_COLS == 0 and rows and rows % TILE_ROWS == 0 and len(reduce) == 1:
+            _tile_reduction(sch, blk, spatial, reduce[0], work)
+            return
         outer, inner = sch.split(spatial[-1], [None, LANES])
         sch.reorder(outer, *reduce, inner)
         sch.vectorize(inner)
@@ -286,6 +291,23 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         sch.decompose_reduction(blk, reduce[0])
     except _SCHEDULE_ERRORS:
         return
+
+
+def _tile_reduction(sch: tvm.s_tir.Schedule, blk, spatial: list, k, work: int) -> None:
+    """A matmul-like block (..., rows, cols) reduced over one axis: TILE_ROWS x TILE_COLS output tiles, the
+    reduction outside the tile, so the tile's TILE_ROWS x TILE_COLS / LANES accumulators stay in registers
+    (LLVM promotes them over the k loop) and each k step is broadcast x vector FMAs: the op library's
+    microkernel shape (ops/_tiled.py) for the dense / matmul layers of transformers in whole graphs."""
+    io, ii = sch.split(spatial[-2], [None, TILE_ROWS])
+    jo, ji = sch.split(spatial[-1], [None, TILE_COLS])
+    jv, jl = sch.split(ji, [None, LANES])
+    sch.reorder(*spatial[:-2], io, jo, k, ii, jv, jl)
+    sch.vectorize(jl)
+    sch.unroll(jv)
+    sch.unroll(ii)
+    if work >= PARALLEL_WORK:
+        sch.parallel(sch.fuse(*spatial[:-2], io, jo))
+    sch.decompose_reduction(blk, k)
 
 
 __all__ = ["legalize_map", "schedule"]
