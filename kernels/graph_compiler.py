@@ -5,7 +5,8 @@ Pipeline: TVM Relax's ONNX importer -> BatchNorm folded into convs, inference de
 at compile time) -> FuseOps / FuseTIR (bias, BN, residual adds and activations become conv epilogues) ->
 our wasm SIMD schedules for every fused kernel (kernels/graph_schedule.py) -> Relax's static memory plan ->
 a generated C executor: a kernel table, static DLTensors over one arena, a step list run by the op
-library's plan runner (kernels/wasm_support.c). Linked by wasm-ld into one module that imports nothing.
+library's plan runner (kernels/wasm_support.c). Linked by wasm-ld into one module that imports only its
+(shared) memory.
 
 The Relax VM does not run inside wasm, so the lowered `main` is walked here and turned into that C.
 Build-time only (needs TVM and ziglang).
