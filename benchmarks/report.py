@@ -165,6 +165,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: Path, ax=None, title: str = "") -> None:
+    """Every plot ends alike: the legend right of the axes (if any), the title, a tight layout, the PNG."""
+    if ax is not None:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def plot(results: Results, out: Path) -> bool:
     """GFLOP/s per op per engine, with the measured one-core roofline (and 60 % of it) as vertical lines."""
     table = results.table
@@ -185,11 +195,7 @@ def plot(results: Results, out: Path) -> bool:
     ax.set_yticks([k + height * (len(engines) - 1) / 2 for k in range(len(cases))], cases)
     ax.invert_yaxis()
     ax.set_xlabel("GFLOP/s (higher is better)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    ax.set_title("wasmops per-op throughput")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, out, ax, "wasmops per-op throughput")
     return True
 
 
@@ -210,9 +216,7 @@ def plot_models(table: Table, out: Path) -> bool:
         ax.invert_yaxis()
         ax.set_xlabel("ms per inference (lower is better); wasmops in blue")
         ax.set_title(case)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, out)
     return True
 
 
@@ -244,11 +248,7 @@ def plot_scaling(table: Table, out: Path) -> bool:
     ax.invert_yaxis()
     ax.set_xlabel("speed-up, 2 threads over 1 (higher is better); wasmops in blue")
     ax.set_xlim(0, max(2.3, 1.15 * max(values)))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    ax.set_title("thread scaling")
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, out, ax, "thread scaling")
     return True
 
 

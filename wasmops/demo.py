@@ -2,8 +2,8 @@
 
 The light ResNet-50 from the `onnx` package (seeded random weights) runs as one compiled whole-graph
 `.wasm` (compiled once per machine into build/graphs), op by op on the op library (wasmops.onnx), and on
-onnxruntime's native CPU provider, one thread each. `wasmops demo lenet` is the small op-by-op tour: a
-LeNet-5 forward pass through the numpy API, checked against the ops' numpy references.
+onnxruntime's native CPU provider, on one thread and on every core. `wasmops demo lenet` is the small
+op-by-op tour: a LeNet-5 forward pass through the numpy API, checked against the ops' numpy references.
 """
 
 from __future__ import annotations
@@ -81,23 +81,39 @@ def resnet50(repeat: int = 5, graph_dir: str | Path = "build/graphs") -> int:
     from wasmops.models import light_model
 
     model = light_model("resnet50")
-    print("ResNet-50 (onnx light model, seeded random weights), 1x3x224x224 float32, one thread\n")
+    cores = wasmops.get_num_threads()
+    print(f"ResNet-50 (onnx light model, seeded random weights), 1x3x224x224 float32, 1 and {cores} threads\n")
     t0 = time.perf_counter()
     path = compiled_graph(model, graph_dir, "resnet50")
     side = path.with_suffix(".weights")
     size = f"{path.stat().st_size >> 20} MiB" + (f" + {side.stat().st_size >> 20} MiB weights" if side.exists() else "")
     print(f"whole-graph module: {path} ({size}, ready in {time.perf_counter() - t0:.1f} s)")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # the light model's unused shape initializers would print a warning each
-    engines = {
-        "wasm whole graph": wg.InferenceSession(path),
-        "wasm op by op": wo.InferenceSession(model),
-        "onnxruntime native": ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]),
+
+    def ort_session(threads: int):
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.log_severity_level = 3  # the light model's unused shape initializers would print a warning each
+        return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    graph, steps = wg.InferenceSession(path), wo.InferenceSession(model)
+    engines = {  # name -> (session, wasmops threads)
+        "wasm whole graph": (graph, 1),
+        f"wasm whole graph {cores}t": (graph, cores),
+        "wasm op by op": (steps, 1),
+        "onnxruntime native": (ort_session(1), 1),
+        f"onnxruntime native {cores}t": (ort_session(cores), 1),
     }
-    name = engines["wasm op by op"].get_inputs()[0].name
+    if cores == 1:
+        engines = {k: v for k, v in engines.items() if not k.endswith("1t")}
+    name = steps.get_inputs()[0].name
     feeds = {name: np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)}
-    results = {k: _timed(lambda s=s: s.run(None, feeds), repeat) for k, s in engines.items()}
+    results = {}
+    try:
+        for k, (sess, threads) in engines.items():
+            wasmops.set_num_threads(threads)
+            results[k] = _timed(lambda s=sess: s.run(None, feeds), repeat)
+    finally:
+        wasmops.set_num_threads(cores)
     ref = results["onnxruntime native"][0]
     header = f"{'engine':22s} {'median ms':>10s} {'vs onnxruntime':>15s} {'max |diff| logits':>18s}"
     print(f"\n{header} {'top-5 classes':>26s}")
