@@ -162,8 +162,8 @@ int32_t EXPORT(wasmops_failed_step)(void) { return current_step; }
 /* ---------------------------------------------------------------------------------------------------- */
 /* Threads. TVM turns a `parallel` loop into a lambda and calls TVMBackendParallelLaunch(lambda, closure,
  * 0); each task runs its static slice of the loop, so the split (and every result) does not depend on
- * timing. Task 0 runs on the calling instance; tasks 1..n-1 on worker instances that share this memory
- * (their function tables are identical: same module). A launch while another is running (a nested
+ * timing. The calling instance and the worker instances that share this memory (their function tables are
+ * identical: same module) take tasks from a shared counter. A launch while another is running (a nested
  * parallel loop) runs serially. Statics live in the shared memory: every instance sees the same job. */
 typedef struct {
   void* sync_handle;
@@ -191,6 +191,22 @@ static void wait_while_equal(int32_t* addr, int32_t value) {
   while (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == value) __builtin_wasm_memory_atomic_wait32(addr, value, -1);
 }
 
+/* Tasks are taken from a counter, CHUNKS per thread: a thread the host preempts (a shared VM) leaves its
+ * remaining slices to the others. Each task's slice of the loop is fixed by (task, job_tasks), so which
+ * thread runs it does not change any result. */
+#define CHUNKS 4
+static int32_t next_task;
+
+static int run_tasks(void) {
+  int rc = 0;
+  TVMParallelGroupEnv env = {0, job_tasks};
+  for (int32_t t; (t = __atomic_fetch_add(&next_task, 1, __ATOMIC_ACQ_REL)) < job_tasks;) {
+    int r = job_fn(t, &env, job_data);
+    if (r) rc = r;
+  }
+  return rc;
+}
+
 int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_task) {
   (void)num_task; /* TVM passes 0: "as many as you have" */
   int32_t n = __atomic_load_n(&num_threads, __ATOMIC_ACQUIRE);
@@ -200,13 +216,13 @@ int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_ta
   }
   job_fn = flambda;
   job_data = cdata;
-  job_tasks = n;
+  job_tasks = n * CHUNKS;
   job_status = 0;
+  __atomic_store_n(&next_task, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&pending, n - 1, __ATOMIC_RELEASE);
   __atomic_add_fetch(&generation, 1, __ATOMIC_SEQ_CST);
   __builtin_wasm_memory_atomic_notify(&generation, (uint32_t)(n - 1));
-  TVMParallelGroupEnv env = {0, n};
-  int rc = flambda(0, &env, cdata);
+  int rc = run_tasks();
   int32_t left;
   while ((left = __atomic_load_n(&pending, __ATOMIC_ACQUIRE)) != 0) wait_while_equal(&pending, left);
   if (!rc) rc = __atomic_load_n(&job_status, __ATOMIC_ACQUIRE);
@@ -241,11 +257,8 @@ void EXPORT(wasmops_worker)(int32_t id, int32_t resume) {
       __atomic_sub_fetch(&workers_ready, 1, __ATOMIC_ACQ_REL);
       return;
     }
-    if (id < job_tasks) {
-      TVMParallelGroupEnv env = {0, job_tasks};
-      int rc = job_fn(id, &env, job_data);
-      if (rc) __atomic_store_n(&job_status, rc, __ATOMIC_RELEASE);
-    }
+    int rc = run_tasks();
+    if (rc) __atomic_store_n(&job_status, rc, __ATOMIC_RELEASE);
     if (__atomic_sub_fetch(&pending, 1, __ATOMIC_ACQ_REL) == 0) __builtin_wasm_memory_atomic_notify(&pending, 1);
   }
 }
