@@ -20,24 +20,18 @@
 
 int accumulators(void) { return ACC; }
 
-float relaxed_madd(int iterations, float seed) {
-    const v128_t m = wasm_f32x4_splat(0.999f), c = wasm_f32x4_splat(0.001f);
-    REP(INIT)
-    for (int i = 0; i < iterations; i++) {
-        REP(RELAXED)
+/* One kernel per update form: the loops differ only in the multiply-add. */
+#define KERNEL(name, UPDATE)                                                   \
+    float name(int iterations, float seed) {                                   \
+        const v128_t m = wasm_f32x4_splat(0.999f), c = wasm_f32x4_splat(0.001f); \
+        REP(INIT)                                                              \
+        for (int i = 0; i < iterations; i++) {                                 \
+            REP(UPDATE)                                                        \
+        }                                                                      \
+        v128_t s = wasm_f32x4_splat(0.0f);                                     \
+        REP(SUM)                                                               \
+        return wasm_f32x4_extract_lane(s, 0);                                  \
     }
-    v128_t s = wasm_f32x4_splat(0.0f);
-    REP(SUM)
-    return wasm_f32x4_extract_lane(s, 0);
-}
 
-float mul_add(int iterations, float seed) {
-    const v128_t m = wasm_f32x4_splat(0.999f), c = wasm_f32x4_splat(0.001f);
-    REP(INIT)
-    for (int i = 0; i < iterations; i++) {
-        REP(PLAIN)
-    }
-    v128_t s = wasm_f32x4_splat(0.0f);
-    REP(SUM)
-    return wasm_f32x4_extract_lane(s, 0);
-}
+KERNEL(relaxed_madd, RELAXED)
+KERNEL(mul_add, PLAIN)
