@@ -46,6 +46,9 @@ CONVS = {  # name: (x shape, weight shape, conv attributes)
     "asymmetric_pads": ((1, 8, 11, 13), (12, 8, 3, 2), dict(pads=[0, 1, 2, 0])),
     "grouped": ((1, 12, 10, 10), (12, 4, 3, 3), dict(pads=[1, 1, 1, 1], group=3)),
     "depthwise": ((1, 8, 9, 9), (8, 1, 3, 3), dict(pads=[1, 1, 1, 1], group=8)),
+    "depthwise_vector": ((1, 16, 14, 16), (16, 1, 3, 3), dict(pads=[1, 1, 1, 1], group=16)),
+    "depthwise_stride2": ((1, 8, 31, 32), (8, 1, 3, 3), dict(pads=[1, 1, 1, 1], strides=[2, 2], group=8)),
+    "grouped_vector": ((1, 12, 8, 8), (6, 6, 3, 3), dict(pads=[1, 1, 1, 1], group=2)),
     "dilated": ((1, 6, 13, 13), (5, 6, 3, 3), dict(pads=[2, 2, 2, 2], dilations=[2, 2])),
 }
 
