@@ -95,14 +95,14 @@ class Shim:
         self._recover = rt._exports["wasmops_recover"]
         self._top = ffi.wasmtime_val_t()
         self._top.kind = ffi.WASMTIME_I32.value
-        self._top.of.i32 = rt._stack_top
+        self._top.of.i32 = rt.instances.stack_top
         lib.wasmops_aot_init(
             ctypes.cast(rt._ctx, ctypes.c_void_p),
             ctypes.addressof(rt._plan_func),
             ctypes.addressof(self._last_error._func),
             ctypes.addressof(self._recover._func),
             ctypes.cast(rt.instances.memory.ptr(), ctypes.c_void_p),
-            ctypes.addressof(rt._stack_pointer._global),
+            ctypes.addressof(rt.instances.stack_pointer._global),
             ctypes.addressof(self._top),
         )
         self._free = list(range(lib.wasmops_aot_num_slots() - 1, -1, -1))

@@ -144,7 +144,7 @@ WORKER_TRAPPED = -3  # a kernel's status when a worker instance trapped in its s
 def set_num_threads(n: int) -> None:
     """Threads every kernel call may use from now on (the op library and compiled graphs).
 
-    Heavy kernels split their outermost parallel loop statically, so results do not depend on `n`.
+    Heavy kernels split their outer parallel loops into fixed slices, so results do not depend on `n`.
     Each module adapts its pool at its next call."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
@@ -163,9 +163,10 @@ class Instances:
     """A module's main instance and its worker pool: N-1 more instances over the same shared memory.
 
     Shared by the op library and compiled graphs. The main instance runs every call; inside a kernel,
-    TVMBackendParallelLaunch (kernels/wasm_support.c) hands tasks 1..N-1 of a parallel loop to workers,
-    each a Python thread blocked in `wasmops_worker` in its own Store (a Store is not thread-safe; ctypes
-    releases the GIL during the call). Memory is shared and never moves, so one numpy view serves all.
+    TVMBackendParallelLaunch (kernels/wasm_support.c) lets it and the workers take the tasks of a parallel
+    loop from a shared counter, each worker a Python thread blocked in `wasmops_worker` in its own Store
+    (a Store is not thread-safe; ctypes releases the GIL during the call).
+    Memory is shared and never moves, so one numpy view serves all.
     """
 
     def __init__(self, data: bytes, isa: str, key: str, name: str):
@@ -296,8 +297,6 @@ class Runtime:
         self.store, ex = inst.store, inst.exports
         weakref.finalize(self, inst.stop)  # the workers hold the pool, not this object
         self._exports = ex
-        self._stack_pointer = inst.stack_pointer
-        self._stack_top = inst.stack_top
         self.index = {k.name: k.index for k in self.manifest.kernels}
         if ex["wasmops_num_kernels"](self.store) != len(self.index):
             raise LibraryError("the module's kernel table does not match its manifest")
