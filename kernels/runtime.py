@@ -12,6 +12,7 @@ import ctypes
 import functools
 import hashlib
 import importlib.metadata
+import importlib.util
 import math
 import os
 import struct
@@ -159,6 +160,23 @@ def get_num_threads() -> int:
     return _NUM_THREADS
 
 
+@functools.cache
+def _load_tvm_ffi_first() -> None:
+    """Load TVM's FFI library, if installed, before the first wasmtime Engine exists.
+
+    libtvm_ffi.so installs a SIGSEGV backtrace handler when it loads and does not chain to the one it
+    replaces. wasmtime turns out-of-bounds accesses into traps from its own SIGSEGV handler, so `import tvm`
+    after an Engine exists would make every later wasm trap kill the process. Loaded first, TVM's handler
+    is the one wasmtime chains to for faults outside wasm, and importing tvm later loads nothing new.
+    """
+    spec = importlib.util.find_spec("tvm_ffi")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        lib = Path(folder) / "lib" / "libtvm_ffi.so"
+        if lib.is_file():
+            ctypes.CDLL(str(lib), ctypes.RTLD_GLOBAL)
+            return
+
+
 class Instances:
     """A module's main instance and its worker pool: N-1 more instances over the same shared memory.
 
@@ -180,6 +198,7 @@ class Instances:
         config.memory_reservation = 1 << 32
         config.memory_may_move = False
         self.name = name
+        _load_tvm_ffi_first()
         self.engine = wasmtime.Engine(config)
         self.module = _load_module(self.engine, data, key)
         imports = self.module.imports

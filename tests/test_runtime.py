@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -50,6 +54,31 @@ def test_wasm_trap_becomes_exception_and_runtime_recovers(runtime):
         runtime.call("f32_no_such_kernel", [])
     x = np.linspace(-1, 1, 33, dtype=np.float32)
     np.testing.assert_array_equal(wasmops.relu(x), np.maximum(x, 0))
+
+
+def test_trap_after_importing_tvm_late_is_still_an_exception():
+    # TVM's FFI library installs a SIGSEGV handler when it loads; imported after the runtime exists, it
+    # used to replace wasmtime's trap handler and turn this trap into a crash. A fresh process, because
+    # this one has imported TVM already.
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from wasmops.kernels import WasmTrap
+        from wasmops.kernels.runtime import default_runtime
+        runtime = default_runtime()
+        import tvm  # noqa: F401
+        assert "tvm" in sys.modules
+        f32 = np.dtype("float32")
+        try:
+            runtime.call("f32_relu", [(0xFFFF_FF00, (4, 16), f32)] * 2)
+        except WasmTrap as err:
+            print("raised:", err)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "raised: f32_relu: wasm trap" in run.stdout
 
 
 def test_no_leak_over_many_calls(runtime):
