@@ -130,6 +130,9 @@ def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         compile_graph(proto, path, **kwargs)
+        for stale in path.parent.glob(f"{name}-????????????????.*"):
+            if stale.stem != path.stem:  # an older build of this model (a changed compiler or options)
+                stale.unlink(missing_ok=True)
     return path
 
 

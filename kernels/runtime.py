@@ -102,7 +102,9 @@ def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Mod
     try:
         blob = cache.read_bytes()
         if hashlib.sha256(blob).hexdigest() == digest.read_text().strip():
-            return wasmtime.Module.deserialize(engine, blob)
+            module = wasmtime.Module.deserialize(engine, blob)
+            os.utime(cache)  # recently used: pruned last
+            return module
     except (OSError, wasmtime.WasmtimeError):
         pass
     try:
@@ -116,9 +118,34 @@ def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Mod
         tmp.write_bytes(blob)
         os.replace(tmp, cache)
         digest.write_text(hashlib.sha256(blob).hexdigest())
+        _prune_cache(cache.parent, keep=cache)
     except OSError:
         pass  # a read-only cache only costs compile time
     return module
+
+
+def _prune_cache(folder: Path, keep: Path) -> None:
+    """Drop the least recently used compiled modules beyond $WASMOPS_CACHE_MAX_MB (default 2048).
+
+    Each compiled graph adds one (ResNet-50's is ~100 MB) and a changed compiler makes new ones, so
+    without a cap the cache grows with every rebuild.
+    """
+    budget = int(os.environ.get("WASMOPS_CACHE_MAX_MB", "2048")) << 20
+    entries = []
+    for path in folder.glob("*.cwasm"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # another process pruned it
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= budget:
+            break
+        if path != keep:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".sha256").unlink(missing_ok=True)
+            total -= size
 
 
 class _SharedMemory(wasmtime.SharedMemory):

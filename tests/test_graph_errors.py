@@ -136,6 +136,23 @@ def test_symbolic_input_shapes_are_refused(tmp_path):
         wg.compile_graph(model, tmp_path / "dyn.wasm", progress=False)
 
 
+def test_compiled_graph_reuses_its_build_and_drops_older_ones(tmp_path):
+    from wasmops.bindings.graph_session import compiled_graph
+
+    stale = [tmp_path / "small-0123456789abcdef.wasm", tmp_path / "small-0123456789abcdef.weights"]
+    other = tmp_path / "other-0123456789abcdef.wasm"  # another model's build stays
+    for path in [*stale, other]:
+        path.write_bytes(b"old build")
+    model = small_model(5)
+    path = compiled_graph(model, tmp_path, "small", progress=False)
+    assert path.exists() and other.exists() and not any(p.exists() for p in stale)
+    mtime = path.stat().st_mtime_ns
+    assert compiled_graph(model, tmp_path, "small", progress=False) == path and path.stat().st_mtime_ns == mtime
+    x = np.random.default_rng(0).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    (got,) = wg.InferenceSession(path).run(None, {"x": x})
+    np.testing.assert_allclose(got, _reference(model, x), rtol=1e-4, atol=1e-5)
+
+
 def test_cli_compiles_and_runs(tmp_path, capsys):
     from wasmops.cli import main
 

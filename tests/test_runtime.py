@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -137,6 +138,19 @@ def test_compiled_module_cache_is_reused_and_verified(tmp_path, monkeypatch):
     rt = Runtime()
     assert rt.run(all_ops()["relu"].plan(np.array([-1.0, 3.0], np.float32))).tolist() == [0.0, 3.0]
     assert len(cached[0].read_bytes()) > 100
+
+
+def test_compiled_module_cache_drops_least_recently_used_beyond_its_cap(tmp_path, monkeypatch):
+    from wasmops.kernels.runtime import _prune_cache
+
+    monkeypatch.setenv("WASMOPS_CACHE_MAX_MB", "3")
+    for age, name in enumerate(["new", "mid", "old"]):
+        (tmp_path / f"{name}.cwasm").write_bytes(bytes(1 << 20))
+        (tmp_path / f"{name}.sha256").write_text("x")
+        os.utime(tmp_path / f"{name}.cwasm", (1e9 - age * 100, 1e9 - age * 100))
+    (tmp_path / "just-written.cwasm").write_bytes(bytes(2 << 20))  # the newest, kept even when over budget
+    _prune_cache(tmp_path, keep=tmp_path / "just-written.cwasm")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["just-written.cwasm", "new.cwasm", "new.sha256"]
 
 
 def test_relaxed_build_is_preferred_when_present(monkeypatch):
