@@ -4,9 +4,9 @@ Each of those ops computes an accumulator stage `acc` over zero-padded extents (
 to NR, so the hot loop has no predicate) and an output stage that copies acc (+ bias) into the exact
 shape. This schedule tiles the output MR x NR, keeps the tile's accumulators in locals (MR*NR/4 v128
 registers), runs the whole reduction over them with broadcast-row x vector-column FMAs, then writes the
-tile back once, predicated only there; the tiles run on the thread pool (parallel_outer). MR=2, NR=16
-measured best under wasmtime's x86 backend (8 accumulators + 4 column vectors + a broadcast fit the 16
-XMM registers without spilling).
+tile back once, predicated only there; the tiles run on the thread pool (parallel_outer), the packs do
+not. MR=2, NR=16 measured best under wasmtime's x86 backend (8 accumulators + 4 column vectors + a
+broadcast fit the 16 XMM registers without spilling).
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ def schedule_tiled(
     # an update block that the parallel check rejects
     parallel_outer(sch, out_blk, len(loops))
     sch.decompose_reduction(acc_blk, reduce_loops[0])
+    # Pack stages stay on the calling thread: inside a parallel closure their predicated, store-heavy loops
+    # compiled 2-4x slower (measured one thread, depthwise and 1x1 convs), more than a second thread wins back.
     for name in packs:
         blk = sch.get_sblock(name)
         inner = sch.get_loops(blk)[-1]
         _, vec = sch.split(inner, [None, NR])
         sch.vectorize(vec)
-        parallel_outer(sch, blk, len(sch.get_loops(blk)) - 2)
     return sch.mod["main"]
 
 

@@ -5,7 +5,8 @@ Kernel: direct convolution, register-tiled over (output channels x output column
 The input is first copied into a zero-padded buffer, wide enough that every tile reads in bounds and
 stored by column phase (x % stride, x // stride), so the hot loop is branch-free and its input reads are
 contiguous vector loads for any stride. Variants: `_s1` fixes the column stride to 1 (the phase dim
-vanishes); `_grouped` serves groups > 1 (depthwise included); the generic kernel any other conv.
+vanishes); `_depthwise` (one input channel per group) tiles output rows instead of channels; `_grouped`
+serves other groups > 1; the generic kernel any other conv.
 """
 
 from __future__ import annotations
@@ -77,6 +78,50 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
     packs = ("xp",) if packed else ("xp", "wp")
     return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=packs)
+
+
+def _build_depthwise():
+    """Depthwise (one input channel per group, any channel multiplier): a channel's output tiled MR rows x
+    NR columns, each tile reducing over just KH x KW taps. The grouped kernel would tile MR *channels* and
+    leave half its rows idle (each channel has its own input), so this one tiles output rows instead;
+    weights are read as they are (KH * KW floats a channel: nothing worth packing)."""
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    n, c, h, w, k, kh, kw, oh, ow = dims("n", "c", "h", "w", "k", "kh", "kw", "oh", "ow")
+    sh, sw, pt, pl, dh, dw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw"))
+    x = te.placeholder((n, c, h, w), "float32", name="x")
+    wt = te.placeholder((k, 1, kh, kw), "float32", name="wt")
+    bias = te.placeholder((k,), "float32", name="bias")
+    zero = tvm.tirx.const(0.0, "float32")
+    ohp, owp = (oh + MR - 1) // MR * MR, (ow + NR - 1) // NR * NR
+    mult = te.indexdiv(k, c)  # output channels per input channel
+    # the padded input stored by column phase, as in _build (vector loads for any stride); rows cover the
+    # MR-padded output rows so the tile's last rows read zeros, not out of bounds
+    hp, wq = (ohp - 1) * sh + (kh - 1) * dh + 1, owp + (kw - 1) * dw // sw
+    xp = te.compute(
+        (n, c, hp, sw, wq),
+        lambda b, ch, yy, ph, xq: te.if_then_else(
+            tvm.tirx.all(yy >= pt, yy < h + pt, xq * sw + ph >= pl, xq * sw + ph < w + pl),
+            x[b, ch, yy - pt, xq * sw + ph - pl],
+            zero,
+        ),
+        name="xp",
+    )
+    rr, rs = te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
+    acc = te.compute(
+        (n, k, ohp, owp),
+        lambda b, o, yy, xx: te.sum(
+            wt[o, 0, rr, rs] * xp[b, te.indexdiv(o, mult), yy * sh + rr * dh, rs * dw % sw, xx + rs * dw // sw],
+            axis=[rr, rs],
+        ),
+        name="acc",
+    )
+    y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
+    return schedule_tiled(prim_func([x, wt, bias, y, sh, sw, pt, pl, dh, dw]), "y", "acc", 2, 3, packs=("xp",))
 
 
 def _build_im2col(pointwise: bool = False, packed: bool = False):
@@ -170,6 +215,7 @@ class Conv2d(Op):
             Kernel("f32_conv2d_nchw_grouped", lambda: _build(False, True), (TENSOR,) * 4 + (INT,) * 7),
             Kernel("f32_conv2d_nchw_im2col", _build_im2col, (TENSOR,) * 4 + (INT,) * 8),
             Kernel("f32_conv2d_nchw_1x1", lambda: _build_im2col(True), (TENSOR,) * 4),
+            Kernel("f32_conv2d_nchw_depthwise", _build_depthwise, (TENSOR,) * 4 + (INT,) * 6),
             # the same with the weight packed once on the host (graphs: constant weights)
             Kernel("f32_conv2d_nchw_packed", lambda: _build(False, False, True), (TENSOR,) * 4 + (INT,) * 6),
             Kernel("f32_conv2d_nchw_s1_packed", lambda: _build(True, False, True), (TENSOR,) * 4 + (INT,) * 5),
@@ -263,6 +309,8 @@ class Conv2d(Op):
                 (oh, ow, sh, sw, pt, pl, dh, dw, *extra),
                 result_shape=out,
             )
+        if cg == 1 and groups == c:  # depthwise, with any channel multiplier
+            return Call("f32_conv2d_nchw_depthwise", [x, weight, bias], out, np.float32, (sh, sw, pt, pl, dh, dw))
         args = [x, pack_direct(weight) if packed else weight, bias]
         if groups > 1:
             return Call(f"f32_conv2d_nchw_grouped{suffix}", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))

@@ -60,6 +60,9 @@ CONV = [
     ((1, 6, 9, 11), (4, 3, 3, 2), {"groups": 2, "dilation": 2, "stride": 3, "padding": 2}),
     ((2, 32, 17, 13), (32, 1, 3, 3), {"groups": 32, "padding": 1}),  # depthwise
     ((1, 32, 112, 112), (32, 1, 3, 3), {"groups": 32, "padding": 1}),  # MobileNetV2 depthwise
+    ((1, 96, 23, 23), (96, 1, 3, 3), {"groups": 96, "padding": 1, "stride": 2}),  # depthwise, stride 2, odd rows
+    ((2, 8, 17, 13), (16, 1, 3, 3), {"groups": 8, "padding": (1, 0, 2, 1), "dilation": (2, 1)}),  # multiplier 2
+    ((1, 3, 9, 31), (6, 1, 5, 3), {"groups": 3, "stride": (2, 3)}),  # depthwise, unequal strides
     ((1, 8, 10, 10), (8, 8, 3, 3), {"dilation": (2, 1), "padding": "same"}),
     ((1, 2, 5, 5), (3, 2, 5, 5), {"padding": "valid"}),
     ((3, 2, 4, 4), (17, 2, 2, 2), {"stride": 2}),  # output channels not a multiple of the tile
