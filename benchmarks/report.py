@@ -152,7 +152,12 @@ def roofline_section(roofline: dict[str, float]) -> str:
         "library's settings (relaxed SIMD, deterministic). FLOPs = iterations x 12 x 4 lanes x 2; peak = FLOPs "
         "/ the best of N timed calls (pytest-benchmark rounds). Two kernels: `f32x4.relaxed_madd` "
         '(relaxed-simd: the line in the GFLOP/s plot and the "% of roofline" column) and `f32x4.mul` + '
-        f"`f32x4.add` (simd128). This run, one core: {figures}.\n"
+        "`f32x4.add` (simd128). A third, gemm-tile, is the ceiling of a GEMM microkernel rather than a peak: "
+        "the best register tile found for wasmtime (3 rows x 12 columns, 9 accumulators) on a panel that stays "
+        "in L1, with no packing, edges or epilogue (the dotted line in the plot). Cranelift lowers "
+        "`relaxed_madd` to `vfmadd213ps`, which overwrites a multiplicand, so each accumulator update costs a "
+        "register copy and a move on the loop's back edge besides the FMA: no conv or dense kernel can beat "
+        f"that tile. This run, one core: {figures}.\n"
     )
 
 
@@ -192,6 +197,9 @@ def plot(results: Results, out: Path) -> bool:
         peak = results.peak
         ax.axvline(peak, color="black", label=f"one-core {ROOFLINE_ISA} roofline (measured) {peak:.1f}")
         ax.axvline(ROOFLINE_FRACTION * peak, color="black", ls="--", label=f"{ROOFLINE_FRACTION:.0%} of the roofline")
+    if "gemm-tile" in results.roofline:
+        tile = results.roofline["gemm-tile"]
+        ax.axvline(tile, color="black", ls=":", label=f"best GEMM tile under wasmtime (measured) {tile:.1f}")
     ax.set_yticks([k + height * (len(engines) - 1) / 2 for k in range(len(cases))], cases)
     ax.invert_yaxis()
     ax.set_xlabel("GFLOP/s (higher is better)")

@@ -8,6 +8,11 @@
  * relaxed_madd: one wasm f32x4.relaxed_madd per update (a fused multiply-add where the host has one).
  * mul_add:      f32x4.mul then f32x4.add (plain SIMD128); built with -ffp-contract=off so the compiler
  *               cannot fuse the pair into a relaxed_madd behind our back.
+ * gemm_tile:    not a peak but the ceiling of a GEMM microkernel: the best register tile found for
+ *               wasmtime (3 rows x 12 columns: 9 accumulators, 3 column vectors and a broadcast per step),
+ *               on a panel that stays in L1, with no packing, edges or epilogue. Cranelift lowers
+ *               relaxed_madd to a vfmadd213ps that overwrites a multiplicand, so an accumulator update
+ *               costs a register copy and a move on the loop's back edge besides the FMA.
  */
 #include <wasm_simd128.h>
 
@@ -35,3 +40,37 @@ int accumulators(void) { return ACC; }
 
 KERNEL(relaxed_madd, RELAXED)
 KERNEL(mul_add, PLAIN)
+
+#define GK 256 /* reduction steps per pass: panels of 3 KiB (A) and 12 KiB (B) */
+#define TILE(X) X(0) X(1) X(2)
+static float ga[GK * 3], gb[GK * 12];
+
+int tile_accumulators(void) { return 9; }
+
+#define TILE_INIT(i) v128_t c##i##0 = z, c##i##1 = z, c##i##2 = z;
+#define TILE_STEP(i)                                      \
+    {                                                     \
+        const v128_t a = wasm_v128_load32_splat(pa + i); \
+        c##i##0 = wasm_f32x4_relaxed_madd(a, b0, c##i##0); \
+        c##i##1 = wasm_f32x4_relaxed_madd(a, b1, c##i##1); \
+        c##i##2 = wasm_f32x4_relaxed_madd(a, b2, c##i##2); \
+    }
+#define TILE_SUM(i) s = wasm_f32x4_add(s, wasm_f32x4_add(c##i##0, wasm_f32x4_add(c##i##1, c##i##2)));
+
+/* `iterations` reduction steps in passes of GK (iterations is a multiple of GK), 9 multiply-adds a step. */
+float gemm_tile(int iterations, float seed) {
+    for (int i = 0; i < GK * 3; i++) ga[i] = seed + 0.001f * (float)(i % 7);
+    for (int i = 0; i < GK * 12; i++) gb[i] = seed - 0.001f * (float)(i % 5);
+    const v128_t z = wasm_f32x4_splat(0.0f);
+    v128_t s = z;
+    for (int pass = 0; pass < iterations / GK; pass++) {
+        TILE(TILE_INIT)
+        for (int k = 0; k < GK; k++) {
+            const float *pa = ga + 3 * k, *pb = gb + 12 * k;
+            const v128_t b0 = wasm_v128_load(pb), b1 = wasm_v128_load(pb + 4), b2 = wasm_v128_load(pb + 8);
+            TILE(TILE_STEP)
+        }
+        TILE(TILE_SUM)
+    }
+    return wasm_f32x4_extract_lane(s, 0);
+}

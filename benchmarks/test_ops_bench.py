@@ -114,8 +114,8 @@ def test_roofline(benchmark, isa):
         engine="roofline",
         case=f"roofline {isa}",
         isa=isa,
-        flops=roofline.flops(),
-        accumulators=roofline.accumulators(),
+        flops=roofline.flops(isa=isa),
+        accumulators=roofline.accumulators(isa),
         iterations=roofline.ITERATIONS,
         timing="min",
     )
