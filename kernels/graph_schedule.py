@@ -3,6 +3,7 @@
 Convolutions with constant weights are legalised to the op library's static-shape conv compute
 (ops/_conv_static.py), weights packed at compile time; after FuseOps their bias / BN / residual / activation
 epilogue is inlined into the conv's output stage, and the conv's own register-tiled schedule runs.
+Matmuls with a constant 2-D weight read it packed into column panels (transformer projections, Gemm).
 Every other fused kernel gets a generic rule: spatial producers inlined, the innermost contiguous loop
 vectorised (reductions keep their reduction loops outside the vector lane loop).
 """
@@ -38,6 +39,7 @@ def legalize_map(convs: dict) -> dict:
         "relax.nn.log_softmax": _softmax(log=True),
     }
     table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs)
+    table["relax.matmul"] = _legalize_matmul
     return table
 
 
@@ -178,6 +180,57 @@ def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> r
     )
 
 
+#: the block name of a matmul whose constant weight was packed into column panels (_legalize_matmul)
+PACKED_MATMUL = "matmul_packed"
+
+
+def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+    """x @ W with a constant 2-D W (transformer projections, Gemm) -> W packed now into TILE_COLS-wide
+    column panels (N / TILE_COLS, K, TILE_COLS), as the op library's dense packs its weights.
+
+    In W's own layout a register tile reads TILE_COLS floats from each of K rows N floats apart: with N a
+    power-of-two multiple (768, 3072) those rows fall into a handful of cache sets and evict each other.
+    A panel is one contiguous K x TILE_COLS block, reused by every row tile (see _tile_reduction)."""
+    import numpy as np
+
+    x, w = call.args
+    xs, ws = x.ty.shape.values, w.ty.shape.values if isinstance(w, tvm.ir.Constant) else None
+    out_dtype = str(call.attrs.out_dtype) if call.attrs.out_dtype else ""
+    if (
+        ws is None
+        or len(ws) != 2
+        or len(xs) < 2
+        or not all(isinstance(d, tirx.IntImm) for d in xs)
+        or str(x.ty.dtype) != "float32"
+        or str(w.ty.dtype) != "float32"
+        or out_dtype not in ("", "float32")
+        or int(ws[1]) < TILE_COLS
+    ):
+        return _default(bb, call)
+    weight = w.value.numpy()
+    k, n = weight.shape
+    panels = -(-n // TILE_COLS)
+    padded = np.zeros((panels * TILE_COLS, k), np.float32)
+    padded[:n] = weight.T
+    packed = np.ascontiguousarray(padded.reshape(panels, TILE_COLS, k).transpose(0, 2, 1))
+
+    def compute(xt: te.Tensor, wt: te.Tensor) -> te.Tensor:
+        r = te.reduce_axis((0, k), "k")
+        return te.compute(
+            (*xt.shape[:-1], n),
+            lambda *i: te.sum(xt[(*i[:-1], r)] * wt[i[-1] // TILE_COLS, r, i[-1] % TILE_COLS], axis=r),
+            name=PACKED_MATMUL,
+        )
+
+    return bb.call_te(
+        compute,
+        x,
+        relax.const(packed, "float32"),
+        primfunc_name_hint="matmul",
+        primfunc_attrs={"op_pattern": 4},  # kOutEWiseFusable: a bias / activation epilogue fuses
+    )
+
+
 # ------------------------------------------------------------------------------------------------------
 def _block_names(sch: tvm.s_tir.Schedule) -> list[str]:
     return [sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))]
@@ -281,7 +334,7 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
             return
         rows = _extent(sch, spatial[-2]) if len(spatial) > 1 else None
         if ext % TILE_COLS == 0 and rows and rows % TILE_ROWS == 0 and len(reduce) == 1:
-            _tile_reduction(sch, blk, spatial, reduce[0], work)
+            _tile_reduction(sch, blk, spatial, reduce[0], work, panels_outer=name.startswith(PACKED_MATMUL))
             return
         outer, inner = sch.split(spatial[-1], [None, LANES])
         sch.reorder(outer, *reduce, inner)
@@ -293,20 +346,23 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         return
 
 
-def _tile_reduction(sch: tvm.s_tir.Schedule, blk, spatial: list, k, work: int) -> None:
+def _tile_reduction(sch: tvm.s_tir.Schedule, blk, spatial: list, k, work: int, panels_outer: bool = False) -> None:
     """A matmul-like block (..., rows, cols) reduced over one axis: TILE_ROWS x TILE_COLS output tiles, the
     reduction outside the tile, so the tile's TILE_ROWS x TILE_COLS / LANES accumulators stay in registers
     (LLVM promotes them over the k loop) and each k step is broadcast x vector FMAs: the op library's
-    microkernel shape (ops/_tiled.py) for the dense / matmul layers of transformers in whole graphs."""
+    microkernel shape (ops/_tiled.py) for the dense / matmul layers of transformers in whole graphs.
+    `panels_outer` (packed weights): column panels outside the row tiles, so a panel stays in cache while
+    every row tile reads it."""
     io, ii = sch.split(spatial[-2], [None, TILE_ROWS])
     jo, ji = sch.split(spatial[-1], [None, TILE_COLS])
     jv, jl = sch.split(ji, [None, LANES])
-    sch.reorder(*spatial[:-2], io, jo, k, ii, jv, jl)
+    tiles = [jo, io] if panels_outer else [io, jo]
+    sch.reorder(*spatial[:-2], *tiles, k, ii, jv, jl)
     sch.vectorize(jl)
     sch.unroll(jv)
     sch.unroll(ii)
     if work >= PARALLEL_WORK:
-        sch.parallel(sch.fuse(*spatial[:-2], io, jo))
+        sch.parallel(sch.fuse(*spatial[:-2], *tiles))
     sch.decompose_reduction(blk, k)
 
 

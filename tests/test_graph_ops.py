@@ -90,3 +90,30 @@ def test_libm_free_math_matches_onnxruntime(tmp_path):
     model = _model(nodes, {"one": np.array(1.0), "p": np.array(0.75)}, (2, 3, 8, 16))
     x = (np.random.default_rng(1).standard_normal((2, 3, 8, 16)) * 2).astype(np.float32)
     _check(model, x, tmp_path, rtol=1e-4, atol=2e-5)
+
+
+MATMULS = {  # name: (x shape, weight shape (K, N), Gemm with transB and bias?)
+    "tiled_panels": ((1, 6, 40), (40, 48), False),  # rows % 2 == 0, N % 16 == 0: register tiles over packed panels
+    "ragged_panels": ((3, 5, 33), (33, 20), False),  # odd rows, N not a multiple of 16: the generic rule
+    "narrow_unpacked": ((4, 24), (24, 12), False),  # N < 16: TVM's own matmul
+    "gemv": ((1, 64), (64, 40), False),  # one row (a classifier)
+    "gemm_transB_bias": ((8, 48), (32, 48), True),  # weight (N, K), transposed by the importer, then packed
+}
+
+
+@pytest.mark.parametrize("name", list(MATMULS))
+def test_matmul_with_constant_weight(name, tmp_path):
+    """MatMul / Gemm with a constant weight (packed into column panels at compile time) + a GELU-ish epilogue."""
+    x_shape, w_shape, gemm = MATMULS[name]
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal(w_shape) / np.sqrt(w_shape[-1 if gemm else 0])
+    b = rng.standard_normal(w_shape[0] if gemm else w_shape[1])
+    first = (
+        helper.make_node("Gemm", ["x", "w", "b"], ["m"], transB=1)
+        if gemm
+        else helper.make_node("MatMul", ["x", "w"], ["m"])
+    )
+    nodes = [first, helper.make_node("Add", ["m", "b"], ["a"]), helper.make_node("Tanh", ["a"], ["y"])]
+    model = _model(nodes, {"w": w, "b": b}, x_shape)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    _check(model, x, tmp_path)
