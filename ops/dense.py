@@ -43,7 +43,8 @@ def _build(packed: bool = False):
         (mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc"
     )
     y = te.compute((m, n), lambda i, j: acc[i, j] + b[j], name="y")
-    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=("xp",) if packed else ("xp", "wp"))
+    packs = ("xp",) if packed else ("xp", "wp")
+    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=packs, panels_outer=True)
 
 
 class Dense(Op):
