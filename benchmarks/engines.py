@@ -1,11 +1,13 @@
-"""The engines an op benchmark compares: wasmops (wasm), numpy, and the same TE kernel compiled natively by TVM.
+"""The engines an op benchmark compares: wasmops (wasm: the op library; wasm-graph: the op compiled alone as a
+whole graph), numpy, and the same TE kernel compiled natively by TVM.
 
 Native TVM compiles exactly the PrimFunc the op library ships (same compute, same schedule) for the host
-CPU, so wasm / native isolates what WebAssembly costs.
+CPU, so wasm / native isolates what WebAssembly costs. wasm-graph shows what the same layer costs inside a
+compiled model: static shapes, weights packed at compile time, Winograd for 3x3 stride-1 convs.
 
 Every engine runs on one thread (numpy's BLAS and TVM's thread pool are limited in conftest.py; wasmops via
-`wasm_threads(1)`), except "wasm-2t": the same wasm op with `wasmops.set_num_threads(2)`, for the heavy ops
-only (THREADED_OPS), where a parallel loop has enough work to split.
+`wasm_threads(1)`), except "wasm-2t" / "wasm-graph-2t": the same with `wasmops.set_num_threads(2)`, for the
+heavy ops only (THREADED_OPS), where a parallel loop has enough work to split.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -42,7 +45,7 @@ def _host_cpu() -> str:
 #: ops with a "wasm-2t" figure: their kernels have parallel loops with enough work for two threads
 THREADED_OPS = ("conv2d", "dense", "matmul")
 #: wasmops threads per engine (process-wide in wasmops); every engine not listed runs on one
-WASM_THREADS = {"wasm-2t": 2}
+WASM_THREADS = {"wasm-2t": 2, "wasm-graph-2t": 2}
 
 
 @contextlib.contextmanager
@@ -152,4 +155,59 @@ def tvm_native(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
     return run
 
 
-ENGINES = {"wasm": wasm, "wasm-2t": wasm, "numpy": numpy_ref, "tvm-native": tvm_native}
+#: ops with a "wasm-graph" figure: the op alone as an ONNX node, compiled as a whole graph
+GRAPH_OPS = ("conv2d", "dense", "matmul")
+GRAPHS = Path(__file__).resolve().parents[1] / "build" / "graphs" / "ops"
+
+
+def _one_node_model(op: str, args: tuple, attrs: dict):
+    """The op as a one-node ONNX model: activations are inputs, weights and bias initializers (constants,
+    so the graph compiler packs them once, as it does for a model's weights)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def value(name: str, shape) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+    expected = NUMPY_FAST[op](*args, **attrs)
+    if op == "matmul":
+        inputs, inits = [value("a", args[0].shape), value("b", args[1].shape)], []
+        node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    elif op == "dense":
+        inputs = [value("x", args[0].shape)]
+        inits = [numpy_helper.from_array(args[1], "w"), numpy_helper.from_array(args[2], "bias")]
+        node = helper.make_node("Gemm", ["x", "w", "bias"], ["y"], transB=1)
+    else:
+        pad, stride, groups = attrs.get("padding", 0), attrs.get("stride", 1), attrs.get("groups", 1)
+        inputs = [value("x", args[0].shape)]
+        inits = [numpy_helper.from_array(args[1], "w"), numpy_helper.from_array(args[2], "bias")]
+        node = helper.make_node("Conv", ["x", "w", "bias"], ["y"], pads=[pad] * 4, strides=[stride] * 2, group=groups)
+    graph = helper.make_graph([node], op, inputs, [value("y", expected.shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def wasm_graph(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
+    """The op compiled alone as a whole graph (static shapes, constant weights packed at compile time: the
+    kernels a compiled model runs, Winograd for 3x3 stride-1 convs); compiled once per machine."""
+    import hashlib
+
+    import wasmops.graph as wg
+    from wasmops.bindings.graph_session import compiled_graph
+
+    model = _one_node_model(op, args, attrs)
+    name = f"{op}-{hashlib.sha1(model.SerializeToString()).hexdigest()[:8]}"
+    session = wg.InferenceSession(compiled_graph(model, GRAPHS, name, progress=False))
+    feeds = dict(zip([i.name for i in session.get_inputs()], args, strict=False))
+    return lambda: session.run(None, feeds)[0]
+
+
+ENGINES = {
+    "wasm": wasm,
+    "wasm-2t": wasm,
+    "numpy": numpy_ref,
+    "tvm-native": tvm_native,
+    "wasm-graph": wasm_graph,
+    "wasm-graph-2t": wasm_graph,
+}

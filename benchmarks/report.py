@@ -112,12 +112,15 @@ def markdown(results: Results, machine: str) -> str:
 
 def table_lines(results: Results, engines: tuple[str, ...], cases: list[str]) -> list[str]:
     """Times are medians in ms; the first engine's GFLOP/s where the case has a FLOP count (and, for wasm on
-    conv2d / dense / matmul, its share of the measured roofline); every other engine as a ratio
-    first / other (below 1: the first engine is faster)."""
+    conv2d / dense / matmul, its share of the measured roofline, and wasm-graph's); every other engine as a
+    ratio first / other (below 1: the first engine is faster). FLOPs are those of the direct computation, so
+    a Winograd conv's figure is an effective rate."""
     first = engines[0]
     with_roof = first == "wasm" and results.peak is not None and any(results.ops[c] in ROOFLINE_OPS for c in cases)
+    graph_roof = with_roof and "wasm-graph" in engines
     head = ["case", *(f"{e} ms" for e in engines), f"{first} GFLOP/s"]
     head += ["% of roofline"] if with_roof else []
+    head += ["wasm-graph GFLOP/s", "wasm-graph % of roofline"] if graph_roof else []
     head += [f"{first} / {e}" for e in engines[1:]]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for case in cases:
@@ -126,15 +129,17 @@ def table_lines(results: Results, engines: tuple[str, ...], cases: list[str]) ->
         cells = [f"{row[e][0] * 1e3:.3f}" for e in engines]
         cells.append(f"{gflops(row, first):.2f}" if flops > 10_000 else "-")
         cells += [_roofline_share(results, case)] if with_roof else []
+        if graph_roof:
+            cells += [f"{gflops(row, 'wasm-graph'):.2f}", _roofline_share(results, case, "wasm-graph")]
         cells += [f"{t0 / row[e][0]:.2f}" for e in engines[1:]]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _roofline_share(results: Results, case: str) -> str:
-    if results.ops[case] not in ROOFLINE_OPS or results.peak is None:
+def _roofline_share(results: Results, case: str, engine: str = "wasm") -> str:
+    if results.ops[case] not in ROOFLINE_OPS or results.peak is None or engine not in results.table[case]:
         return "-"
-    return f"{100 * gflops(results.table[case], 'wasm') / results.peak:.0f} %"
+    return f"{100 * gflops(results.table[case], engine) / results.peak:.0f} %"
 
 
 def roofline_section(roofline: dict[str, float]) -> str:
@@ -184,7 +189,7 @@ def plot(results: Results, out: Path) -> bool:
     """GFLOP/s per op per engine, with the measured one-core roofline (and 60 % of it) as vertical lines."""
     table = results.table
     cases = [c for c, row in table.items() if "wasm" in row and row["wasm"][1] > 10_000]  # per-op throughput
-    engines = [e for e in ("wasm", "wasm-2t", "tvm-native", "numpy") if any(e in table[c] for c in cases)]
+    engines = [e for e in ("wasm", "wasm-2t", "wasm-graph", "tvm-native", "numpy") if any(e in table[c] for c in cases)]
     if not cases:
         return False
     plt = _pyplot()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from . import roofline
-from .engines import ENGINES, THREADED_OPS, WASM_THREADS, wasm_threads
+from .engines import ENGINES, GRAPH_OPS, THREADED_OPS, WASM_THREADS, numpy_ref, wasm_threads
 
 rng = np.random.default_rng(0)
 
@@ -82,8 +82,13 @@ CASES = [
     ("layer_norm BERT 128x768", "layer_norm", (_f32(128, 768), _f32(768), _f32(768)), {"axis": -1}, 8 * 128 * 768),
 ]
 
-#: every case on every one-thread engine; the two-thread engines on the heavy ops only
-PAIRS = [(c, e) for c in CASES for e in ENGINES if WASM_THREADS.get(e, 1) == 1 or c[1] in THREADED_OPS]
+#: every case on every one-thread engine; the two-thread engines on the heavy ops only, wasm-graph on GRAPH_OPS
+PAIRS = [
+    (c, e)
+    for c in CASES
+    for e in ENGINES
+    if (WASM_THREADS.get(e, 1) == 1 or c[1] in THREADED_OPS) and (not e.startswith("wasm-graph") or c[1] in GRAPH_OPS)
+]
 
 
 @pytest.mark.parametrize("case,engine", PAIRS, ids=[f"{c[0]}-{e}" for c, e in PAIRS])
@@ -102,6 +107,8 @@ def test_op(benchmark, case, engine):
         run()  # warm-up outside the timings: library load, worker pool start
         result = benchmark(run)
     assert np.all(np.isfinite(result))
+    if engine.startswith("wasm-graph"):  # a separate compiler: check it computed the same layer
+        np.testing.assert_allclose(result, numpy_ref(op, *args, **attrs)(), rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("isa", list(roofline.KERNELS))
