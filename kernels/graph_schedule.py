@@ -330,7 +330,9 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
         if loops[: len(spatial)] != spatial or not spatial:
             return
         ext = _extent(sch, spatial[-1])
-        if not ext or ext % LANES or ext < LANES:
+        if not ext or ext % LANES or ext < LANES:  # not vectorisable (pools on odd widths): threads only
+            if work >= PARALLEL_WORK and len(spatial) > 1:
+                sch.parallel(sch.fuse(*spatial[:-1]))
             return
         rows = _extent(sch, spatial[-2]) if len(spatial) > 1 else None
         if ext % TILE_COLS == 0 and rows and rows % TILE_ROWS == 0 and len(reduce) == 1:
