@@ -20,6 +20,27 @@ from .spec import INT, TENSOR, Call, Kernel, Op, packs_constant
 IM2COL_BELOW_WIDTH = 16
 
 
+def _phase_padded(x, rows, cols, sw, pt, pl):
+    """x zero-padded and stored by column phase: column c of the padded image lands at [c % sw, c // sw].
+
+    Output column xx then reads phase (rs*dw) % sw at xx + (rs*dw) // sw: contiguous in xx for every
+    stride, so the hot loop does vector loads even for strided convs (a plain layout would gather)."""
+    import tvm
+    from tvm import te
+
+    n, c, h, w = x.shape
+    zero = tvm.tirx.const(0.0, "float32")
+    return te.compute(
+        (n, c, rows, sw, cols),
+        lambda b, ch, y, ph, xq: te.if_then_else(
+            tvm.tirx.all(y >= pt, y < h + pt, xq * sw + ph >= pl, xq * sw + ph < w + pl),
+            x[b, ch, y - pt, xq * sw + ph - pl],
+            zero,
+        ),
+        name="xp",
+    )
+
+
 def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     import tvm
     from tvm import te
@@ -45,19 +66,7 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
             name="wp",
         )
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
-    # The padded input is stored by column phase: column x of the padded image lands at [x % sw, x // sw].
-    # Output column xx then reads phase (rs*dw) % sw at xx + (rs*dw) // sw: contiguous in xx for every
-    # stride, so the hot loop does vector loads even for strided convs (a plain layout would gather).
-    wq = owp + (kw - 1) * dw // sw
-    xp = te.compute(
-        (n, c, hp, sw, wq),
-        lambda b, ch, y, ph, xq: te.if_then_else(
-            tvm.tirx.all(y >= pt, y < h + pt, xq * sw + ph >= pl, xq * sw + ph < w + pl),
-            x[b, ch, y - pt, xq * sw + ph - pl],
-            zero,
-        ),
-        name="xp",
-    )
+    xp = _phase_padded(x, hp, owp + (kw - 1) * dw // sw, sw, pt, pl)
     kg = te.indexdiv(k, groups)
     ri, rr, rs = te.reduce_axis((0, cg), "ri"), te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
 
@@ -85,7 +94,6 @@ def _build_depthwise():
     NR columns, each tile reducing over just KH x KW taps. The grouped kernel would tile MR *channels* and
     leave half its rows idle (each channel has its own input), so this one tiles output rows instead;
     weights are read as they are (KH * KW floats a channel: nothing worth packing)."""
-    import tvm
     from tvm import te
 
     from ._tiled import MR, NR, schedule_tiled
@@ -96,21 +104,10 @@ def _build_depthwise():
     x = te.placeholder((n, c, h, w), "float32", name="x")
     wt = te.placeholder((k, 1, kh, kw), "float32", name="wt")
     bias = te.placeholder((k,), "float32", name="bias")
-    zero = tvm.tirx.const(0.0, "float32")
     ohp, owp = (oh + MR - 1) // MR * MR, (ow + NR - 1) // NR * NR
     mult = te.indexdiv(k, c)  # output channels per input channel
-    # the padded input stored by column phase, as in _build (vector loads for any stride); rows cover the
-    # MR-padded output rows so the tile's last rows read zeros, not out of bounds
-    hp, wq = (ohp - 1) * sh + (kh - 1) * dh + 1, owp + (kw - 1) * dw // sw
-    xp = te.compute(
-        (n, c, hp, sw, wq),
-        lambda b, ch, yy, ph, xq: te.if_then_else(
-            tvm.tirx.all(yy >= pt, yy < h + pt, xq * sw + ph >= pl, xq * sw + ph < w + pl),
-            x[b, ch, yy - pt, xq * sw + ph - pl],
-            zero,
-        ),
-        name="xp",
-    )
+    # rows cover the MR-padded output rows, so the tile's last rows read zeros, not out of bounds
+    xp = _phase_padded(x, (ohp - 1) * sh + (kh - 1) * dh + 1, owp + (kw - 1) * dw // sw, sw, pt, pl)
     rr, rs = te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rs")
     acc = te.compute(
         (n, k, ohp, owp),
