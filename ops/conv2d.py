@@ -86,7 +86,9 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     y = te.compute((n, k, oh, ow), lambda b, o, yy, xx: acc[b, o, yy, xx] + bias[o], name="y")
     scalars = [sh] + ([] if unit_stride_w else [sw]) + [pt, pl, dh, dw] + ([groups] if grouped else [])
     packs = ("xp",) if packed else ("xp", "wp")
-    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=packs)
+    # output-column panels outside the channel tiles: a panel's input window is read by every channel tile
+    # while in cache (ResNet-50's 3x3: 6-20 % faster, measured side by side; the GEMM kernels gained nothing)
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=packs, panels_outer=True)
 
 
 def _build_depthwise():
