@@ -23,8 +23,8 @@ def test_packed_weight_kernels_match_reference(case, runtime):
     finally:
         PACK_CONSTANTS.reset(token)
     chain = [plan] if isinstance(plan, Call) else plan
-    # depthwise reads its KH x KW taps per channel as they are: no packed variant
-    assert all(c.kernel.endswith(("_packed", "_depthwise")) for c in chain), [c.kernel for c in chain]
+    # depthwise reads its KH x KW taps per channel as they are, one-row dense its weight rows: no packed variant
+    assert all(c.kernel.endswith(("_packed", "_depthwise", "_row")) for c in chain), [c.kernel for c in chain]
     got = runtime.run(plan)
     want = op.reference(*case.inputs, **case.attrs)
     np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=str(case))

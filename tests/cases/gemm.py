@@ -26,7 +26,9 @@ CASES = [
     _dense(4, 3, 0),  # no features: y = bias
     _dense(16, 10, 32, lead=(2, 3)),
     _dense(128, 768, 768),  # BERT-base attention projection
-    _dense(1, 1000, 2048),  # ResNet-50 classifier
+    _dense(1, 1000, 2048),  # ResNet-50 classifier (one row: the row kernel)
+    _dense(1, 37, 48, bias=False, lead=(1, 1)),  # one row in leading dims, ragged outputs
+    _dense(1, 20, 40),  # one row, K not a multiple of 16: the tiled kernel
 ]
 
 MATMUL = [
