@@ -130,7 +130,10 @@ def _prune_cache(folder: Path, keep: Path) -> None:
     Each compiled graph adds one (ResNet-50's is ~100 MB) and a changed compiler makes new ones, so
     without a cap the cache grows with every rebuild.
     """
-    budget = int(os.environ.get("WASMOPS_CACHE_MAX_MB", "2048")) << 20
+    setting = os.environ.get("WASMOPS_CACHE_MAX_MB", "2048")
+    if not setting.isdigit():
+        raise ValueError(f"WASMOPS_CACHE_MAX_MB must be a whole number of MiB, got {setting!r}")
+    budget = int(setting) << 20
     entries = []
     for path in folder.glob("*.cwasm"):
         try:

@@ -151,6 +151,9 @@ def test_compiled_module_cache_drops_least_recently_used_beyond_its_cap(tmp_path
     (tmp_path / "just-written.cwasm").write_bytes(bytes(2 << 20))  # the newest, kept even when over budget
     _prune_cache(tmp_path, keep=tmp_path / "just-written.cwasm")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["just-written.cwasm", "new.cwasm", "new.sha256"]
+    monkeypatch.setenv("WASMOPS_CACHE_MAX_MB", "2 GB")
+    with pytest.raises(ValueError, match="WASMOPS_CACHE_MAX_MB must be a whole number of MiB, got '2 GB'"):
+        _prune_cache(tmp_path, keep=tmp_path / "just-written.cwasm")
 
 
 def test_relaxed_build_is_preferred_when_present(monkeypatch):
