@@ -51,7 +51,7 @@ def schedule_tiled(
     acc_blk = sch.get_sblock(acc)
     sch.compute_at(acc_blk, ro if panels_outer else co)
     sch.set_scope(acc_blk, 0, "local")
-    acc_loops = list(sch.get_loops(acc_blk))  # below `co`: the MR row loop, the NR col loop, the reductions
+    acc_loops = list(sch.get_loops(acc_blk))  # below the tile loop: MR rows, NR cols, the reductions
     row, col, *reduce_loops = acc_loops[len(acc_loops) - _num_reduce(sch, acc_blk) - 2 :]
     sch.reorder(*reduce_loops, row, col)
     sch.vectorize(col)

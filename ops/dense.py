@@ -2,7 +2,8 @@
 
 Kernel: rows of x (all leading dims collapsed) times packed weight columns, tiled MR x NR in registers
 (see ops/_tiled.py). The weight is repacked per call into NR-wide column panels so the hot loop does
-contiguous vector loads; that costs N*K moves against M*N*K multiply-adds.
+contiguous vector loads; that costs N*K moves against M*N*K multiply-adds, too much for a single row,
+which `f32_dense_row` computes from the weight as it is.
 """
 
 from __future__ import annotations
