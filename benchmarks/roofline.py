@@ -38,6 +38,8 @@ from pathlib import Path
 
 import wasmtime
 
+from wasmops.kernels.builder import zig_env
+
 SOURCE = Path(__file__).with_suffix(".c")
 #: ISA -> the exported kernel of roofline.c that measures it
 KERNELS = {"relaxed-simd": "relaxed_madd", "simd128": "mul_add", "gemm-tile": "gemm_tile"}
@@ -66,7 +68,8 @@ def build() -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "roofline.wasm"
         cmd = [sys.executable, "-m", "ziglang", "cc", *flags, "-nostdlib", "-Wl,--no-entry", *exports]
-        proc = subprocess.run([*cmd, str(SOURCE), "-o", str(out)], capture_output=True, text=True)
+        env = zig_env(Path(tmp))  # zig's object cache goes with the temporary folder
+        proc = subprocess.run([*cmd, str(SOURCE), "-o", str(out)], env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {SOURCE.name} failed:\n{proc.stderr[-4000:]}")
         return out.read_bytes()

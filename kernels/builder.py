@@ -80,8 +80,18 @@ def _compile_unit(op_name: str, isa: str, out: str) -> str:
     return out
 
 
+def zig_env(workdir: Path) -> dict[str, str]:
+    """The environment for zig inside a temporary `workdir`: its caches there too.
+
+    zig keeps every object it compiles in ~/.cache/zig and never prunes it; a graph's C file embeds the
+    model's weights, so each compiled model would leave hundreds of MB behind (69 GB had piled up here)."""
+    cache = str(workdir / ".zig-cache")
+    return {**os.environ, "ZIG_GLOBAL_CACHE_DIR": cache, "ZIG_LOCAL_CACHE_DIR": cache}
+
+
 def _zig(*args: str, cwd: Path | None = None) -> None:
-    proc = subprocess.run([sys.executable, "-m", "ziglang", *args], cwd=cwd, capture_output=True, text=True)
+    env = zig_env(cwd) if cwd is not None else None
+    proc = subprocess.run([sys.executable, "-m", "ziglang", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"`zig {' '.join(args[:2])} ...` failed:\n{proc.stderr[-4000:]}")
 

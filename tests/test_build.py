@@ -51,3 +51,11 @@ def test_cli_info_prints_one_line_per_kernel(runtime):
     ).stdout.splitlines()
     assert len(out) == 1 + len(runtime.manifest.kernels)
     assert any("f32_conv2d_nchw_s1" in line and "conv2d" in line for line in out)
+
+
+def test_zig_leaves_no_cache_behind(tmp_path, monkeypatch):
+    # zig never prunes its cache; the objects of every build (a graph's embeds its weights) would pile up
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    build_library(tmp_path / "out", ["relu"], ("simd128",), jobs=1, cache_dir=tmp_path / "objects", progress=False)
+    assert (tmp_path / "out" / "wasmops.wasm").exists()
+    assert not (tmp_path / "xdg" / "zig").exists()
