@@ -15,8 +15,11 @@ import math
 import tvm
 from tvm import relax, te, tirx, topi
 
+from ..ops._tile_sizes import MR as TILE_ROWS
+from ..ops._tile_sizes import NR as TILE_COLS  # the op library's register tile (8 v128 accumulators)
+from ..ops.dense import pack_columns
+
 LANES = 4
-TILE_ROWS, TILE_COLS = 2, 16  # register tile of matmul-like blocks (8 v128 accumulators, as ops/_tiled.py)
 PARALLEL_WORK = 1 << 16  # loop iterations below which a parallel launch (~5-20 us) costs more than it saves
 #: what a schedule primitive raises when it does not apply (ScheduleError) or its checks fail deeper
 _SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
@@ -191,8 +194,6 @@ def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     In W's own layout a register tile reads TILE_COLS floats from each of K rows N floats apart: with N a
     power-of-two multiple (768, 3072) those rows fall into a handful of cache sets and evict each other.
     A panel is one contiguous K x TILE_COLS block, reused by every row tile (see _tile_reduction)."""
-    import numpy as np
-
     x, w = call.args
     xs, ws = x.ty.shape.values, w.ty.shape.values if isinstance(w, tvm.ir.Constant) else None
     out_dtype = str(call.attrs.out_dtype) if call.attrs.out_dtype else ""
@@ -209,10 +210,7 @@ def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
         return _default(bb, call)
     weight = w.value.numpy()
     k, n = weight.shape
-    panels = -(-n // TILE_COLS)
-    padded = np.zeros((panels * TILE_COLS, k), np.float32)
-    padded[:n] = weight.T
-    packed = np.ascontiguousarray(padded.reshape(panels, TILE_COLS, k).transpose(0, 2, 1))
+    packed = pack_columns(weight.T)  # dense's (N, K) weight layout is W transposed
 
     def compute(xt: te.Tensor, wt: te.Tensor) -> te.Tensor:
         r = te.reduce_axis((0, k), "k")
