@@ -169,7 +169,6 @@ def _one_node_model(op: str, args: tuple, attrs: dict):
     def value(name: str, shape) -> onnx.ValueInfoProto:
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
 
-    expected = NUMPY_FAST[op](*args, **attrs)
     if op == "matmul":
         inputs, inits = [value("a", args[0].shape), value("b", args[1].shape)], []
         node = helper.make_node("MatMul", ["a", "b"], ["y"])
@@ -182,7 +181,8 @@ def _one_node_model(op: str, args: tuple, attrs: dict):
         inputs = [value("x", args[0].shape)]
         inits = [numpy_helper.from_array(args[1], "w"), numpy_helper.from_array(args[2], "bias")]
         node = helper.make_node("Conv", ["x", "w", "bias"], ["y"], pads=[pad] * 4, strides=[stride] * 2, group=groups)
-    graph = helper.make_graph([node], op, inputs, [value("y", expected.shape)], inits)
+    output = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)  # its shape: the compiler infers it
+    graph = helper.make_graph([node], op, inputs, [output], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
