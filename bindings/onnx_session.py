@@ -18,7 +18,7 @@ from onnx import helper, numpy_helper
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..ops.spec import TensorRef
-from ..registry import onnx_nn_ops, onnx_ops, onnx_shape_ops, onnx_tensor_ops  # noqa: F401 - translators
+from ..registry import onnx_all  # noqa: F401 - registers every translator module
 from ..registry.graph import GraphBuilder
 from ..registry.table import REGISTRY, UnsupportedError
 

@@ -38,7 +38,7 @@ def _mindspore_names() -> list[str]:
 def coverage(frontend: str) -> list[tuple[str, bool, str]]:
     """(operator, supported, detail) for every operator the frontend defines (and every registered one)."""
     if frontend == "onnx":
-        from . import onnx_nn_ops, onnx_ops, onnx_shape_ops, onnx_tensor_ops  # noqa: F401 - registration
+        from . import onnx_all  # noqa: F401 - registration
 
         universe = _onnx_names()
     elif frontend == "numpy":
