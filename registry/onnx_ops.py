@@ -192,14 +192,6 @@ def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
     return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
 
 
-@onnx_op(F, "Gelu", 20, ("approximate",))
-def gelu(g: GraphBuilder, a: dict, x):
-    approximate = a.get("approximate", b"none")
-    if (approximate.decode() if isinstance(approximate, bytes) else approximate) != "none":
-        raise AttributeError_(f"{g.label}: Gelu approximate='tanh' is not supported (only the exact erf form)")
-    return g.op("gelu", x)
-
-
 def _binary(onnx_name: str, op_name: str):
     onnx_op(F, onnx_name, 1, ("broadcast", "axis", "consumed_inputs"))(
         lambda g, a, x, y: g.op(op_name, *_legacy_broadcast(a, x, y))
@@ -214,7 +206,7 @@ def _legacy_broadcast(a: dict, x, y):
     return x, y
 
 
-for _onnx, _op in [("Add", "add"), ("Sub", "subtract"), ("Mul", "multiply"), ("Div", "divide"), ("Pow", "power")]:
+for _onnx, _op in [("Add", "add"), ("Sub", "subtract"), ("Mul", "multiply")]:  # Div, Pow: onnx_elementwise.py
     _binary(_onnx, _op)
 
 
