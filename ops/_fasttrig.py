@@ -143,7 +143,7 @@ def _sinh_cosh(x, sign: float) -> PrimExpr:
     a = lets(_abs(x), "a")
     h = lets(exp(_c(0.5) * a), "h")
     e = lets(h * h, "e")
-    return lets, x, a, _c(0.5) * e + _c(sign * 0.5) / e
+    return lets, x, a, _c(0.5) * h * h + _c(sign * 0.5) / e  # (h / 2) * h: finite up to the result's own limit
 
 
 def sinh(x) -> PrimExpr:

@@ -1,5 +1,5 @@
 """More elementwise binary ops on the binary template (ops/binary.py `_Row` / `Binary`, numpy broadcasting):
-remainders (mod, fmod), integer divisions (trunc_divide, floor_divide), bitwise ops and shifts on int32,
+remainders (mod, fmod), integer division (trunc_divide), bitwise ops and shifts on int32,
 logical ops on bool.
 
 Division by zero never traps: wasm's i32.div_s would, so the divisor is made safe first and the results
@@ -26,8 +26,10 @@ def _tirx():
 
 
 def _safe_divisor(b):
+    """b, or 1 where b is 0 or -1: both arms of a Select are computed, and i32.div_s traps on x / 0 and on
+    INT32_MIN / -1 (LLVM's srem is undefined there too); callers select the right result for those."""
     t = _tirx()
-    return t.Select(b == 0, t.const(1, "int32"), b)
+    return t.Select(t.any(b == 0, b == -1), t.const(1, "int32"), b)
 
 
 def _trunc_divide(a, b):
@@ -35,21 +37,10 @@ def _trunc_divide(a, b):
     return t.Select(b == -1, t.const(0, "int32") - a, t.Select(b == 0, b, t.truncdiv(a, _safe_divisor(b))))
 
 
-def _floor_divide(a, b):
-    t = _tirx()
-    from ._fastmath import _Lets
-
-    lets = _Lets()
-    a, b = lets(a, "a"), lets(b, "b")
-    q = lets(_trunc_divide(a, b), "q")
-    r = lets(a - q * b, "r")
-    return lets.wrap(t.Select(t.all(r != 0, (r ^ b) < 0), q - 1, q))
-
-
 def _fmod(a, b, dtype: str = ""):
     t = _tirx()
     if (dtype or str(a.dtype)) == "int32":
-        return t.truncmod(a, _safe_divisor(b))  # INT32_MIN % -1 is 0 in wasm, no trap; x % 0 = x % 1 = 0
+        return t.truncmod(a, _safe_divisor(b))  # x % 0 = x % -1 = x % 1 = 0
     from ._fastmath import fmod
 
     return fmod(a, b)
@@ -112,7 +103,6 @@ ROWS = [
     _Row("mod", _mod, np.mod, BOTH, "remainder with the divisor's sign (numpy.mod, Python %)", lanes=4),
     _Row("fmod", _fmod, np.fmod, BOTH, "remainder with the dividend's sign (C fmod); exact", lanes=4),
     _Row("trunc_divide", _trunc_divide, _np_trunc_divide, INT, "x1 / x2 rounded toward zero (C, ONNX Div)"),
-    _Row("floor_divide", _floor_divide, np.floor_divide, INT, "x1 // x2 rounded down (numpy, Python)"),
     _Row("bitwise_and", lambda a, b: a & b, np.bitwise_and, INT, "x1 & x2"),
     _Row("bitwise_or", lambda a, b: a | b, np.bitwise_or, INT, "x1 | x2"),
     _Row("bitwise_xor", lambda a, b: a ^ b, np.bitwise_xor, INT, "x1 ^ x2"),
