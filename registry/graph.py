@@ -15,6 +15,7 @@ import numpy as np
 from ..kernels.plan import Step
 from ..ops import PREV, Call, all_ops
 from ..ops.spec import PACK_CONSTANTS, TensorRef
+from .dtypes import COMPUTE, to_compute
 
 Value = np.ndarray | TensorRef
 
@@ -28,11 +29,15 @@ def _has_ref(args: tuple) -> bool:
 
 
 def _narrow(value: Any) -> Any:
-    """int64 constants meet int32 tensors (wasm computes indices in int32): narrow them when they fit."""
-    if isinstance(value, np.ndarray) and value.dtype == np.int64:
-        if value.size and (value.min() < -(2**31) or value.max() >= 2**31):
-            raise ValueError(f"int64 constant with values beyond int32 range (shape {value.shape})")
-        return value.astype(np.int32)
+    """Constants that meet graph tensors take the dtype tensors of their dtype compute in (registry/dtypes.py):
+    int64 narrows to int32 when it fits (else OverflowError), float16 and float64 become float32."""
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.float64:
+            return value.astype(np.float32)
+        if value.dtype in COMPUTE:
+            return to_compute(value, f"int64 constant of shape {value.shape}")
     return value
 
 
@@ -43,6 +48,9 @@ class GraphBuilder:
         self.steps: list[Step] = []
         self.label = ""
         self.num_outputs = 1  # of the node being translated (ONNX Split needs it)
+        #: translate a subgraph (If / Loop / Scan bodies) inline: (graph, {name: value}) -> output values;
+        #: set by the session that owns the node loop
+        self.subgraph = None
 
     def op(self, name: str, *args: Any, **attrs: Any) -> Value:
         """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""
