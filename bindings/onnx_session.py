@@ -157,7 +157,7 @@ class InferenceSession:
 
     def _translate(self, shapes: dict[str, tuple[int, ...]], known: dict[str, np.ndarray]) -> Program:
         g = GraphBuilder()
-        g.subgraph = lambda graph, bound: self._translate_graph(g, graph, bound)
+        g.subgraph = lambda graph, bound: self._translate_graph(g, graph, ChainMap(bound, g.scope))
         values: dict[str, object] = dict(self.constants)
         feeds, by_buffer = {}, {}
         for vi in self._inputs:
@@ -181,6 +181,13 @@ class InferenceSession:
     def _translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:
         """Translate `graph`'s nodes over `outer` values (a subgraph sees its enclosing scope); its outputs."""
         values = ChainMap({t.name: numpy_helper.to_array(t) for t in graph.initializer}, outer)
+        enclosing, g.scope = getattr(g, "scope", None), values
+        try:
+            return self._translate_nodes(g, graph, values)
+        finally:
+            g.scope = enclosing
+
+    def _translate_nodes(self, g: GraphBuilder, graph: onnx.GraphProto, values: ChainMap) -> list:
         for i, node in enumerate(graph.node):
             label = f"node {node.name or i!r} ({node.op_type})"
             entry = REGISTRY.lookup("onnx", node.op_type, self.opset)

@@ -41,6 +41,20 @@ def _narrow(value: Any) -> Any:
     return value
 
 
+def _fold(op, args: tuple, attrs: dict) -> np.ndarray:
+    """Evaluate an op on constants with its numpy reference; dtypes the op refuses (int64 shape arithmetic,
+    float16) are computed in their compute dtype and the result given back in the inputs' own dtype."""
+    try:
+        return np.asarray(op.reference(*args, **attrs))
+    except TypeError:
+        arrays = [np.asarray(a) for a in args if isinstance(a, np.ndarray | np.generic)]
+        out = np.asarray(op.reference(*(_narrow(a) for a in args), **attrs))
+        for a in arrays:
+            if a.dtype in COMPUTE and COMPUTE[a.dtype] == out.dtype:
+                return out.astype(a.dtype)
+        return out
+
+
 class GraphBuilder:
     """Collects steps for one set of input shapes; `label` names the node being translated (for errors)."""
 
@@ -51,12 +65,13 @@ class GraphBuilder:
         #: translate a subgraph (If / Loop / Scan bodies) inline: (graph, {name: value}) -> output values;
         #: set by the session that owns the node loop
         self.subgraph = None
+        self.scope = None  # the values visible to the node being translated (the session's)
 
     def op(self, name: str, *args: Any, **attrs: Any) -> Value:
         """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""
         op = all_ops()[name]
         if not _has_ref(args):
-            return np.asarray(op.reference(*args, **attrs))
+            return _fold(op, args, attrs)
         token = PACK_CONSTANTS.set(True)  # weights are constants of the graph: pack them once, here
         try:
             plan = op.plan(*(_narrow(a) for a in args), **attrs)
