@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
@@ -112,6 +111,5 @@ def test_a_value_computed_at_run_time_is_refused_clearly():
         [_vi("x", TensorProto.FLOAT, [2])],
         [_vi("y", TensorProto.FLOAT, None)],
     )
-    onnx.checker.check_model(model)
     with pytest.raises(wo.UnsupportedError, match="Reshape shape must be known before the run.*computed from tensor"):
         wo.InferenceSession(model)
