@@ -143,6 +143,6 @@ def test_sequence_lens_fed_at_run_time():
         ["X", "W", "R", "B", "sequence_lens"],
         ["Y", "Y_h", "Y_c"],
         hidden_size=hidden,
-        direction="bidirectional",
+        direction="reverse",
     )
     _close(*_run(node, feeds, inits, ["Y", "Y_h", "Y_c"]))
