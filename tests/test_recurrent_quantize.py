@@ -146,3 +146,149 @@ def test_sequence_lens_fed_at_run_time():
         direction="reverse",
     )
     _close(*_run(node, feeds, inits, ["Y", "Y_h", "Y_c"]))
+
+
+# ---- quantized ------------------------------------------------------------------------------------------
+U8, I8, I16, I32 = TensorProto.UINT8, TensorProto.INT8, TensorProto.INT16, TensorProto.INT32
+
+
+def _graph(nodes, feeds: dict, inits: dict, outputs: dict, opset: int = 21, reference: bool = True):
+    """A graph of `nodes` with float32 feeds; outputs: name -> ONNX element type."""
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(k, F32, v.shape) for k, v in feeds.items()],
+        [helper.make_tensor_value_info(k, t, None) for k, t in outputs.items()],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
+    got = wo.InferenceSession(model).run(None, feeds)
+    if not reference:
+        return got, None
+    return got, ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _exact(got, want):
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
+        np.testing.assert_array_equal(g, w)
+
+
+def _ties(*shape, scale=0.5):
+    """Values on and between rounding ties (k + 0.5) * scale, plus some beyond every 8-bit range."""
+    x = (rng.integers(-300, 300, shape) + rng.choice([0.0, 0.5, 0.25], shape)) * scale
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("zp", "axis", "block"),
+    [
+        (np.asarray(128, np.uint8), 1, 0),
+        (np.asarray([-3, 0, 5, 1], np.int8), 1, 0),
+        (np.asarray([[7, -9], [0, 2], [100, -100]], np.int16), 1, 2),
+        (np.asarray([[1, 2, 3, 4], [5, 6, 7, 8]], np.uint16), 0, 2),
+    ],
+)
+def test_quantize_linear(zp, axis, block):
+    x = _ties(3, 4)
+    if zp.ndim == 0:
+        scale = np.asarray(0.5, np.float32)
+    elif block == 0:
+        scale = np.asarray([0.5, 0.25, 1.0, 2.0], np.float32)
+    else:
+        scale = (rng.integers(1, 4, zp.shape) * 0.25).astype(np.float32)
+    attrs = {"axis": axis} if block == 0 else {"axis": axis, "block_size": block}
+    node = helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], **attrs)
+    out = helper.np_dtype_to_tensor_dtype(zp.dtype)
+    _exact(*_graph([node], {"x": x}, {"s": scale, "zp": zp}, {"y": out}))
+
+
+@pytest.mark.parametrize(("axis", "block"), [(1, 0), (0, 2), (1, 3)])
+def test_quantize_dequantize_chain(axis, block):
+    """DequantizeLinear on the int32 tensors QuantizeLinear leaves in wasm, per axis and per block."""
+    x = _f32(4, 6, scale=40)
+    n = x.shape[axis]
+    shape = (n,) if block == 0 else tuple(-(-d // block) if i == axis else d for i, d in enumerate(x.shape))
+    scale = (rng.integers(1, 5, shape) * 0.5).astype(np.float32)
+    zp = rng.integers(-20, 20, shape).astype(np.int8)
+    attrs = {"axis": axis} if block == 0 else {"axis": axis, "block_size": block}
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], **attrs),
+        helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"], **attrs),
+    ]
+    got, want = _graph(nodes, {"x": x}, {"s": scale, "zp": zp}, {"y": F32})
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("shape", [(6,), (3, 4), (2, 5, 3)])
+def test_dynamic_quantize_linear(shape):
+    x = _f32(*shape, scale=3)
+    node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "scale", "zp"])
+    got, want = _graph([node], {"x": x}, {}, {"y": U8, "scale": F32, "zp": U8})
+    _exact(got, want)
+
+
+def test_matmul_integer_chunks_long_sums():
+    """K = 600 uint8 products pass 2**24: the sum is cut into exact chunks; per-column b zero points."""
+    x = rng.uniform(0, 255, (3, 600)).astype(np.float32)
+    b = rng.integers(0, 256, (600, 5)).astype(np.uint8)
+    b_zp = rng.integers(0, 256, (5,)).astype(np.uint8)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "one", "azp"], ["a"]),
+        helper.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"]),
+    ]
+    inits = {"one": np.asarray(1.0, np.float32), "azp": np.asarray(3, np.uint8), "b": b, "bzp": b_zp}
+    _exact(*_graph(nodes, {"x": x}, inits, {"y": I32}))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_qlinear_matmul(dtype):
+    lo = 0 if dtype == np.uint8 else -128
+    x = _f32(2, 3, 8, scale=30)
+    inits = {
+        "sa": np.asarray(0.5, np.float32),
+        "za": np.asarray(lo + 120, dtype),
+        "b": rng.integers(lo, lo + 256, (8, 4)).astype(dtype),
+        "sb": np.asarray(0.03, np.float32),
+        "zb": np.asarray(lo + 128, dtype),
+        "sy": np.asarray(0.7, np.float32),
+        "zy": np.asarray(lo + 100, dtype),
+    }
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sa", "za"], ["a"]),
+        helper.make_node("QLinearMatMul", ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "sy", "zy"], ["y"]),
+    ]
+    got, want = _graph(nodes, {"x": x}, inits, {"y": F32})
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_qlinear_conv_and_conv_integer():
+    x = _f32(1, 3, 6, 5, scale=20)
+    w = rng.integers(0, 256, (4, 3, 3, 3)).astype(np.uint8)
+    inits = {
+        "sx": np.asarray(0.25, np.float32),
+        "zx": np.asarray(131, np.uint8),
+        "w": w,
+        "sw": np.asarray([0.01, 0.02, 0.005, 0.03], np.float32),
+        "zw": np.asarray([120, 128, 140, 127], np.uint8),
+        "sy": np.asarray(0.9, np.float32),
+        "zy": np.asarray(110, np.uint8),
+        "bias": rng.integers(-5000, 5000, (4,)).astype(np.int32),
+    }
+    conv = {"pads": [1, 0, 1, 2], "strides": [1, 2]}
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["q"]),
+        helper.make_node("QLinearConv", ["q", "sx", "zx", "w", "sw", "zw", "sy", "zy", "bias"], ["qy"], **conv),
+        helper.make_node("DequantizeLinear", ["qy", "sy", "zy"], ["y"]),
+        helper.make_node("ConvInteger", ["q", "w", "zx"], ["acc"], pads=[1, 1, 1, 1]),
+    ]
+    got, want = _graph(nodes, {"x": x}, inits, {"y": F32, "acc": I32})
+    _exact(got, want)
+
+
+def test_quantize_refuses_int4():
+    node = helper.make_node("QuantizeLinear", ["x", "s"], ["y"], output_dtype=TensorProto.INT4)
+    feeds, inits = {"x": _f32(4)}, {"s": np.asarray(0.5, np.float32)}
+    with pytest.raises(wo.UnsupportedError, match="int4 is not supported"):
+        _graph([node], feeds, inits, {"y": I8}, reference=False)
