@@ -252,7 +252,21 @@ def instance_norm(g: GraphBuilder, a: dict, x, scale, bias):
 
 @onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
 def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
-    return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+    """The fused kernel for Y alone; with the optional Mean / InvStdDev outputs, the statistics op by op."""
+    if int(a.get("stash_type", 1)) != 1:
+        raise AttributeError_(f"{g.label}: LayerNormalization stash_type {a['stash_type']} is not supported")
+    axis, epsilon = int(a.get("axis", -1)), float(a.get("epsilon", 1e-5))
+    if g.num_outputs == 1:
+        return g.op("layer_norm", x, scale, bias, axis=axis, epsilon=epsilon)
+    if not -len(x.shape) <= axis < len(x.shape):
+        raise AttributeError_(f"{g.label}: LayerNormalization axis {axis} is out of range for rank {len(x.shape)}")
+    axes = tuple(range(axis % len(x.shape), len(x.shape)))
+    mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, mean)
+    var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    inv_std = g.op("divide", np.float32(1), g.op("sqrt", g.op("add", var, np.float32(epsilon))))
+    y = g.op("multiply", g.op("multiply", centred, inv_std), scale)
+    return [y if bias is None else g.op("add", y, bias), mean, inv_std]
 
 
 def _pool_args(g: GraphBuilder, a: dict, x):
