@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import GraphBuilder
-from .onnx_ops import AttributeError_, F, _ints, _need_2d, _one_d, _spatial_pads, onnx_op
 from .onnx_nn_ops import _str
+from .onnx_ops import AttributeError_, F, _ints, _need_2d, _one_d, _spatial_pads, onnx_op
 
 _LP_POOL = ("kernel_shape", "strides", "pads", "auto_pad", "dilations", "p", "ceil_mode")
 
