@@ -281,6 +281,8 @@ def _pool_args(g: GraphBuilder, a: dict, x):
 @onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
+    if g.num_outputs > 1:
+        raise AttributeError_(f"{g.label}: MaxPool's optional Indices output is not supported")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
