@@ -2,13 +2,16 @@
 
 Operands are folded left to right: letters only one side needs are summed out first, then the pair is
 laid out as (batch..., free, contracted) @ (batch..., contracted, free) for `matmul`. Ellipses become
-placeholder letters aligned to the right. A letter repeated inside one operand (a diagonal) is refused.
+placeholder letters aligned to the right. A letter repeated inside one operand (a diagonal) is taken with
+an identity mask: where(eye, x, 0) summed over the second occurrence.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 
 from .graph import GraphBuilder
 from .onnx_nn_ops import _str
@@ -34,8 +37,6 @@ def _parse(g: GraphBuilder, equation: str, shapes: list[tuple[int, ...]]) -> tup
             term = term.replace("...", dots[width - n :])
         if "." in term or len(term) != len(shape):
             raise AttributeError_(f"{g.label}: Einsum term {term!r} does not match an input of shape {shape}")
-        if len(set(term)) != len(term):
-            raise AttributeError_(f"{g.label}: Einsum repeated index in {term!r} (a diagonal) is not supported")
         subs.append(term)
     if arrow:
         out = rhs.replace("...", dots)
@@ -45,6 +46,21 @@ def _parse(g: GraphBuilder, equation: str, shapes: list[tuple[int, ...]]) -> tup
     if len(set(out)) != len(out) or any(c not in "".join(subs) for c in out):
         raise AttributeError_(f"{g.label}: Einsum output {rhs!r} is not valid for {equation!r}")
     return subs, out
+
+
+def _diagonals(g: GraphBuilder, x, sub: str):
+    """Take the diagonal of every letter repeated in sub, so each letter appears once."""
+    while len(set(sub)) != len(sub):
+        c = next(c for c in sub if sub.count(c) > 1)
+        p, q = sub.index(c), sub.index(c, sub.index(c) + 1)
+        if x.shape[p] != x.shape[q]:
+            raise AttributeError_(f"{g.label}: Einsum repeated index {c!r} spans dims {x.shape[p]} and {x.shape[q]}")
+        eye_shape = [1] * len(sub)
+        eye_shape[p] = eye_shape[q] = x.shape[p]
+        eye = np.eye(x.shape[p], dtype=bool).reshape(eye_shape)
+        x = g.op("sum", g.op("where", eye, x, np.zeros((), x.dtype)), axis=(q,))
+        sub = sub[:q] + sub[q + 1 :]
+    return x, sub
 
 
 def _sum_out(g: GraphBuilder, x, sub: str, keep: set[str]):
@@ -83,6 +99,9 @@ def _contract(g: GraphBuilder, a, sa: str, b, sb: str, keep: set[str]):
 @onnx_op(F, "Einsum", 12, ("equation",))
 def einsum(g: GraphBuilder, a: dict, *xs):
     subs, out = _parse(g, _str(a["equation"], ""), [tuple(x.shape) for x in xs])
+    xs = list(xs)
+    for i, x in enumerate(xs):
+        xs[i], subs[i] = _diagonals(g, x, subs[i])
     y, sy = xs[0], subs[0]
     for i in range(1, len(xs)):
         later = set(out).union(*subs[i + 1 :])
