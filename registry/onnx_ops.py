@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
+from .pool_nd import pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -290,14 +291,22 @@ def _pool_args(g: GraphBuilder, a: dict, x):
     return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
 
 
+def _wide_pads(kernel: list[int], pads) -> bool:
+    return any(max(pads[i], pads[i + 2]) > kernel[i] // 2 for i in range(2))
+
+
 @onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
     if g.num_outputs > 1:
         raise AttributeError_(f"{g.label}: MaxPool's optional Indices output is not supported")
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if not ceil_mode and _wide_pads(kernel, pads):  # beyond the kernel's padding limit: the separable path
+        return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
         x,
@@ -312,7 +321,11 @@ def max_pool(g: GraphBuilder, a: dict, x):
 @onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 @_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if not ceil_mode and (dilations != [1, 1] or _wide_pads(kernel, pads)):
+        return pool_nd(g, a, x, "avg")
     if dilations != [1, 1]:
         raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
     return g.op(

@@ -1,8 +1,9 @@
 """The ONNX frontend, pooling and block layouts built from existing ops: GlobalMaxPool, LpPool,
 DepthToSpace and SpaceToDepth.
 
-LpPool is a depthwise convolution with a ones kernel on |x|^p (so strides, pads and dilations come from
-conv2d), then the 1/p power; the block layouts are a reshape, a 6-D transpose and a reshape.
+LpPool (1-D, 2-D) is a depthwise convolution with a ones kernel on |x|^p (so strides, pads and dilations
+come from conv2d), then the 1/p power; 3-D LpPool sums its windows separably (registry/pool_nd.py). The
+block layouts are a reshape, a 6-D transpose and a reshape.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from .graph import GraphBuilder
 from .onnx_nn_ops import _str
 from .onnx_ops import AttributeError_, F, _ints, _need_2d, _one_d, _spatial_pads, onnx_op
+from .pool_nd import pool_nd
 
 _LP_POOL = ("kernel_shape", "strides", "pads", "auto_pad", "dilations", "p", "ceil_mode")
 
@@ -36,12 +38,14 @@ def _power(g: GraphBuilder, x, p: int):
 @_one_d
 def lp_pool(g: GraphBuilder, a: dict, x):
     """(sum over the window of |x|^p) ^ (1/p), 1-D and 2-D; pads count as zeros."""
-    _need_2d(g.label, x, "LpPool")
     if int(a.get("ceil_mode", 0)):
         raise AttributeError_(f"{g.label}: LpPool ceil_mode=1 is not supported")
     p = int(a.get("p", 2))
     if not 1 <= p <= 8:
         raise AttributeError_(f"{g.label}: LpPool p={p} is not supported (only 1 to 8)")
+    if len(x.shape) == 5:
+        return _root(g, pool_nd(g, a, _power(g, g.op("abs", x) if p % 2 else x, p), "sum"), p)
+    _need_2d(g.label, x, "LpPool")
     kernel = _ints(a["kernel_shape"])
     strides, dilations = _ints(a.get("strides", [1, 1])), _ints(a.get("dilations", [1, 1]))
     pads = _spatial_pads(a, x.shape, kernel, strides, dilations)
@@ -49,6 +53,10 @@ def lp_pool(g: GraphBuilder, a: dict, x):
     ones = np.ones((c, 1, *kernel), np.float32)
     powered = _power(g, g.op("abs", x) if p % 2 else x, p)
     sums = g.op("conv2d", powered, ones, None, stride=tuple(strides), padding=pads, dilation=tuple(dilations), groups=c)
+    return _root(g, sums, p)
+
+
+def _root(g: GraphBuilder, sums, p: int):
     if p == 1:
         return sums
     if p == 2:

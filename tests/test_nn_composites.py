@@ -157,6 +157,18 @@ def test_pooling_and_block_layouts():
     _check("SpaceToDepth", {"x": x}, ["y"], 13, blocksize=2)
 
 
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_separable_pooling_3d_and_wide_pads(include_pad):
+    x = _f32(1, 2, 5, 6, 7)
+    attrs = dict(kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[1, 1, 0, 1, 2, 1], dilations=[2, 1, 1])
+    _check("MaxPool", {"x": x}, ["y"], 22, **attrs)
+    _check("AveragePool", {"x": x}, ["y"], 22, count_include_pad=include_pad, **attrs)
+    _check("LpPool", {"x": x}, ["y"], 22, p=2, **attrs)
+    x2 = _f32(1, 2, 6, 6)  # pads beyond half the kernel: the 2-D kernels refuse them
+    _check("MaxPool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2])
+    _check("AveragePool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2], count_include_pad=include_pad)
+
+
 def test_max_pool_indices_refused():
     model = _model("MaxPool", {"x": _f32(1, 1, 4, 4)}, ["y", "idx"], 12, kernel_shape=[2, 2])
     with pytest.raises(wo.UnsupportedError, match="Indices"):
