@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
+from .pool_nd import pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -264,7 +265,21 @@ def instance_norm(g: GraphBuilder, a: dict, x, scale, bias):
 
 @onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
 def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
-    return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+    """The fused kernel for Y alone; with the optional Mean / InvStdDev outputs, the statistics op by op."""
+    if int(a.get("stash_type", 1)) != 1:
+        raise AttributeError_(f"{g.label}: LayerNormalization stash_type {a['stash_type']} is not supported")
+    axis, epsilon = int(a.get("axis", -1)), float(a.get("epsilon", 1e-5))
+    if g.num_outputs == 1:
+        return g.op("layer_norm", x, scale, bias, axis=axis, epsilon=epsilon)
+    if not -len(x.shape) <= axis < len(x.shape):
+        raise AttributeError_(f"{g.label}: LayerNormalization axis {axis} is out of range for rank {len(x.shape)}")
+    axes = tuple(range(axis % len(x.shape), len(x.shape)))
+    mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, mean)
+    var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    inv_std = g.op("divide", np.float32(1), g.op("sqrt", g.op("add", var, np.float32(epsilon))))
+    y = g.op("multiply", g.op("multiply", centred, inv_std), scale)
+    return [y if bias is None else g.op("add", y, bias), mean, inv_std]
 
 
 def _pool_args(g: GraphBuilder, a: dict, x):
@@ -276,12 +291,22 @@ def _pool_args(g: GraphBuilder, a: dict, x):
     return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
 
 
+def _wide_pads(kernel: list[int], pads) -> bool:
+    return any(max(pads[i], pads[i + 2]) > kernel[i] // 2 for i in range(2))
+
+
 @onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
+    if g.num_outputs > 1:
+        raise AttributeError_(f"{g.label}: MaxPool's optional Indices output is not supported")
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if not ceil_mode and _wide_pads(kernel, pads):  # beyond the kernel's padding limit: the separable path
+        return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
         x,
@@ -296,7 +321,11 @@ def max_pool(g: GraphBuilder, a: dict, x):
 @onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 @_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if not ceil_mode and (dilations != [1, 1] or _wide_pads(kernel, pads)):
+        return pool_nd(g, a, x, "avg")
     if dilations != [1, 1]:
         raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
     return g.op(

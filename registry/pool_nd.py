@@ -1,0 +1,89 @@
+"""Separable N-D max / average pooling for ONNX MaxPool / AveragePool: 3-D spatial inputs (N, C, D, H, W),
+and 2-D ones whose pads or dilations the 2-D kernels do not take.
+
+A box window is separable: the max (or sum) over a D x H x W window is that over D of that over H of that
+over W. Each axis is one pass: pad it (with -inf for max, 0 for sums), then combine `kernel` strided slices.
+The average divides by a constant grid, the product of per-axis counts of positions that are not padding
+(or of whole windows when count_include_pad). Only floor output sizes (ceil_mode=0) are handled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import GraphBuilder
+
+
+class PoolingError(ValueError):
+    """A pooling attribute value this path does not support."""
+
+
+def _pads(g: GraphBuilder, a: dict, spatial, kernel, strides, dilations) -> tuple[list[int], list[int]]:
+    rank = len(spatial)
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("NOTSET", ""):
+        pads = [int(p) for p in a.get("pads", [0] * 2 * rank)]
+        return pads[:rank], pads[rank:]
+    if auto == "VALID":
+        return [0] * rank, [0] * rank
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise PoolingError(f"{g.label}: unknown auto_pad {auto!r}")
+    begin, end = [], []
+    for size, k, s, d in zip(spatial, kernel, strides, dilations, strict=True):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        begin.append(big if auto == "SAME_LOWER" else small)
+        end.append(small if auto == "SAME_LOWER" else big)
+    return begin, end
+
+
+def _counts(size: int, out: int, k: int, s: int, d: int, pb: int) -> np.ndarray:
+    """How many of each window's taps fall inside the unpadded axis."""
+    taps = np.arange(out)[:, None] * s + np.arange(k)[None, :] * d - pb
+    return ((taps >= 0) & (taps < size)).sum(1)
+
+
+def pool_nd(g: GraphBuilder, a: dict, x, kind: str):
+    """kind 'max', 'avg' or 'sum' (LpPool's window sums); x: (N, C, spatial...).
+
+    Raises PoolingError for what it does not handle.
+    """
+    rank = len(x.shape) - 2
+    if int(a.get("ceil_mode", 0)):
+        raise PoolingError(f"{g.label}: ceil_mode=1 is not supported for {rank}-D pooling")
+    if int(a.get("storage_order", 0)):
+        raise PoolingError(f"{g.label}: storage_order=1 is not supported")
+    kernel = [int(k) for k in a["kernel_shape"]]
+    strides = [int(s) for s in a.get("strides", [1] * rank)]
+    dilations = [int(d) for d in a.get("dilations", [1] * rank)]
+    if not len(kernel) == len(strides) == len(dilations) == rank or min(kernel + strides + dilations) < 1:
+        raise PoolingError(f"{g.label}: kernel_shape / strides / dilations do not describe {rank}-D pooling")
+    begin, end = _pads(g, a, x.shape[2:], kernel, strides, dilations)
+    fill = -np.inf if kind == "max" else 0.0
+    combine = "maximum" if kind == "max" else "add"
+    divisor = np.ones((1,) * rank, np.float32)
+    y = x
+    for i, (k, s, d, pb, pe) in enumerate(zip(kernel, strides, dilations, begin, end, strict=True)):
+        axis, size = i + 2, x.shape[i + 2]
+        if pb < 0 or pe < 0 or max(pb, pe) >= (k - 1) * d + 1:
+            raise PoolingError(f"{g.label}: pads ({pb}, {pe}) on spatial axis {i} must be >= 0 and below the window")
+        out = (size + pb + pe - (k - 1) * d - 1) // s + 1
+        if out < 1:
+            raise PoolingError(f"{g.label}: the window is larger than the padded input along spatial axis {i}")
+        if pb or pe:
+            width = [(0, 0)] * len(x.shape)
+            width[axis] = (pb, pe)
+            y = g.op("pad", y, width, constant_value=fill)
+        acc = None
+        for t in range(k):
+            tap = g.op("slice", y, [t * d], [t * d + (out - 1) * s + 1], axes=[axis], steps=[s])
+            acc = tap if acc is None else g.op(combine, acc, tap)
+        y = acc
+        shape = [1] * rank
+        shape[i] = out
+        counts = _counts(size, out, k, s, d, pb) if not int(a.get("count_include_pad", 0)) else np.full(out, k)
+        divisor = divisor * counts.reshape(shape).astype(np.float32)
+    if kind != "avg":
+        return y
+    return g.op("divide", y, divisor)
