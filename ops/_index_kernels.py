@@ -146,7 +146,7 @@ def cumulative(dtype: str, op: str):
         "    p: T.int32 = T.if_then_else(reverse != 0, k + 1, k - 1)",
         "    for e in range(inner):",
         "        if t == 0:",
-        f'            y[o, k, e] = T.if_then_else(exclusive != 0, T.{dtype}({one}), x[o, k, e])',
+        f"            y[o, k, e] = T.if_then_else(exclusive != 0, T.{dtype}({one}), x[o, k, e])",
         "        else:",
         f"            y[o, k, e] = y[o, p, e] {sym} T.if_then_else(exclusive != 0, x[o, p, e], x[o, k, e])",
     ]
@@ -179,6 +179,7 @@ def topk_indices(dtype: str):
         f'x = T.match_buffer(x_h, (outer, n, inner), "{dtype}")',
         'y = T.match_buffer(y_h, (outer, k, inner), "int32")',
     ]
+
     def before(a: str, b: str) -> str:  # a strictly better than b
         return f"((largest != 0 and {a} > {b}) or (largest == 0 and {a} < {b}))"
 

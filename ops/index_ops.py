@@ -197,9 +197,7 @@ class GatherND(Op):
 
             return _index_kernels.gather_nd(dt)
 
-        return [
-            Kernel(f"{prefix(np.dtype(dt))}_gather_nd", lambda dt=dt: build(dt), (TENSOR,) * 5) for dt in DTYPES
-        ]
+        return [Kernel(f"{prefix(np.dtype(dt))}_gather_nd", lambda dt=dt: build(dt), (TENSOR,) * 5) for dt in DTYPES]
 
     def reference(self, data, indices, batch_dims: int = 0) -> np.ndarray:
         data, ind = np.asarray(data), np.asarray(indices)
@@ -253,9 +251,7 @@ class ScatterND(Op):
             return _index_kernels.scatter_nd(dt, red)
 
         return [
-            Kernel(
-                f"{prefix(np.dtype(dt))}_scatter_nd_{red}", lambda dt=dt, red=red: build(dt, red), (TENSOR,) * 6
-            )
+            Kernel(f"{prefix(np.dtype(dt))}_scatter_nd_{red}", lambda dt=dt, red=red: build(dt, red), (TENSOR,) * 6)
             for dt in DTYPES
             for red in REDUCTIONS
         ]

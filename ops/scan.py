@@ -117,10 +117,8 @@ class ArgReduce(Op):
             result = (1,) * len(shape) if keepdims else ()
         else:
             result = tuple(1 if d == ax else n for d, n in enumerate(flat.shape) if keepdims or d != ax)
-        out = (view[0], 1, view[2])
-        return Call(
-            f"{prefix(a.dtype)}_{self.name}", [flat.reshape(view)], out, np.int32, (int(bool(select_last_index)),), result
-        )
+        out, last = (view[0], 1, view[2]), (int(bool(select_last_index)),)
+        return Call(f"{prefix(a.dtype)}_{self.name}", [flat.reshape(view)], out, np.int32, last, result)
 
 
 class TopKIndices(Op):

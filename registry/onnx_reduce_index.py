@@ -30,7 +30,6 @@ _EMPTY = {
     "ReduceLogSum": -np.inf,
     "ReduceLogSumExp": -np.inf,
 }
-_INT_EMPTY = {"ReduceMax": np.iinfo(np.int32).min, "ReduceMin": np.iinfo(np.int32).max}
 _FLOAT_ONLY = ("ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMean")
 
 
@@ -87,8 +86,24 @@ def _translator(name: str):
         count = math.prod(x.shape[d] for d in reduced)
         if axes != () and (count == 0 or math.prod(x.shape) == 0):
             shape = tuple(1 if d in reduced else n for d, n in enumerate(x.shape) if keepdims or d not in reduced)
-            fill = 0 if count else (_INT_EMPTY.get(name, int(name == "ReduceProd")) if dtype.kind in "iu" else _EMPTY[name])
-            return np.full(shape, fill, dtype if dtype.kind in "fiu" else np.float32)
+            if count:
+                fill = 0
+            elif dtype == np.bool_:
+                fill = name == "ReduceMin"  # all() of nothing is true, any() false
+            elif dtype.kind in "iu" and name in ("ReduceMax", "ReduceMin"):
+                # the identity is the end of the caller's integer range, which int32 (the narrowed dtype) hides
+                raise AttributeError_(f"{g.label}: {name} of an empty set of integers is not supported")
+            elif dtype.kind in "iu":
+                fill = int(name == "ReduceProd")
+            else:
+                fill = _EMPTY[name]
+            return np.full(shape, fill, dtype)
+        if dtype == np.bool_:
+            if name not in ("ReduceMax", "ReduceMin"):
+                raise AttributeError_(f"{g.label}: {name} of bool tensors is not supported")
+            as_int = x.astype(np.int32) if is_const(x) else g.op("cast", x, "int32")
+            y = translate(g, a, as_int, axes_in)
+            return np.asarray(y).astype(bool) if is_const(y) else g.op("cast", y, "bool")
         if is_const(x):
             x = np.asarray(x)
             if x.dtype == np.float64:

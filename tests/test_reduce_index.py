@@ -147,7 +147,9 @@ def session_of():
     return make
 
 
-@pytest.mark.parametrize(("op_type", "bad"), [("GatherElements", [[3, 0]]), ("GatherND", [[0, -5]]), ("GatherND", [[3, 0]])])
+@pytest.mark.parametrize(
+    ("op_type", "bad"), [("GatherElements", [[3, 0]]), ("GatherND", [[0, -5]]), ("GatherND", [[3, 0]])]
+)
 def test_runtime_index_out_of_range_raises(session_of, op_type, bad):
     data = np.arange(12, dtype=np.float32).reshape(3, 4)
     ind = np.asarray(bad, np.int64)
