@@ -28,9 +28,21 @@ def _ints(values) -> list[int]:
     return [int(v) for v in np.asarray(values).reshape(-1)]
 
 
+class NeedsValue(AttributeError_):
+    """A tensor used as an attribute (axes, shape, k, ...) is only known at run time.
+
+    The session catches it: when the tensor is a graph input it specialises the program on that input's
+    value (as it does on input shapes) and translates again; otherwise the node is unsupported.
+    """
+
+    def __init__(self, message: str, ref: Value):
+        super().__init__(message)
+        self.ref = ref
+
+
 def _const(node: str, value: Value | None, what: str) -> np.ndarray:
     if value is not None and not is_const(value):
-        raise AttributeError_(f"{node}: {what} must be a constant (an initializer or a foldable subgraph)")
+        raise NeedsValue(f"{node}: {what} must be known before the run (a constant, or a graph input)", value)
     return value
 
 
