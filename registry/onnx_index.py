@@ -4,8 +4,9 @@ CumProd, TopK, Trilu, OneHot, Hardmax, EyeLike, NonZero and Compress.
 Gathers, scatters, cumulative ops and TopK's index search are kernels (ops/index_ops.py, ops/scan.py);
 Trilu, OneHot and Hardmax are compositions (a where over a host-built mask, an equal against a host
 arange); EyeLike is a host constant. NonZero and Compress have data-dependent output shapes: they fold
-when their data (Compress: the condition) is a constant and are refused otherwise. Tensor inputs that act
-as attributes (axis, k, depth, values) must be constants.
+when their data (Compress: the condition) is known before the run (a constant, or a graph input the session
+specialises on) and are refused otherwise. Tensor inputs that act as attributes (axis, k, depth, values)
+are read the same way.
 """
 
 from __future__ import annotations
@@ -207,21 +208,16 @@ def eye_like(g: GraphBuilder, a: dict, x):
 # ---- data-dependent shapes ------------------------------------------------------------------------------
 @onnx_op(F, "NonZero", 9)
 def non_zero(g: GraphBuilder, a: dict, x):
-    if not is_const(x):
-        raise AttributeError_(
-            f"{g.label}: NonZero of a graph tensor has a data-dependent output shape; only constant inputs fold"
-        )
+    """Folds on a known input (a constant, or a graph input the session specialises on): its output shape
+    depends on the values."""
+    x = _const(g.label, x, "NonZero input (its output shape depends on its values)")
     return np.asarray(np.nonzero(np.asarray(x)), np.int64)
 
 
 @onnx_op(F, "Compress", 9, ("axis",))
 def compress(g: GraphBuilder, a: dict, x, condition):
-    """With a constant condition: a take of the selected positions (a runtime condition is refused)."""
-    if not is_const(condition):
-        raise AttributeError_(
-            f"{g.label}: Compress with a graph-tensor condition has a data-dependent output shape; "
-            "only a constant condition is supported"
-        )
+    """A take of the selected positions; the condition must be known before the run (it sets the shape)."""
+    condition = _const(g.label, condition, "Compress condition (the output shape depends on its values)")
     cond = np.asarray(condition).astype(bool).reshape(-1)
     axis = int(a["axis"]) if "axis" in a else None
     if axis is None:
