@@ -232,3 +232,21 @@ def compress(g: GraphBuilder, a: dict, x, condition):
     if is_const(x):
         return np.take(np.asarray(x), picked, axis=axis)
     return g.op("take", x, picked, axis=axis)
+
+
+@onnx_op(F, "ReverseSequence", 10, ("batch_axis", "time_axis"))
+def reverse_sequence(g: GraphBuilder, a: dict, x, lens):
+    """Reverse the first lens[b] steps of each batch entry: a take_along_axis of t' = lens - 1 - t where
+    t < lens (else t), built from a host arange and the lengths (a length beyond the time axis fails in wasm)."""
+    batch_axis, time_axis = int(a.get("batch_axis", 1)), int(a.get("time_axis", 0))
+    rank = len(x.shape)
+    if rank < 2 or {batch_axis % rank, time_axis % rank} != {0, 1}:
+        raise AttributeError_(f"{g.label}: ReverseSequence batch_axis / time_axis must be 0 and 1 (rank {rank})")
+    batch_axis, time_axis = batch_axis % rank, time_axis % rank
+    lens = _narrow(lens)
+    steps = np.arange(x.shape[time_axis], dtype=np.int32).reshape((-1,) + (1,) * (rank - 1 - time_axis))
+    lens = lens.reshape((x.shape[batch_axis],) + (1,) * (rank - 1 - batch_axis))
+    back = g.op("subtract", g.op("subtract", lens, np.int32(1)), steps)
+    idx = g.op("where", g.op("less", steps, lens), back, steps)
+    idx = g.op("broadcast_to", idx, tuple(x.shape)) if not is_const(idx) else np.broadcast_to(idx, x.shape).copy()
+    return g.op("take_along_axis", _narrow(x), idx, axis=time_axis)

@@ -158,3 +158,67 @@ def test_runtime_index_out_of_range_raises(session_of, op_type, bad):
         sess.run(None, {"data": data, "indices": ind})
     ok = np.zeros_like(ind)
     sess.run(None, {"data": data, "indices": ok})  # the session still works after the error
+
+
+def _one_node(op_type: str, inputs: dict, out_dtypes=(np.float32,), opset: int = 18, **attrs):
+    """A one-node ONNX model over `inputs` (all graph inputs), run by wasmops and by onnx's reference."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    import wasmops.onnx as wo
+
+    outs = [f"y{i}" for i in range(len(out_dtypes))]
+    node = helper.make_node(op_type, list(inputs), outs, **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+            for k, v in inputs.items()
+        ],
+        [
+            helper.make_tensor_value_info(o, helper.np_dtype_to_tensor_dtype(np.dtype(d)), None)
+            for o, d in zip(outs, out_dtypes, strict=True)
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    want = ReferenceEvaluator(model).run(None, inputs)
+    got = wo.InferenceSession(model).run(None, inputs)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("op_type", "axes"),
+    [("ReduceLogSumExp", [1]), ("ReduceL2", [-1]), ("ReduceL1", [0, 2]), ("ReduceMin", [1]), ("ReduceProd", [2])],
+)
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_onnx_reductions(op_type, axes, keepdims):
+    x = (RNG.standard_normal((3, 4, 5)) * (30 if op_type == "ReduceLogSumExp" else 1)).astype(np.float32)
+    _one_node(op_type, {"x": x, "axes": np.asarray(axes, np.int64)}, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("op_type", ["ReduceSum", "ReduceMin", "ReduceLogSum", "ReduceProd"])
+def test_onnx_reduce_empty_set_and_noop(op_type):
+    _one_node(op_type, {"x": np.zeros((2, 0, 4), np.float32), "axes": np.asarray([1], np.int64)})
+    x = RNG.random((2, 3)).astype(np.float32) + 0.5
+    _one_node(op_type, {"x": x, "axes": np.zeros((0,), np.int64)}, noop_with_empty_axes=1)
+
+
+def test_onnx_top_k_ties_and_onehot():
+    x = np.array([[3, 1, 3, 2, 1], [0, 0, 0, 0, 0]], np.float32)
+    _one_node("TopK", {"x": x, "k": np.asarray([3], np.int64)}, out_dtypes=(np.float32, np.int64), opset=11)
+    _one_node("TopK", {"x": x, "k": np.asarray([2], np.int64)}, out_dtypes=(np.float32, np.int64), opset=11, largest=0)
+    ind = np.array([[0, -1, 2], [5, -7, 1]], np.int64)  # out-of-range one-hot indices give all-off rows
+    vals = np.array([0.5, 2.0], np.float32)
+    _one_node("OneHot", {"indices": ind, "depth": np.asarray(4, np.int64), "values": vals}, opset=11, axis=1)
+
+
+def test_onnx_reverse_sequence_and_bad_length():
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    lens = np.array([4, 1, 3, 2], np.int64)
+    _one_node("ReverseSequence", {"x": x, "lens": lens}, batch_axis=0, time_axis=1)
+    _one_node("ReverseSequence", {"x": x.T.copy(), "lens": lens}, batch_axis=1, time_axis=0)
+    with pytest.raises(KernelError, match="index out of range"):
+        _one_node("ReverseSequence", {"x": x, "lens": np.array([6, 1, 1, 1], np.int64)}, batch_axis=0, time_axis=1)
