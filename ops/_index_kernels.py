@@ -10,7 +10,7 @@ serves every shape.
 - `gather_nd` / `scatter_nd`: each index tuple (q ints) picks one row of `inner` elements; the tuple's
   dims and row strides come in as int32 vectors.
 - `cumulative`: running sum / product along the middle axis of (outer, n, inner); exclusive / reverse.
-- `arg_reduce`: index of the max / min along the middle axis, first or last one on ties.
+- `arg_reduce`: index of the max / min along the middle axis, first or last one on ties (a NaN wins).
 - `topk_indices`: the k best indices along the middle axis, best first, ties by lower index.
 """
 
@@ -157,13 +157,17 @@ def cumulative(dtype: str, op: str):
 def arg_reduce(dtype: str, which: str):
     """y[o, e] = index of the max (min) of x[o, :, e]; `last` != 0 picks the last of equal ones."""
     better = ">" if which == "max" else "<"
+    take, tie = f"v {better} b", "v == b"
+    if dtype.startswith("float"):  # a NaN wins (the first one, or the last with `last`), as numpy's argmax
+        take = f"{take} or (T.isnan(v) and not T.isnan(b))"
+        tie = f"{tie} or (T.isnan(v) and T.isnan(b))"
     body = [
         "for o, e in T.grid(outer, inner):",
         "    y[o, 0, e] = 0",
         "for o, k, e in T.grid(outer, n - 1, inner):",
         "    v = x[o, k + 1, e]",
         "    b = x[o, y[o, 0, e], e]",
-        f"    if v {better} b or (last != 0 and v == b):",
+        f"    if {take} or (last != 0 and ({tie})):",
         "        y[o, 0, e] = k + 1",
     ]
     params = ["x_h: T.handle", "y_h: T.handle", "last: T.int32"]
@@ -174,7 +178,8 @@ def topk_indices(dtype: str):
     """y[o, j, e] = index of the j-th largest (largest == 0: smallest) of x[o, :, e], ties by lower index.
 
     Selection by rank: candidate t is eligible for slot j when it comes after slot j - 1's pick in the
-    order (value, then index); the best eligible one, the first on ties, is slot j's pick."""
+    order (value, then index); the best eligible one, the first on ties, is slot j's pick. NaN entries
+    compare false both ways, so where they land is unspecified (numpy sorts them last)."""
     decls = _ints("outer", "n", "inner", "k") + [
         f'x = T.match_buffer(x_h, (outer, n, inner), "{dtype}")',
         'y = T.match_buffer(y_h, (outer, k, inner), "int32")',

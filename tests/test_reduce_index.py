@@ -222,3 +222,10 @@ def test_onnx_reverse_sequence_and_bad_length():
     _one_node("ReverseSequence", {"x": x.T.copy(), "lens": lens}, batch_axis=1, time_axis=0)
     with pytest.raises(KernelError, match="index out of range"):
         _one_node("ReverseSequence", {"x": x, "lens": np.array([6, 1, 1, 1], np.int64)}, batch_axis=0, time_axis=1)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("last", [False, True])
+def test_arg_reduce_nan_wins(name, last):
+    x = np.array([[1.0, np.nan, 5.0, np.nan], [np.nan, 2.0, -1.0, 7.0], [0.0, 3.0, -2.0, 3.0]], np.float32)
+    _check(name, x, axis=1, select_last_index=last)
