@@ -363,25 +363,3 @@ for _onnx, _op in [("Softmax", "softmax"), ("LogSoftmax", "log_softmax")]:
     _legacy, _modern = _softmax(_op)
     onnx_op(F, _onnx, 1, ("axis",))(_legacy)
     onnx_op(F, _onnx, 13, ("axis",))(_modern)
-
-
-def _reduce(onnx_name: str, op_name: str, axes_input_since: int):
-    def translate(g: GraphBuilder, a: dict, x, axes=None):
-        if axes is None:
-            axes = a.get("axes")
-        else:
-            axes = _const(g.label, axes, f"{onnx_name} axes")
-        if axes is None or len(np.atleast_1d(axes)) == 0:
-            if a.get("noop_with_empty_axes", 0):
-                return x
-            axes = None
-        else:
-            axes = tuple(_ints(axes))
-        return g.op(op_name, x, axis=axes, keepdims=bool(a.get("keepdims", 1)))
-
-    onnx_op(F, onnx_name, 1, ("axes", "keepdims"))(translate)
-    onnx_op(F, onnx_name, axes_input_since, ("keepdims", "noop_with_empty_axes"))(translate)
-
-
-for _onnx, _op, _since in [("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13), ("ReduceMax", "max", 18)]:
-    _reduce(_onnx, _op, _since)
