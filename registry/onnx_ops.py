@@ -199,8 +199,15 @@ def clip_v1(g: GraphBuilder, a: dict, x):
 
 @onnx_op(F, "Clip", 11)
 def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
+    if np.dtype(x.dtype).kind in "iu":  # integer tensors: exact bounds, as max then min (kernels in int32)
+        for bound, op_name, what in ((lo, "maximum", "Clip min"), (hi, "minimum", "Clip max")):
+            if bound is not None:
+                x = g.op(op_name, x, np.int32(np.asarray(_const(g.label, bound, what)).reshape(-1)[0]))
+        return x
     lo = -np.inf if lo is None else float(_const(g.label, lo, "Clip min"))
     hi = np.inf if hi is None else float(_const(g.label, hi, "Clip max"))
+    if lo > hi:  # numpy / ONNX: every element becomes max
+        return g.op("minimum", g.op("maximum", x, np.float32(lo)), np.float32(hi))
     return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
 
 
