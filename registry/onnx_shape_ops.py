@@ -118,7 +118,9 @@ def tile(g: GraphBuilder, a: dict, x, repeats):
         return np.tile(x, reps)
     if len(reps) != len(x.shape) or any(r < 0 for r in reps):
         raise AttributeError_(f"{g.label}: Tile repeats {reps} do not fit input shape {x.shape}")
-    if sum(r != 1 for r in reps) > 3 and 0 not in reps:  # the broadcast would leave too many unmergeable dims: copy per axis
+    if (
+        sum(r != 1 for r in reps) > 3 and 0 not in reps
+    ):  # the broadcast would leave too many unmergeable dims: copy per axis
         for axis, r in enumerate(reps):
             x = x if r == 1 else g.op("concatenate", [x] * r, axis=axis)
         return x
