@@ -14,6 +14,8 @@ from onnx.reference import ReferenceEvaluator
 import wasmops.onnx as wo
 from wasmops.registry.table import UnsupportedError
 
+ort = pytest.importorskip("onnxruntime")
+
 rng = np.random.default_rng(0)
 F32, I64 = TensorProto.FLOAT, TensorProto.INT64
 
@@ -140,3 +142,64 @@ def test_tensor_scatter_refuses_a_write_past_the_end():
     inputs = [("past", F32, (2, 4, 3)), ("update", F32, (2, 2, 3)), ("write_indices", I64, (2,))]
     with pytest.raises(UnsupportedError, match="outside"):
         wo.InferenceSession(_model("TensorScatter", inputs, ["present"], 24, axis=1)).run(None, feeds)
+
+
+# ---- older operators newly covered ----------------------------------------------------------------------
+def _one(op: str, inputs: list[tuple[str, np.ndarray]], outputs: list[str], opset: int, **attrs):
+    types = {np.dtype(np.float32): F32, np.dtype(np.int64): I64, np.dtype(bool): TensorProto.BOOL}
+    types[np.dtype(np.int32)] = TensorProto.INT32
+    node = helper.make_node(op, [name for name, _ in inputs], outputs, **attrs)
+    ins = [helper.make_tensor_value_info(name, types[v.dtype], v.shape) for name, v in inputs]
+    outs = [helper.make_tensor_value_info(name, types[inputs[0][1].dtype], None) for name in outputs]
+    graph = helper.make_graph([node], "g", ins, outs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10), dict(inputs)
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1])
+def test_compress(axis):
+    x = _f32(4, 5)
+    cond = np.array([True, False, True, True] if axis == 0 else [False, True, False, True, True], bool)
+    attrs = {} if axis is None else {"axis": axis}
+    _check(*_one("Compress", [("x", x), ("c", cond)], ["y"], 11, **attrs), atol=0)
+
+
+@pytest.mark.parametrize(("batch_axis", "time_axis"), [(0, 1), (1, 0)])
+def test_reverse_sequence(batch_axis, time_axis):
+    x = _f32(4, 5, 2) if batch_axis == 1 else _f32(5, 4, 2)  # (T, B, 2) or (B, T, 2)
+    lens = np.int64([2, 4, 1, 4, 1] if batch_axis == 1 else [1, 4, 3, 2, 4])
+    inputs = [("x", x), ("lens", lens)]
+    _check(*_one("ReverseSequence", inputs, ["y"], 10, batch_axis=batch_axis, time_axis=time_axis), atol=0)
+
+
+def test_eye_like_and_det():
+    _check(*_one("EyeLike", [("x", _f32(3, 5))], ["y"], 9, k=-1), atol=0)
+    for n in (1, 2, 3, 4):
+        _check(*_one("Det", [("x", _f32(2, 3, n, n))], ["y"], 11), atol=1e-5)
+
+
+def test_tile_with_many_repeated_axes():
+    _check(*_one("Tile", [("x", _f32(2, 1, 3, 2, 2)), ("r", np.int64([2, 3, 1, 2, 2]))], ["y"], 13), atol=0)
+
+
+def test_matmul_with_vectors():
+    for a, b in [((5,), (5,)), ((5,), (2, 5, 3)), ((2, 4, 5), (5,))]:
+        _check(*_one("MatMul", [("a", _f32(*a)), ("b", _f32(*b))], ["y"], 13))
+
+
+def test_clip_integers_and_crossed_bounds():
+    x = rng.integers(-50, 50, (3, 7)).astype(np.int32)
+    _check(*_one("Clip", [("x", x), ("lo", np.int32(-5)), ("hi", np.int32(20))], ["y"], 13), atol=0)
+    _check(*_one("Clip", [("x", _f32(9)), ("lo", np.float32(1)), ("hi", np.float32(-1))], ["y"], 13), atol=0)
+
+
+def test_batch_norm_training_mode():
+    x, stats = _f32(3, 4, 2, 5), [("s", _f32(4)), ("b", _f32(4)), ("m", _f32(4)), ("v", rng.random(4, np.float32))]
+    model, feeds = _one("BatchNormalization", [("x", x), *stats], ["y", "rm", "rv"], 15, training_mode=1, momentum=0.8)
+    _check(model, feeds)
+
+
+def test_conv_transpose_output_shape_past_the_full_result():
+    inputs = [("x", _f32(1, 2, 3, 3)), ("w", _f32(2, 3, 3, 3)), ("b", _f32(3))]
+    model, feeds = _one("ConvTranspose", inputs, ["y"], 11, strides=[3, 2], output_shape=[11, 8])
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    np.testing.assert_allclose(wo.InferenceSession(model).run(None, feeds)[0], want[0], rtol=1e-5, atol=1e-5)
