@@ -203,3 +203,26 @@ def test_conv_transpose_output_shape_past_the_full_result():
     model, feeds = _one("ConvTranspose", inputs, ["y"], 11, strides=[3, 2], output_shape=[11, 8])
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     np.testing.assert_allclose(wo.InferenceSession(model).run(None, feeds)[0], want[0], rtol=1e-5, atol=1e-5)
+
+
+def test_scan_v8_batched_with_a_reverse_input():
+    """Opset 8 Scan: the body sees one batch entry; a running sum forward, an echo of the reversed input."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "x"], ["s_out"]), helper.make_node("Identity", ["r"], ["echo"])],
+        "body",
+        [helper.make_tensor_value_info(n, F32, [2]) for n in ("s_in", "x", "r")],
+        [helper.make_tensor_value_info(n, F32, [2]) for n in ("s_out", "echo")],
+    )
+    node = helper.make_node(
+        "Scan", ["", "s0", "xs", "xs"], ["s", "ys"], body=body, num_scan_inputs=2, directions=[0, 1]
+    )
+    shapes = {"s0": (3, 2), "xs": (3, 4, 2)}
+    ins = [helper.make_tensor_value_info(n, F32, s) for n, s in shapes.items()]
+    outs = [helper.make_tensor_value_info(n, F32, None) for n in ("s", "ys")]
+    model = helper.make_model(
+        helper.make_graph([node], "g", ins, outs), opset_imports=[helper.make_opsetid("", 8)], ir_version=8
+    )
+    feeds = {n: _f32(*s) for n, s in shapes.items()}
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for got, w in zip(wo.InferenceSession(model).run(None, feeds), want, strict=True):
+        np.testing.assert_allclose(got, w, rtol=1e-6, atol=1e-6)
