@@ -200,8 +200,15 @@ def clip_v1(g: GraphBuilder, a: dict, x):
 
 @onnx_op(F, "Clip", 11)
 def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
+    if np.dtype(x.dtype).kind in "iu":  # integer tensors: exact bounds, as max then min (kernels in int32)
+        for bound, op_name, what in ((lo, "maximum", "Clip min"), (hi, "minimum", "Clip max")):
+            if bound is not None:
+                x = g.op(op_name, x, np.int32(np.asarray(_const(g.label, bound, what)).reshape(-1)[0]))
+        return x
     lo = -np.inf if lo is None else float(_const(g.label, lo, "Clip min"))
     hi = np.inf if hi is None else float(_const(g.label, hi, "Clip max"))
+    if lo > hi:  # numpy / ONNX: every element becomes max
+        return g.op("minimum", g.op("maximum", x, np.float32(lo)), np.float32(hi))
     return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
 
 
@@ -249,8 +256,33 @@ for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
 @onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
 def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
     if a.get("training_mode", 0):
-        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 is not supported (inference only)")
+        return _batch_norm_training(g, a, x, scale, bias, mean, var)
     return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
+
+
+def _batch_norm_training(g: GraphBuilder, a: dict, x, scale, bias, mean, var) -> list:
+    """training_mode=1 (opset 14+): normalise with the batch statistics (biased variance over every axis but 1);
+    also return the running mean / var updated with `momentum`."""
+    if len(x.shape) < 2:
+        raise AttributeError_(f"{g.label}: BatchNormalization needs an (N, C, ...) input, got {x.shape}")
+    axes = tuple(i for i in range(len(x.shape)) if i != 1)
+    per_channel = (x.shape[1],) + (1,) * (len(x.shape) - 2)
+    batch_mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, batch_mean)
+    batch_var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    eps = np.float32(a.get("epsilon", 1e-5))
+    gain = g.op("divide", scale.reshape(per_channel), g.op("sqrt", g.op("add", batch_var, eps)))
+    y = g.op("add", g.op("multiply", centred, gain), bias.reshape(per_channel))
+    momentum = float(a.get("momentum", 0.9))
+    running = [
+        g.op(
+            "add",
+            g.op("multiply", old, np.float32(momentum)),
+            g.op("multiply", new.reshape((x.shape[1],)), np.float32(1.0 - momentum)),
+        )
+        for old, new in ((mean, batch_mean), (var, batch_var))
+    ]
+    return [y, *running]
 
 
 @onnx_op(F, "InstanceNormalization", 1, ("epsilon", "consumed_inputs"))
