@@ -153,11 +153,11 @@ U8, I8, I16, I32 = TensorProto.UINT8, TensorProto.INT8, TensorProto.INT16, Tenso
 
 
 def _graph(nodes, feeds: dict, inits: dict, outputs: dict, opset: int = 21, reference: bool = True):
-    """A graph of `nodes` with float32 feeds; outputs: name -> ONNX element type."""
+    """A graph of `nodes` over `feeds`; outputs: name -> ONNX element type."""
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info(k, F32, v.shape) for k, v in feeds.items()],
+        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in feeds.items()],
         [helper.make_tensor_value_info(k, t, None) for k, t in outputs.items()],
         [numpy_helper.from_array(v, k) for k, v in inits.items()],
     )
@@ -292,3 +292,15 @@ def test_quantize_refuses_int4():
     feeds, inits = {"x": _f32(4)}, {"s": np.asarray(0.5, np.float32)}
     with pytest.raises(wo.UnsupportedError, match="int4 is not supported"):
         _graph([node], feeds, inits, {"y": I8}, reference=False)
+
+
+def test_fed_8bit_tensors():
+    """uint8 / int8 graph inputs (int32 inside wasm); a zero point fed as an input specialises the program."""
+    x = rng.integers(0, 256, (2, 3, 4)).astype(np.uint8)
+    scale, zp = np.asarray([0.5, 0.1, 2.0], np.float32), np.asarray([0, 128, 255], np.uint8)
+    node = helper.make_node("DequantizeLinear", ["x", "s", "zp"], ["y"], axis=1)
+    got, want = _graph([node], {"x": x, "zp": zp}, {"s": scale}, {"y": F32})
+    np.testing.assert_array_equal(got[0], want[0])
+    a, b = rng.integers(-128, 128, (5, 7)).astype(np.int8), rng.integers(-128, 128, (7, 3)).astype(np.int8)
+    node = helper.make_node("MatMulInteger", ["a", "b", "za"], ["y"])
+    _exact(*_graph([node], {"a": a, "b": b}, {"za": np.asarray(-7, np.int8)}, {"y": I32}))
