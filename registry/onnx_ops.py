@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
-from .pool_nd import pool_nd
+from .pool_nd import max_pool_with_indices, pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -96,7 +96,8 @@ def _one_d(fn):
             return fn(g, a, x, *rest)
         a, (x, *rest) = _lift_1d(a, x, *rest)
         y = fn(g, a, x, *rest)
-        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+        drop = lambda t: t.reshape((t.shape[0], t.shape[1], t.shape[3]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     translate.__doc__ = fn.__doc__
     return translate
@@ -299,7 +300,7 @@ def _wide_pads(kernel: list[int], pads) -> bool:
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
     if g.num_outputs > 1:
-        raise AttributeError_(f"{g.label}: MaxPool's optional Indices output is not supported")
+        return max_pool_with_indices(g, a, x)
     if len(x.shape) == 5:
         return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
