@@ -306,7 +306,7 @@ def max_pool(g: GraphBuilder, a: dict, x):
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if not ceil_mode and _wide_pads(kernel, pads):  # beyond the kernel's padding limit: the separable path
+    if _wide_pads(kernel, pads):  # beyond the 2-D kernel's padding limit: the separable path
         return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
@@ -325,10 +325,8 @@ def avg_pool(g: GraphBuilder, a: dict, x):
     if len(x.shape) == 5:
         return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if not ceil_mode and (dilations != [1, 1] or _wide_pads(kernel, pads)):
+    if dilations != [1, 1] or _wide_pads(kernel, pads):
         return pool_nd(g, a, x, "avg")
-    if dilations != [1, 1]:
-        raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
     return g.op(
         "avg_pool2d",
         x,

@@ -4,7 +4,7 @@ and 2-D ones whose pads or dilations the 2-D kernels do not take.
 A box window is separable: the max (or sum) over a D x H x W window is that over D of that over H of that
 over W. Each axis is one pass: pad it (with -inf for max, 0 for sums), then combine `kernel` strided slices.
 The average divides by a constant grid, the product of per-axis counts of positions that are not padding
-(or of whole windows when count_include_pad). Only floor output sizes (ceil_mode=0) are handled.
+(or of padded positions when count_include_pad). ceil_mode's extra end windows see only padding.
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ def pool_nd(g: GraphBuilder, a: dict, x, kind: str):
     Raises PoolingError for what it does not handle.
     """
     rank = len(x.shape) - 2
-    if int(a.get("ceil_mode", 0)):
-        raise PoolingError(f"{g.label}: ceil_mode=1 is not supported for {rank}-D pooling")
+    ceil = bool(int(a.get("ceil_mode", 0)))
     if int(a.get("storage_order", 0)):
         raise PoolingError(f"{g.label}: storage_order=1 is not supported")
     kernel = [int(k) for k in a["kernel_shape"]]
@@ -62,27 +61,37 @@ def pool_nd(g: GraphBuilder, a: dict, x, kind: str):
     begin, end = _pads(g, a, x.shape[2:], kernel, strides, dilations)
     fill = -np.inf if kind == "max" else 0.0
     combine = "maximum" if kind == "max" else "add"
+    include_pad = bool(int(a.get("count_include_pad", 0)))
     divisor = np.ones((1,) * rank, np.float32)
     y = x
     for i, (k, s, d, pb, pe) in enumerate(zip(kernel, strides, dilations, begin, end, strict=True)):
-        axis, size = i + 2, x.shape[i + 2]
-        if pb < 0 or pe < 0 or max(pb, pe) >= (k - 1) * d + 1:
+        axis, size, span = i + 2, x.shape[i + 2], (k - 1) * d + 1
+        if pb < 0 or pe < 0 or max(pb, pe) >= span:
             raise PoolingError(f"{g.label}: pads ({pb}, {pe}) on spatial axis {i} must be >= 0 and below the window")
-        out = (size + pb + pe - (k - 1) * d - 1) // s + 1
+        out = (size + pb + pe - span) // s + 1
+        if ceil:  # ONNX: round up, but no window may start in the end padding
+            out = -(-(size + pb + pe - span) // s) + 1
+            out -= (out - 1) * s >= size + pb
         if out < 1:
             raise PoolingError(f"{g.label}: the window is larger than the padded input along spatial axis {i}")
-        if pb or pe:
+        overhang = max((out - 1) * s + span - (size + pb + pe), 0)  # ceil_mode's windows past the end padding
+        if overhang // 2:  # the ONNX reference then shifts every window by overhang // 2: not followed here
+            raise PoolingError(f"{g.label}: ceil_mode with a window {overhang} past the end is not supported")
+        if pb or pe or overhang:
             width = [(0, 0)] * len(x.shape)
-            width[axis] = (pb, pe)
+            width[axis] = (pb, pe + overhang)
             y = g.op("pad", y, width, constant_value=fill)
         acc = None
         for t in range(k):
             tap = g.op("slice", y, [t * d], [t * d + (out - 1) * s + 1], axes=[axis], steps=[s])
             acc = tap if acc is None else g.op(combine, acc, tap)
         y = acc
+        # taps counted by the average: inside the axis, or inside the padded axis (never the overhang)
+        counts = _counts(size + pb + pe, out, k, s, d, 0) if include_pad else _counts(size, out, k, s, d, pb)
+        if counts.min() == 0:
+            raise PoolingError(f"{g.label}: a window on spatial axis {i} holds no input element")
         shape = [1] * rank
         shape[i] = out
-        counts = _counts(size, out, k, s, d, pb) if not int(a.get("count_include_pad", 0)) else np.full(out, k)
         divisor = divisor * counts.reshape(shape).astype(np.float32)
     if kind != "avg":
         return y

@@ -164,6 +164,9 @@ def test_separable_pooling_3d_and_wide_pads(include_pad):
     _check("MaxPool", {"x": x}, ["y"], 22, **attrs)
     _check("AveragePool", {"x": x}, ["y"], 22, count_include_pad=include_pad, **attrs)
     _check("LpPool", {"x": x}, ["y"], 22, p=2, **attrs)
+    ceil = dict(kernel_shape=[3, 3, 3], strides=[2, 2, 2], dilations=[1, 2, 1], ceil_mode=1)  # one window past the end
+    _check("MaxPool", {"x": x}, ["y"], 22, **ceil)
+    _check("AveragePool", {"x": x}, ["y"], 22, count_include_pad=include_pad, **ceil)
     x2 = _f32(1, 2, 6, 6)  # pads beyond half the kernel: the 2-D kernels refuse them
     _check("MaxPool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2])
     _check("AveragePool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2], count_include_pad=include_pad)
