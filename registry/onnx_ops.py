@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
-from .pool_nd import pool_nd
+from .pool_nd import max_pool_with_indices, pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -96,7 +96,8 @@ def _one_d(fn):
             return fn(g, a, x, *rest)
         a, (x, *rest) = _lift_1d(a, x, *rest)
         y = fn(g, a, x, *rest)
-        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+        drop = lambda t: t.reshape((t.shape[0], t.shape[1], t.shape[3]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     translate.__doc__ = fn.__doc__
     return translate
@@ -331,13 +332,13 @@ def _wide_pads(kernel: list[int], pads) -> bool:
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
     if g.num_outputs > 1:
-        raise AttributeError_(f"{g.label}: MaxPool's optional Indices output is not supported")
+        return max_pool_with_indices(g, a, x)
     if len(x.shape) == 5:
         return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if not ceil_mode and _wide_pads(kernel, pads):  # beyond the kernel's padding limit: the separable path
+    if _wide_pads(kernel, pads):  # beyond the 2-D kernel's padding limit: the separable path
         return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
@@ -356,10 +357,8 @@ def avg_pool(g: GraphBuilder, a: dict, x):
     if len(x.shape) == 5:
         return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if not ceil_mode and (dilations != [1, 1] or _wide_pads(kernel, pads)):
+    if dilations != [1, 1] or _wide_pads(kernel, pads):
         return pool_nd(g, a, x, "avg")
-    if dilations != [1, 1]:
-        raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
     return g.op(
         "avg_pool2d",
         x,

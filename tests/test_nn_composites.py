@@ -164,15 +164,29 @@ def test_separable_pooling_3d_and_wide_pads(include_pad):
     _check("MaxPool", {"x": x}, ["y"], 22, **attrs)
     _check("AveragePool", {"x": x}, ["y"], 22, count_include_pad=include_pad, **attrs)
     _check("LpPool", {"x": x}, ["y"], 22, p=2, **attrs)
+    ceil = dict(kernel_shape=[3, 3, 3], strides=[2, 2, 2], dilations=[1, 2, 1], ceil_mode=1)  # one window past the end
+    _check("MaxPool", {"x": x}, ["y"], 22, **ceil)
+    _check("AveragePool", {"x": x}, ["y"], 22, count_include_pad=include_pad, **ceil)
     x2 = _f32(1, 2, 6, 6)  # pads beyond half the kernel: the 2-D kernels refuse them
     _check("MaxPool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2])
     _check("AveragePool", {"x": x2}, ["y"], 22, kernel_shape=[3, 3], pads=[2, 2, 2, 2], count_include_pad=include_pad)
 
 
-def test_max_pool_indices_refused():
-    model = _model("MaxPool", {"x": _f32(1, 1, 4, 4)}, ["y", "idx"], 12, kernel_shape=[2, 2])
-    with pytest.raises(wo.UnsupportedError, match="Indices"):
-        wo.InferenceSession(model).run(None, {"x": _f32(1, 1, 4, 4)})
+@pytest.mark.parametrize("order", [0, 1])
+def test_max_pool_indices(order):
+    x = _f32(2, 3, 5, 6)
+    x[0, 0, :2, :2] = -np.inf  # a window of -inf next to the padding: the index is a real element's
+    attrs = dict(kernel_shape=[3, 2], pads=[1, 1, 2, 0], strides=[2, 1], storage_order=order)
+    ort = pytest.importorskip("onnxruntime")
+    for feeds, kw in (({"x": x}, attrs), ({"x": _f32(2, 3, 7)}, dict(kernel_shape=[3], pads=[1, 1]))):
+        if len(kw["kernel_shape"]) == 1 and order:
+            continue  # onnxruntime ignores storage_order for 1-D
+        model = _model("MaxPool", feeds, ["y", "i"], 12, **kw)
+        model.graph.output[1].type.tensor_type.elem_type = TensorProto.INT64
+        want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+        got = wo.InferenceSession(model).run(None, feeds)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 # ---- Einsum, RotaryEmbedding -----------------------------------------------------------------------------
