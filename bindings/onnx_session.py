@@ -8,6 +8,7 @@ single host crossing; `run_steps` runs the same program node by node with timing
 
 from __future__ import annotations
 
+from collections import ChainMap, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +19,12 @@ from onnx import helper, numpy_helper
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..ops.spec import TensorRef
-from ..registry import onnx_all  # noqa: F401 - registers every translator module
+from ..registry import dtypes, onnx_all  # noqa: F401 - registers every translator module
 from ..registry.graph import GraphBuilder
+from ..registry.onnx_ops import NeedsValue
 from ..registry.table import REGISTRY, UnsupportedError
 
-#: index tensors are computed in int32 inside wasm (wasm32 addresses); int64 feeds are narrowed on entry
-_NARROW = {np.dtype("int64"): np.dtype("int32")}
+_MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,28 @@ def _np_dtype(vi: onnx.ValueInfoProto) -> np.dtype:
     return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
 
 
+def _type_problem(vi: onnx.ValueInfoProto) -> str:
+    """Why a graph input / output cannot be fed or returned ('' if it can)."""
+    kind = vi.type.WhichOneof("value")
+    if kind != "tensor_type":
+        return f"its type is {kind.replace('_type', '') if kind else 'unknown'}, not a tensor"
+    elem = vi.type.tensor_type.elem_type
+    name = helper.tensor_dtype_to_string(elem).split(".")[-1].lower()
+    try:
+        np_name = np.dtype(helper.tensor_dtype_to_np_dtype(elem)).name
+    except (KeyError, TypeError, ValueError):
+        np_name = name
+    return dtypes.refusal(np_name if np_name not in ("object", "void") else name)
+
+
+class _NeedsFeedValue(Exception):
+    """Internal: translation needs the value of graph input `name` (the session then specialises on it)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 class InferenceSession:
     """Run an ONNX model on the op library: ``sess.run(None, {"input": x}) -> [outputs]``."""
 
@@ -61,10 +84,16 @@ class InferenceSession:
         self._inputs = [vi for vi in graph.input if vi.name not in self.constants]
         self._outputs = list(graph.output)
         self._check_supported()
-        self._programs: dict[tuple, Program] = {}
+        self._programs: OrderedDict[tuple, Program] = OrderedDict()
+        #: inputs used as attributes (axes, shape, k, an If condition, ...): programs specialise on their values
+        self._by_value: set[str] = set()
         static = all(isinstance(d, int) and d > 0 for vi in self._inputs for d in _value_info(vi).shape)
         if static:  # shapes known: translate now, so attribute problems surface at creation too
-            self._program(tuple(tuple(_value_info(vi).shape) for vi in self._inputs))
+            shapes = {vi.name: tuple(_value_info(vi).shape) for vi in self._inputs}
+            try:
+                self._translate(shapes, {})
+            except _NeedsFeedValue:
+                pass  # the program depends on input values: it is translated at the first run
 
     # ---- onnxruntime-style introspection -----------------------------------------------------------
     def get_inputs(self) -> list[NodeArg]:
@@ -75,7 +104,17 @@ class InferenceSession:
 
     def _check_supported(self) -> None:
         problems = []
-        for i, node in enumerate(self.model.graph.node):
+        for kind, vis in (("input", self._inputs), ("output", self._outputs)):
+            for vi in vis:
+                why = _type_problem(vi)
+                if why:
+                    problems.append(f"graph {kind} {vi.name!r}: {why}")
+        self._check_nodes(self.model.graph, problems)
+        if problems:
+            raise UnsupportedError(f"{len(problems)} unsupported node(s) in the model:\n  " + "\n  ".join(problems))
+
+    def _check_nodes(self, graph: onnx.GraphProto, problems: list[str]) -> None:
+        for i, node in enumerate(graph.node):
             where = f"node {node.name or i!r} ({node.op_type})"
             if node.domain not in ("", "ai.onnx"):
                 problems.append(f"{where}: domain {node.domain!r} is not supported")
@@ -87,41 +126,98 @@ class InferenceSession:
             unknown = sorted({a.name for a in node.attribute} - entry.attrs)
             if unknown:
                 problems.append(f"{where}: unsupported attribute(s) {', '.join(unknown)}")
-        if problems:
-            raise UnsupportedError(f"{len(problems)} unsupported node(s) in the model:\n  " + "\n  ".join(problems))
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    self._check_nodes(attr.g, problems)
 
     # ---- translation ----------------------------------------------------------------------------------
-    def _program(self, shapes: tuple[tuple[int, ...], ...]) -> Program:
-        program = self._programs.get(shapes)
-        if program is not None:
+    def _key(self, arrays: dict[str, np.ndarray]) -> tuple:
+        shapes = tuple(arrays[vi.name].shape for vi in self._inputs)
+        values = tuple(arrays[n].tobytes() for n in sorted(self._by_value))
+        return shapes, values
+
+    def _program(self, arrays: dict[str, np.ndarray]) -> Program:
+        """The program for these feeds' shapes (and the values of inputs used as attributes), built once."""
+        while True:
+            key = self._key(arrays)
+            program = self._programs.get(key)
+            if program is not None:
+                self._programs.move_to_end(key)
+                return program
+            shapes = {name: arr.shape for name, arr in arrays.items()}
+            try:
+                program = self._translate(shapes, {n: arrays[n] for n in self._by_value})
+            except _NeedsFeedValue as need:
+                self._by_value.add(need.name)  # specialise on it too, and translate again
+                continue
+            self._programs[key] = program
+            if len(self._programs) > _MAX_PROGRAMS:
+                self._programs.popitem(last=False)[1].close()
             return program
+
+    def _translate(self, shapes: dict[str, tuple[int, ...]], known: dict[str, np.ndarray]) -> Program:
         g = GraphBuilder()
+        g.subgraph = lambda graph, bound: self._translate_graph(g, graph, ChainMap(bound, g.scope))
         values: dict[str, object] = dict(self.constants)
-        feeds = {}
-        for vi, shape in zip(self._inputs, shapes, strict=True):
-            dtype = _np_dtype(vi)
-            feeds[vi.name] = values[vi.name] = TensorRef(shape, _NARROW.get(dtype, dtype))
-        for i, node in enumerate(self.model.graph.node):
-            g.label = f"node {node.name or i!r} ({node.op_type})"
-            g.num_outputs = len(node.output)
+        feeds, by_buffer = {}, {}
+        for vi in self._inputs:
+            if vi.name in known:
+                values[vi.name] = known[vi.name]  # a constant of this program, in its own dtype
+                continue
+            ref = TensorRef(shapes[vi.name], dtypes.compute_dtype(_np_dtype(vi)))
+            feeds[vi.name] = values[vi.name] = ref
+            by_buffer[id(ref.buffer)] = vi.name
+        try:
+            outs = self._translate_graph(g, self.model.graph, values)
+        except NeedsValue as need:
+            name = by_buffer.get(id(getattr(need.ref, "buffer", None)))
+            if name is None:
+                raise UnsupportedError(f"{need}; here it is computed from tensor values at run time") from None
+            raise _NeedsFeedValue(name) from None
+        outputs = dict(zip((vi.name for vi in self._outputs), outs, strict=True))
+        with self.runtime.lock:
+            return Program(self.runtime, g.steps, feeds, outputs)
+
+    def _translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:
+        """Translate `graph`'s nodes over `outer` values (a subgraph sees its enclosing scope); its outputs."""
+        values = ChainMap({t.name: numpy_helper.to_array(t) for t in graph.initializer}, outer)
+        enclosing, g.scope = getattr(g, "scope", None), values
+        try:
+            return self._translate_nodes(g, graph, values)
+        finally:
+            g.scope = enclosing
+
+    def _translate_nodes(self, g: GraphBuilder, graph: onnx.GraphProto, values: ChainMap) -> list:
+        for i, node in enumerate(graph.node):
+            label = f"node {node.name or i!r} ({node.op_type})"
             entry = REGISTRY.lookup("onnx", node.op_type, self.opset)
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            args = [values[name] if name else None for name in node.input]
+            try:
+                args = [values[name] if name else None for name in node.input]
+            except KeyError as exc:
+                raise UnsupportedError(f"{label}: input {exc} is not computed by the op library") from None
             while args and args[-1] is None:
                 args.pop()
+            g.label, g.num_outputs = label, len(node.output)
             try:
                 out = entry.translate(g, attrs, *args)
-            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
-                raise UnsupportedError(f"{g.label}: {exc}") from None
+            except (NeedsValue, UnsupportedError):
+                raise
+            except (ValueError, TypeError, KeyError, NotImplementedError, OverflowError, IndexError) as exc:
+                message = str(exc)
+                raise UnsupportedError(message if message.startswith(label) else f"{label}: {message}") from None
+            g.label = label
             outs = out if isinstance(out, list) else [out]
-            for name, value in zip(node.output, outs, strict=False):
-                if name:
-                    values[name] = value
-        outputs = {vi.name: values[vi.name] for vi in self._outputs}
-        with self.runtime.lock:
-            program = Program(self.runtime, g.steps, feeds, outputs)
-        self._programs[shapes] = program
-        return program
+            for k, name in enumerate(node.output):
+                if not name:
+                    continue
+                if k >= len(outs) or outs[k] is None:
+                    raise UnsupportedError(f"{label}: output #{k} ({name!r}) is not supported")
+                values[name] = outs[k]
+        try:
+            return [values[vi.name] for vi in graph.output]
+        except KeyError as exc:
+            raise UnsupportedError(f"graph output {exc} is not computed") from None
 
     # ---- running ---------------------------------------------------------------------------------------
     def _prepare(self, output_names, feeds: dict) -> tuple[Program, dict[str, np.ndarray], list[str]]:
@@ -141,20 +237,22 @@ class InferenceSession:
                 isinstance(d, int) and d > 0 and d != s for d, s in zip(info.shape, arr.shape, strict=True)
             ):
                 raise ValueError(f"input {name!r} has shape {arr.shape}; the model expects {info.shape}")
-            arrays[name] = np.asarray(arr, _NARROW.get(arr.dtype, arr.dtype), order="C")  # 0-d stays 0-d
+            arrays[name] = arr
         names = [vi.name for vi in self._outputs] if output_names is None else list(output_names)
         bad = sorted(set(names) - {vi.name for vi in self._outputs})
         if bad:
             raise ValueError(f"unknown output(s) {bad}; the model outputs are {[vi.name for vi in self._outputs]}")
-        program = self._program(tuple(arrays[vi.name].shape for vi in self._inputs))
-        return program, arrays, names
+        program = self._program(arrays)
+        # in the dtype each computes in (int64 narrowed with a range check); 0-d stays 0-d
+        computed = {n: np.asarray(dtypes.to_compute(arrays[n], f"input {n!r}"), order="C") for n in program.inputs}
+        return program, computed, names
 
     def _describe(self) -> str:
         return ", ".join(f"{a.name}: {a.type}{a.shape}" for a in self.get_inputs())
 
     def _outputs_as_declared(self, results: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         declared = {vi.name: _np_dtype(vi) for vi in self._outputs}
-        return [results[n].astype(declared[n], copy=False) for n in names]
+        return [np.asarray(results[n]).astype(declared[n], copy=False) for n in names]
 
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None

@@ -15,6 +15,7 @@ import numpy as np
 from ..kernels.plan import Step
 from ..ops import PREV, Call, all_ops
 from ..ops.spec import PACK_CONSTANTS, TensorRef
+from .dtypes import COMPUTE, to_compute
 
 Value = np.ndarray | TensorRef
 
@@ -28,12 +29,30 @@ def _has_ref(args: tuple) -> bool:
 
 
 def _narrow(value: Any) -> Any:
-    """int64 constants meet int32 tensors (wasm computes indices in int32): narrow them when they fit."""
-    if isinstance(value, np.ndarray) and value.dtype == np.int64:
-        if value.size and (value.min() < -(2**31) or value.max() >= 2**31):
-            raise ValueError(f"int64 constant with values beyond int32 range (shape {value.shape})")
-        return value.astype(np.int32)
+    """Constants that meet graph tensors take the dtype tensors of their dtype compute in (registry/dtypes.py):
+    int64 narrows to int32 when it fits (else OverflowError), float16 and float64 become float32."""
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.float64:
+            return value.astype(np.float32)
+        if value.dtype in COMPUTE:
+            return to_compute(value, f"int64 constant of shape {value.shape}")
     return value
+
+
+def _fold(op, args: tuple, attrs: dict) -> np.ndarray:
+    """Evaluate an op on constants with its numpy reference; dtypes the op refuses (int64 shape arithmetic,
+    float16) are computed in their compute dtype and the result given back in the inputs' own dtype."""
+    try:
+        return np.asarray(op.reference(*args, **attrs))
+    except TypeError:
+        arrays = [np.asarray(a) for a in args if isinstance(a, np.ndarray | np.generic)]
+        out = np.asarray(op.reference(*(_narrow(a) for a in args), **attrs))
+        for a in arrays:
+            if a.dtype in COMPUTE and COMPUTE[a.dtype] == out.dtype:
+                return out.astype(a.dtype)
+        return out
 
 
 class GraphBuilder:
@@ -43,12 +62,16 @@ class GraphBuilder:
         self.steps: list[Step] = []
         self.label = ""
         self.num_outputs = 1  # of the node being translated (ONNX Split needs it)
+        #: translate a subgraph (If / Loop / Scan bodies) inline: (graph, {name: value}) -> output values;
+        #: set by the session that owns the node loop
+        self.subgraph = None
+        self.scope = None  # the values visible to the node being translated (the session's)
 
     def op(self, name: str, *args: Any, **attrs: Any) -> Value:
         """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""
         op = all_ops()[name]
         if not _has_ref(args):
-            return np.asarray(op.reference(*args, **attrs))
+            return _fold(op, args, attrs)
         token = PACK_CONSTANTS.set(True)  # weights are constants of the graph: pack them once, here
         try:
             plan = op.plan(*(_narrow(a) for a in args), **attrs)

@@ -14,6 +14,7 @@ ALIASES = {
     "negative": "neg",
     "absolute": "abs",
     "amax": "max",
+    "amin": "min",
     "concat": "concatenate",
     "linear": "dense",
     "true_divide": "divide",

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
+from .pool_nd import max_pool_with_indices, pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -28,9 +29,21 @@ def _ints(values) -> list[int]:
     return [int(v) for v in np.asarray(values).reshape(-1)]
 
 
+class NeedsValue(AttributeError_):
+    """A tensor used as an attribute (axes, shape, k, ...) is only known at run time.
+
+    The session catches it: when the tensor is a graph input it specialises the program on that input's
+    value (as it does on input shapes) and translates again; otherwise the node is unsupported.
+    """
+
+    def __init__(self, message: str, ref: Value):
+        super().__init__(message)
+        self.ref = ref
+
+
 def _const(node: str, value: Value | None, what: str) -> np.ndarray:
     if value is not None and not is_const(value):
-        raise AttributeError_(f"{node}: {what} must be a constant (an initializer or a foldable subgraph)")
+        raise NeedsValue(f"{node}: {what} must be known before the run (a constant, or a graph input)", value)
     return value
 
 
@@ -83,7 +96,8 @@ def _one_d(fn):
             return fn(g, a, x, *rest)
         a, (x, *rest) = _lift_1d(a, x, *rest)
         y = fn(g, a, x, *rest)
-        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+        drop = lambda t: t.reshape((t.shape[0], t.shape[1], t.shape[3]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     translate.__doc__ = fn.__doc__
     return translate
@@ -187,8 +201,15 @@ def clip_v1(g: GraphBuilder, a: dict, x):
 
 @onnx_op(F, "Clip", 11)
 def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
+    if np.dtype(x.dtype).kind in "iu":  # integer tensors: exact bounds, as max then min (kernels in int32)
+        for bound, op_name, what in ((lo, "maximum", "Clip min"), (hi, "minimum", "Clip max")):
+            if bound is not None:
+                x = g.op(op_name, x, np.int32(np.asarray(_const(g.label, bound, what)).reshape(-1)[0]))
+        return x
     lo = -np.inf if lo is None else float(_const(g.label, lo, "Clip min"))
     hi = np.inf if hi is None else float(_const(g.label, hi, "Clip max"))
+    if lo > hi:  # numpy / ONNX: every element becomes max
+        return g.op("minimum", g.op("maximum", x, np.float32(lo)), np.float32(hi))
     return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
 
 
@@ -228,8 +249,33 @@ for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
 @onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
 def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
     if a.get("training_mode", 0):
-        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 is not supported (inference only)")
+        return _batch_norm_training(g, a, x, scale, bias, mean, var)
     return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
+
+
+def _batch_norm_training(g: GraphBuilder, a: dict, x, scale, bias, mean, var) -> list:
+    """training_mode=1 (opset 14+): normalise with the batch statistics (biased variance over every axis but 1);
+    also return the running mean / var updated with `momentum`."""
+    if len(x.shape) < 2:
+        raise AttributeError_(f"{g.label}: BatchNormalization needs an (N, C, ...) input, got {x.shape}")
+    axes = tuple(i for i in range(len(x.shape)) if i != 1)
+    per_channel = (x.shape[1],) + (1,) * (len(x.shape) - 2)
+    batch_mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, batch_mean)
+    batch_var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    eps = np.float32(a.get("epsilon", 1e-5))
+    gain = g.op("divide", scale.reshape(per_channel), g.op("sqrt", g.op("add", batch_var, eps)))
+    y = g.op("add", g.op("multiply", centred, gain), bias.reshape(per_channel))
+    momentum = float(a.get("momentum", 0.9))
+    running = [
+        g.op(
+            "add",
+            g.op("multiply", old, np.float32(momentum)),
+            g.op("multiply", new.reshape((x.shape[1],)), np.float32(1.0 - momentum)),
+        )
+        for old, new in ((mean, batch_mean), (var, batch_var))
+    ]
+    return [y, *running]
 
 
 @onnx_op(F, "InstanceNormalization", 1, ("epsilon", "consumed_inputs"))
@@ -244,7 +290,21 @@ def instance_norm(g: GraphBuilder, a: dict, x, scale, bias):
 
 @onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
 def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
-    return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+    """The fused kernel for Y alone; with the optional Mean / InvStdDev outputs, the statistics op by op."""
+    if int(a.get("stash_type", 1)) != 1:
+        raise AttributeError_(f"{g.label}: LayerNormalization stash_type {a['stash_type']} is not supported")
+    axis, epsilon = int(a.get("axis", -1)), float(a.get("epsilon", 1e-5))
+    if g.num_outputs == 1:
+        return g.op("layer_norm", x, scale, bias, axis=axis, epsilon=epsilon)
+    if not -len(x.shape) <= axis < len(x.shape):
+        raise AttributeError_(f"{g.label}: LayerNormalization axis {axis} is out of range for rank {len(x.shape)}")
+    axes = tuple(range(axis % len(x.shape), len(x.shape)))
+    mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, mean)
+    var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    inv_std = g.op("divide", np.float32(1), g.op("sqrt", g.op("add", var, np.float32(epsilon))))
+    y = g.op("multiply", g.op("multiply", centred, inv_std), scale)
+    return [y if bias is None else g.op("add", y, bias), mean, inv_std]
 
 
 def _pool_args(g: GraphBuilder, a: dict, x):
@@ -256,12 +316,22 @@ def _pool_args(g: GraphBuilder, a: dict, x):
     return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
 
 
+def _wide_pads(kernel: list[int], pads) -> bool:
+    return any(max(pads[i], pads[i + 2]) > kernel[i] // 2 for i in range(2))
+
+
 @onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
+    if g.num_outputs > 1:
+        return max_pool_with_indices(g, a, x)
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if _wide_pads(kernel, pads):  # beyond the 2-D kernel's padding limit: the separable path
+        return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
         x,
@@ -276,9 +346,11 @@ def max_pool(g: GraphBuilder, a: dict, x):
 @onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 @_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if dilations != [1, 1]:
-        raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
+    if dilations != [1, 1] or _wide_pads(kernel, pads):
+        return pool_nd(g, a, x, "avg")
     return g.op(
         "avg_pool2d",
         x,
@@ -314,25 +386,3 @@ for _onnx, _op in [("Softmax", "softmax"), ("LogSoftmax", "log_softmax")]:
     _legacy, _modern = _softmax(_op)
     onnx_op(F, _onnx, 1, ("axis",))(_legacy)
     onnx_op(F, _onnx, 13, ("axis",))(_modern)
-
-
-def _reduce(onnx_name: str, op_name: str, axes_input_since: int):
-    def translate(g: GraphBuilder, a: dict, x, axes=None):
-        if axes is None:
-            axes = a.get("axes")
-        else:
-            axes = _const(g.label, axes, f"{onnx_name} axes")
-        if axes is None or len(np.atleast_1d(axes)) == 0:
-            if a.get("noop_with_empty_axes", 0):
-                return x
-            axes = None
-        else:
-            axes = tuple(_ints(axes))
-        return g.op(op_name, x, axis=axes, keepdims=bool(a.get("keepdims", 1)))
-
-    onnx_op(F, onnx_name, 1, ("axes", "keepdims"))(translate)
-    onnx_op(F, onnx_name, axes_input_since, ("keepdims", "noop_with_empty_axes"))(translate)
-
-
-for _onnx, _op, _since in [("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13), ("ReduceMax", "max", 18)]:
-    _reduce(_onnx, _op, _since)

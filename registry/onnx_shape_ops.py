@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
+from . import dtypes
 from .graph import GraphBuilder, is_const
 from .onnx_ops import AttributeError_, F, _const, _ints, onnx_op
 
@@ -72,7 +73,10 @@ def _reshape(x, dims: list[int], allowzero: bool):
 
 @onnx_op(F, "Flatten", 1, ("axis",))
 def flatten(g: GraphBuilder, a: dict, x):
-    axis = int(a.get("axis", 1)) % (len(x.shape) + 1)
+    rank, axis = len(x.shape), int(a.get("axis", 1))
+    if not -rank <= axis <= rank:
+        raise AttributeError_(f"{g.label}: Flatten axis {axis} is out of range for rank {rank}")
+    axis = axis + rank if axis < 0 else axis
     return x.reshape((math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
 
 
@@ -112,6 +116,14 @@ def tile(g: GraphBuilder, a: dict, x, repeats):
     reps = _ints(_const(g.label, repeats, "Tile repeats"))
     if is_const(x):
         return np.tile(x, reps)
+    if len(reps) != len(x.shape) or any(r < 0 for r in reps):
+        raise AttributeError_(f"{g.label}: Tile repeats {reps} do not fit input shape {x.shape}")
+    if (
+        sum(r != 1 for r in reps) > 3 and 0 not in reps
+    ):  # the broadcast would leave too many unmergeable dims: copy per axis
+        for axis, r in enumerate(reps):
+            x = x if r == 1 else g.op("concatenate", [x] * r, axis=axis)
+        return x
     interleaved = tuple(v for d in x.shape for v in (1, d))
     target = tuple(v for r, d in zip(reps, x.shape, strict=True) for v in (r, d))
     y = g.op("broadcast_to", x.reshape(interleaved), target)
@@ -126,18 +138,58 @@ def concat(g: GraphBuilder, a: dict, *xs):
     return g.op("concatenate", list(xs), axis=axis)
 
 
-@onnx_op(F, "Cast", 1, ("to", "saturate"))
-def cast(g: GraphBuilder, a: dict, x):
-    from onnx import helper
-
-    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(int(a["to"])))
+def _cast_to(g: GraphBuilder, x, dtype: np.dtype):
+    """x.astype(dtype); tensors convert to the dtype `dtype` computes in (registry/dtypes.py)."""
+    why = dtypes.refusal(dtype.name)
     if is_const(x):
+        if why and dtype.kind not in "f":
+            raise AttributeError_(f"{g.label}: cast to {why}")
         return np.asarray(x).astype(dtype)
-    if dtype == x.dtype:
-        return x
-    if dtype == np.int64 and x.dtype == np.int32:  # index tensors: the library keeps them int32
-        return x
-    return g.op("cast", x, dtype=dtype.name)
+    if why:
+        raise AttributeError_(f"{g.label}: cast to {why}")
+    target = dtypes.compute_dtype(dtype)
+    if target == x.dtype:
+        return x  # e.g. int32 -> int64, float32 -> float16 (storage only)
+    return g.op("cast", x, dtype=target.name)
+
+
+def _onnx_np_dtype(g: GraphBuilder, to: int) -> np.dtype:
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(int(to)))
+    except (KeyError, TypeError, ValueError):
+        raise AttributeError_(f"{g.label}: cast to ONNX type {to} is not supported") from None
+
+
+@onnx_op(F, "Cast", 1, ("to", "saturate", "round_mode"))
+def cast(g: GraphBuilder, a: dict, x):
+    if a.get("round_mode", b"up") not in (b"up", "up"):
+        raise AttributeError_(f"{g.label}: Cast round_mode={a['round_mode']!r} is not supported")
+    to = a["to"]
+    dtype = np.dtype(to.decode() if isinstance(to, bytes) else to) if isinstance(to, bytes | str) else None
+    return _cast_to(g, x, dtype if dtype is not None else _onnx_np_dtype(g, to))
+
+
+@onnx_op(F, "CastLike", 15, ("saturate", "round_mode"))
+def cast_like(g: GraphBuilder, a: dict, x, like):
+    """Cast x to the dtype of `like` (a tensor of float16 computes in float32, so its compute dtype is it)."""
+    return _cast_to(g, x, np.dtype(like.dtype))
+
+
+@onnx_op(F, "Size", 1)
+def size(g: GraphBuilder, a: dict, x):
+    return np.asarray(math.prod(x.shape), np.int64)
+
+
+@onnx_op(F, "Range", 11)
+def range_(g: GraphBuilder, a: dict, start, limit, delta):
+    """Host-side: the bounds are constants, folded shape arithmetic or specialised graph inputs."""
+    start, limit, delta = (
+        np.asarray(_const(g.label, v, f"Range {w}")) for v, w in ((start, "start"), (limit, "limit"), (delta, "delta"))
+    )
+    if delta == 0:
+        raise AttributeError_(f"{g.label}: Range delta is 0")
+    n = max(int(np.ceil((limit.astype(np.float64) - start) / delta)), 0)
+    return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
 
 
 @onnx_op(F, "Pad", 2, ("pads", "mode", "value"))

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import COMPUTE, to_compute
 from .graph import GraphBuilder, is_const
 from .onnx_ops import AttributeError_, F, _const, _ints, onnx_op
 
-_I32 = np.iinfo(np.int32)
-
 
 def _narrow(value):
-    """A constant in the dtype the kernels compute in; graph tensors pass through."""
+    """A constant in the dtype the kernels compute in (int64 that does not fit int32 raises); tensors pass."""
     if not is_const(value):
         return value
     arr = np.asarray(value)
-    if arr.dtype == np.int64:
-        return np.asarray(np.clip(arr, _I32.min, _I32.max), np.int32)
     if arr.dtype == np.float64:
         return arr.astype(np.float32)
-    return arr
+    return to_compute(arr, f"constant of shape {arr.shape}") if arr.dtype in COMPUTE else arr
 
 
 @onnx_op(F, "Erf", 9)
@@ -54,7 +51,7 @@ def expand(g: GraphBuilder, a: dict, x, shape):
 
 @onnx_op(F, "Gather", 1, ("axis",))
 def gather(g: GraphBuilder, a: dict, data, indices):
-    """Gather = take; negative indices wrap (out-of-range ones are clamped inside wasm, see ops/take.py)."""
+    """Gather = take; negative indices wrap, out-of-range ones raise (see ops/take.py)."""
     axis = int(a.get("axis", 0))
     if is_const(data) and is_const(indices):
         return np.asarray(np.take(np.asarray(data), np.asarray(indices, np.int64), axis=axis))
