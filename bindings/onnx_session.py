@@ -172,7 +172,7 @@ class InferenceSession:
         except NeedsValue as need:
             name = by_buffer.get(id(getattr(need.ref, "buffer", None)))
             if name is None:
-                raise UnsupportedError(f"{need} (it is computed from input values at run time)") from None
+                raise UnsupportedError(f"{need}; here it is computed from tensor values at run time") from None
             raise _NeedsFeedValue(name) from None
         outputs = dict(zip((vi.name for vi in self._outputs), outs, strict=True))
         with self.runtime.lock:

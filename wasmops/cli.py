@@ -59,8 +59,11 @@ def _graph_info(path: Path, data: bytes) -> int:
 
 
 def _ops(args: argparse.Namespace) -> int:
-    from .registry.coverage import coverage
+    from .registry.coverage import coverage, readme_block
 
+    if args.readme:
+        print(readme_block())
+        return 0
     rows = coverage(args.frontend)
     supported = [r for r in rows if r[1]]
     print(f"{args.frontend}: {len(supported)} of {len(rows)} operators supported")
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ops", help="print the operator coverage of a frontend")
     p.add_argument("--frontend", choices=["onnx", "numpy", "mindspore"], default="onnx")
     p.add_argument("--all", action="store_true", help="list unsupported operators too")
+    p.add_argument("--readme", action="store_true", help="print the README's generated operator list")
     p.set_defaults(func=_ops)
     p = sub.add_parser("compile", help="compile an ONNX model into one self-contained .wasm (whole graph)")
     p.add_argument("model", help="the .onnx file")
