@@ -15,15 +15,10 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder
+from .onnx_nn_ops import _str
 from .onnx_ops import AttributeError_, F, onnx_op
 
 _RULES = ("linear", "gated", "delta", "gated_delta")
-
-
-def _text(value, default: str) -> str:
-    if value is None:
-        return default
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _step(g: GraphBuilder, x, t: int, heads: int, shape_tail: tuple[int, ...]):
@@ -40,7 +35,7 @@ def _check(g: GraphBuilder, what: str, ok: bool, detail: str) -> None:
 @onnx_op(F, "LinearAttention", 27, ("chunk_size", "kv_num_heads", "q_num_heads", "scale", "update_rule"))
 def linear_attention(g: GraphBuilder, a: dict, query, key, value, past_state=None, decay=None, beta=None):
     """output (B, T, H_q * d_v) and present_state (B, H_kv, d_k, d_v); chunk_size is a tuning hint only."""
-    rule = _text(a.get("update_rule"), "gated_delta")
+    rule = _str(a.get("update_rule"), "gated_delta")
     _check(g, "update_rule", rule in _RULES, f"{rule!r} is not one of {_RULES}")
     if "q_num_heads" not in a or "kv_num_heads" not in a:
         raise AttributeError_(f"{g.label}: LinearAttention needs q_num_heads and kv_num_heads")

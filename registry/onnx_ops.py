@@ -245,37 +245,21 @@ for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
     _variadic(_onnx, _op)
 
 
+@onnx_op(F, "Mean", 1, ("consumed_inputs",))
+def mean_of_inputs(g: GraphBuilder, a: dict, *xs):
+    """Elementwise mean of the (broadcast) inputs: their sum divided by the count."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = g.op("add", total, x)
+    return total if len(xs) == 1 else g.op("divide", total, np.float32(len(xs)))
+
+
 # ---- normalisation, pooling, softmax ----------------------------------------------------------------
 @onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
 def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
     if a.get("training_mode", 0):
-        return _batch_norm_training(g, a, x, scale, bias, mean, var)
+        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 needs opset 14 (see onnx_batch_norm.py)")
     return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
-
-
-def _batch_norm_training(g: GraphBuilder, a: dict, x, scale, bias, mean, var) -> list:
-    """training_mode=1 (opset 14+): normalise with the batch statistics (biased variance over every axis but 1);
-    also return the running mean / var updated with `momentum`."""
-    if len(x.shape) < 2:
-        raise AttributeError_(f"{g.label}: BatchNormalization needs an (N, C, ...) input, got {x.shape}")
-    axes = tuple(i for i in range(len(x.shape)) if i != 1)
-    per_channel = (x.shape[1],) + (1,) * (len(x.shape) - 2)
-    batch_mean = g.op("mean", x, axis=axes, keepdims=True)
-    centred = g.op("subtract", x, batch_mean)
-    batch_var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
-    eps = np.float32(a.get("epsilon", 1e-5))
-    gain = g.op("divide", scale.reshape(per_channel), g.op("sqrt", g.op("add", batch_var, eps)))
-    y = g.op("add", g.op("multiply", centred, gain), bias.reshape(per_channel))
-    momentum = float(a.get("momentum", 0.9))
-    running = [
-        g.op(
-            "add",
-            g.op("multiply", old, np.float32(momentum)),
-            g.op("multiply", new.reshape((x.shape[1],)), np.float32(1.0 - momentum)),
-        )
-        for old, new in ((mean, batch_mean), (var, batch_var))
-    ]
-    return [y, *running]
 
 
 @onnx_op(F, "InstanceNormalization", 1, ("epsilon", "consumed_inputs"))

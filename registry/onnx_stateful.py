@@ -10,19 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import GraphBuilder, is_const
+from .onnx_nn_ops import _str
 from .onnx_ops import AttributeError_, F, _const, _ints, onnx_op
-
-
-def _text(value, default: str) -> str:
-    if value is None:
-        return default
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @onnx_op(F, "CausalConvWithState", 27, ("activation",))
 def causal_conv_with_state(g: GraphBuilder, a: dict, x, weight, bias=None, past_state=None):
     """x (B, C, L), weight (C, 1, k), bias (C,), past_state (B, C, k - 1) -> output (B, C, L), present_state."""
-    activation = _text(a.get("activation"), "none")
+    activation = _str(a.get("activation"), "none")
     if activation not in ("none", "silu", "swish"):
         raise AttributeError_(f"{g.label}: CausalConvWithState activation={activation!r} is not supported")
     if len(x.shape) != 3 or len(weight.shape) != 3:
@@ -73,7 +68,7 @@ def _runs(positions: list[int]) -> list[tuple[int, int, int]]:
 @onnx_op(F, "TensorScatter", 24, ("mode", "axis"))
 def tensor_scatter(g: GraphBuilder, a: dict, cache, update, write_indices=None):
     """present = cache with update[b, ..., j, ...] written at cache row write_indices[b] + j along `axis`."""
-    mode = _text(a.get("mode"), "linear")
+    mode = _str(a.get("mode"), "linear")
     if mode not in ("linear", "circular"):
         raise AttributeError_(f"{g.label}: TensorScatter mode={mode!r} is not supported")
     rank = len(cache.shape)

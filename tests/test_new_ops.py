@@ -226,3 +226,26 @@ def test_scan_v8_batched_with_a_reverse_input():
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     for got, w in zip(wo.InferenceSession(model).run(None, feeds), want, strict=True):
         np.testing.assert_allclose(got, w, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("source", "to"),
+    [
+        (np.float32, TensorProto.INT32),
+        (np.int32, TensorProto.FLOAT),
+        (np.int8, TensorProto.UINT8),
+        (np.uint16, TensorProto.INT16),
+        (np.int16, TensorProto.UINT16),
+    ],
+)
+def test_bitcast_then_cast_to_float(source, to):
+    """The reinterpreted values must be right inside the graph, not only once cast to the declared output dtype."""
+    info = np.iinfo(source) if np.dtype(source).kind in "iu" else None
+    x = rng.integers(info.min, info.max, 40, endpoint=True).astype(source) if info else _f32(40)
+    src = helper.np_dtype_to_tensor_dtype(np.dtype(source))
+    nodes = [helper.make_node("BitCast", ["x"], ["b"], to=to), helper.make_node("Cast", ["b"], ["y"], to=F32)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", src, [40])], [helper.make_tensor_value_info("y", F32, None)]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 26)], ir_version=10)
+    _check(model, {"x": x}, atol=0)
