@@ -245,15 +245,6 @@ for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
     _variadic(_onnx, _op)
 
 
-@onnx_op(F, "Mean", 1, ("consumed_inputs",))
-def mean_of_inputs(g: GraphBuilder, a: dict, *xs):
-    """Elementwise mean of the (broadcast) inputs: their sum divided by the count."""
-    total = xs[0]
-    for x in xs[1:]:
-        total = g.op("add", total, x)
-    return total if len(xs) == 1 else g.op("divide", total, np.float32(len(xs)))
-
-
 # ---- normalisation, pooling, softmax ----------------------------------------------------------------
 @onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
 def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
