@@ -276,19 +276,7 @@ def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str], anchor: str) -> 
     output twice (SiLU x * sigmoid(x), hard-swish, gates) becomes one block reading it at one index, which
     folds into the conv's output stage like a plain ReLU.
     """
-    after = names[names.index(anchor) + 1 :]
-    outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
-    kept = []
-    for name in after:
-        blk = sch.get_sblock(name)
-        if name not in outputs and _is_spatial(sch, blk):
-            try:
-                sch.compute_inline(blk)
-                continue
-            except _SCHEDULE_ERRORS:
-                pass
-        kept.append(name)
-    for name in kept:
+    for name in _inline_intermediates(sch, names[names.index(anchor) + 1 :]):
         try:
             sch.reverse_compute_inline(sch.get_sblock(name))
         except _SCHEDULE_ERRORS:  # not an elementwise consumer of the conv: schedule it on its own
@@ -299,7 +287,8 @@ def _is_spatial(sch: tvm.s_tir.Schedule, blk) -> bool:
     return all(iv.iter_type == tirx.IterVar.DataPar for iv in sch.get(blk).iter_vars)
 
 
-def _generic(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
+def _inline_intermediates(sch: tvm.s_tir.Schedule, names: list[str]) -> list[str]:
+    """Inline every spatial block of `names` that is not a function output into its consumers; the rest."""
     outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
     kept = []
     for name in names:
@@ -311,7 +300,11 @@ def _generic(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
             except _SCHEDULE_ERRORS:
                 pass
         kept.append(name)
-    for name in kept:
+    return kept
+
+
+def _generic(sch: tvm.s_tir.Schedule, names: list[str]) -> None:
+    for name in _inline_intermediates(sch, names):
         _generic_block(sch, name)
 
 
