@@ -394,13 +394,19 @@ class Runtime:
     def _reserve(self, nbytes: int) -> int:
         """The per-call tensor arena: grown (never shrunk) and reused by every call."""
         if nbytes > self._arena_size:
+            size = max(nbytes, 2 * self._arena_size, 1 << 16)
             if self._arena:
                 self.free(self._arena)
-                self._arena = 0
-            size = max(nbytes, 2 * self._arena_size, 1 << 16)
-            self._arena = self.alloc(size)
-            self._arena_size = size
+            # no arena until the new one exists: after a MemoryError the next call allocates afresh
+            self._arena, self._arena_size = 0, 0
             self._arena_epoch += 1  # Bound calls laid out in the old arena are stale
+            try:
+                self._arena = self.alloc(size)
+            except MemoryError:
+                if size == nbytes:
+                    raise
+                self._arena, size = self.alloc(nbytes), nbytes  # doubling did not fit: exactly what is needed
+            self._arena_size = size
         return self._arena
 
     # ---- calls -----------------------------------------------------------------------------------------

@@ -187,3 +187,22 @@ def test_fast_path_survives_arena_growth(runtime):
     np.testing.assert_array_equal(wasmops.relu(big), np.maximum(big, 0))
     y = -x
     np.testing.assert_array_equal(wasmops.relu(y), np.maximum(y, 0))
+
+
+def test_runtime_recovers_after_out_of_memory_once_memory_has_grown():
+    """A MemoryError after the arena grew must not leave a NULL arena behind (every later call failed)."""
+    script = """
+import numpy as np, wasmops
+wasmops.relu(np.ones(150_000_000, np.float32))  # linear memory grows to about 1.2 GB
+try:
+    wasmops.relu(np.ones(300_000_000, np.float32))
+    raise SystemExit("expected a MemoryError")
+except MemoryError:
+    pass
+assert wasmops.relu(np.array([-1.0, 2.0], np.float32)).tolist() == [0.0, 2.0]
+a = np.arange(4, dtype=np.float32).reshape(2, 2)
+assert np.array_equal(wasmops.matmul(a, a), a @ a)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
