@@ -379,14 +379,15 @@ class Runtime:
         return self._view  # type: ignore[return-value]
 
     def alloc(self, nbytes: int) -> int:
-        ptr = self._exports["wasmops_alloc"](self.store, int(nbytes))
+        # wasm returns an i32: addresses at or above 2 GiB come back negative from wasmtime
+        ptr = self._exports["wasmops_alloc"](self.store, int(nbytes)) & 0xFFFFFFFF
         self.memory()
         if not ptr:
             raise MemoryError(f"wasm linear memory exhausted allocating {nbytes} bytes")
         return ptr
 
     def free(self, ptr: int) -> None:
-        self._exports["wasmops_free"](self.store, ptr)
+        self._exports["wasmops_free"](self.store, ptr - (1 << 32) if ptr >= 1 << 31 else ptr)
 
     def bytes_in_use(self) -> int:
         return self._exports["wasmops_bytes_in_use"](self.store)
