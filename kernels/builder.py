@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import inspect
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,19 +44,37 @@ class Unit:
         return f"{self.op}-{self.isa}-{self.key[:20]}.o"
 
 
-def _shared_sources() -> bytes:
-    """Code every op's kernels may depend on: the spec, shared schedules and private helper modules."""
+_IMPORT = re.compile(r"^\s*from \.(\w*) import ([\w, ()]+)", re.MULTILINE)
+
+
+def _local_imports(source: str) -> set[str]:
+    """The ops-package modules a module's source imports (`from .x import ...`, `from . import x, y`)."""
+    found = set()
+    for module, names in _IMPORT.findall(source):
+        found |= {n.strip() for n in names.strip("()").split(",") if n.strip()} if not module else {module}
+    return found
+
+
+def _sources(op_module: str) -> bytes:
+    """Every ops-package module an op's kernels may depend on: its own module and, transitively, the ops
+    modules it imports (private helpers and other op files alike), plus the spec and shared schedules."""
     root = Path(ops_pkg.__file__).parent
-    shared = [root / n for n in ("spec.py", "simd_schedules.py", "__init__.py")] + sorted(root.glob("_*.py"))
-    return b"".join(p.read_bytes() for p in shared if p.name != "__init__.py" or p.exists())
+    seen, todo = set(), [op_module, "spec", "simd_schedules"]
+    while todo:
+        name = todo.pop()
+        path = root / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        todo += sorted(_local_imports(path.read_text()))
+    return b"".join(name.encode() + b"\0" + (root / f"{name}.py").read_bytes() for name in sorted(seen))
 
 
 def _unit_key(op_name: str, isa: str, tvm_version: str) -> str:
     op = all_ops()[op_name]
     h = hashlib.sha256()
     for part in (
-        inspect.getsource(sys.modules[type(op).__module__]).encode(),
-        _shared_sources(),
+        _sources(type(op).__module__.rsplit(".", 1)[-1]),
         tvm_version.encode(),
         isa.encode(),
         b"\0".join(k.name.encode() for k in op.kernels()),
