@@ -229,3 +229,30 @@ def global_max_pool(g: GraphBuilder, a: dict, x):
     if len(x.shape) < 3:
         raise AttributeError_(f"{g.label}: GlobalMaxPool needs an (N, C, spatial...) input, got {x.shape}")
     return g.op("max", x, axis=tuple(range(2, len(x.shape))), keepdims=True)
+
+
+# ---- GridSample ----------------------------------------------------------------------------------------
+_GRID_MODES = {"bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic", "nearest": "nearest"}
+
+
+@onnx_op(F, "GridSample", 16, ("align_corners", "mode", "padding_mode"))
+def grid_sample(g: GraphBuilder, a: dict, x, grid):
+    """grid_sample; opset 16 names the modes bilinear / bicubic, opset 20 linear / cubic."""
+    mode = _str(a.get("mode"), "linear")
+    if mode not in _GRID_MODES:
+        raise AttributeError_(f"{g.label}: GridSample mode {mode!r} is not supported")
+    padding = _str(a.get("padding_mode"), "zeros")
+    if padding not in ("zeros", "border", "reflection"):
+        raise AttributeError_(f"{g.label}: GridSample padding_mode {padding!r} is not supported")
+    if len(x.shape) not in (4, 5) or (len(x.shape) == 5 and _GRID_MODES[mode] == "cubic"):
+        raise AttributeError_(
+            f"{g.label}: GridSample {mode} on input {x.shape} is not supported (4-D, or 5-D with nearest / linear)"
+        )
+    return g.op(
+        "grid_sample",
+        x,
+        grid,
+        mode=_GRID_MODES[mode],
+        padding_mode=padding,
+        align_corners=bool(a.get("align_corners", 0)),
+    )
