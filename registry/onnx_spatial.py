@@ -256,3 +256,48 @@ def grid_sample(g: GraphBuilder, a: dict, x, grid):
         padding_mode=padding,
         align_corners=bool(a.get("align_corners", 0)),
     )
+
+
+# ---- Col2Im --------------------------------------------------------------------------------------------
+@onnx_op(F, "Col2Im", 18, ("dilations", "pads", "strides"))
+def col2im(g: GraphBuilder, a: dict, x, image_shape, block_shape):
+    """Sum the columns' blocks back into the image: a grouped conv_transpose2d whose (C*kh*kw, 1, kh, kw)
+    weight is one-hot (column row c*kh*kw + i*kw + j lands at offset (i, j) of channel c)."""
+    image = _ints(_const(g.label, image_shape, "Col2Im image_shape"))
+    block = _ints(_const(g.label, block_shape, "Col2Im block_shape"))
+    if len(image) != 2 or len(block) != 2:
+        raise AttributeError_(f"{g.label}: only 2-D Col2Im is supported, got image_shape {image}")
+    strides = _ints(a.get("strides", [1, 1]))
+    dilations = _ints(a.get("dilations", [1, 1]))
+    pads = _ints(a.get("pads", [0, 0, 0, 0]))
+    k = block[0] * block[1]
+    n, ck, length = x.shape
+    if ck % k:
+        raise AttributeError_(f"{g.label}: Col2Im input has {ck} rows, not a multiple of the block size {k}")
+    blocks = [
+        (size + pads[i] + pads[i + 2] - dilations[i] * (block[i] - 1) - 1) // strides[i] + 1
+        for i, size in enumerate(image)
+    ]
+    if min(blocks) < 1 or blocks[0] * blocks[1] != length:
+        raise AttributeError_(f"{g.label}: Col2Im input has {length} blocks, the geometry gives {blocks}")
+    c = ck // k
+    weight = np.zeros((ck, 1, *block), np.float32)
+    for row in range(ck):
+        weight[row, 0, (row % k) // block[1], row % block[1]] = 1
+    y = g.op(
+        "conv_transpose2d",
+        x.reshape((n, ck, *blocks)),
+        weight,
+        None,
+        stride=tuple(strides),
+        padding=tuple(pads),
+        output_padding=tuple(
+            size - ((b - 1) * s - p0 - p1 + d * (kk - 1) + 1)
+            for size, b, s, p0, p1, d, kk in zip(
+                image, blocks, strides, pads[:2], pads[2:], dilations, block, strict=True
+            )
+        ),
+        dilation=tuple(dilations),
+        groups=c,
+    )
+    return y
