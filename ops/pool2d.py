@@ -171,7 +171,8 @@ class _Pool2d(Op):
         for axis, (n, kk, ss, dd, before, o) in enumerate(zip((h, w), k, s, d, pads[:2], out, strict=True)):
             # ONNX allows padding beyond half the kernel, but a window made only of padding has no value
             taps = np.arange(max(o, 0))[:, None] * ss - before + np.arange(kk)[None, :] * dd
-            if o > 0 and not ((taps >= 0) & (taps < n)).any(axis=1).all():
+            beyond_half = max(before, pads[axis + 2]) > kk // 2  # PyTorch's limit: kept as it was below it
+            if beyond_half and o > 0 and not ((taps >= 0) & (taps < n)).any(axis=1).all():
                 raise self.fail(
                     f"padding {pads[axis], pads[axis + 2]} along {'HW'[axis]} leaves windows of kernel size {kk} "
                     "made only of padding"

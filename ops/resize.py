@@ -191,7 +191,8 @@ class Resize2d(Op):
         args = (mode, coord_mode, nearest_mode, float(cubic_coeff_a), bool(exclude_outside))
         rois = ((0.0, 1.0), (0.0, 1.0))
         if coord_mode == "tf_crop_and_resize":
-            if roi is None or np.size(roi) != 4:
+            roi = (0.0, 0.0, 1.0, 1.0) if roi is None else roi  # ONNX's default: the whole input
+            if np.size(roi) != 4:
                 raise self.fail(f"tf_crop_and_resize needs roi (h_start, w_start, h_end, w_end), got {roi!r}")
             r = [float(v) for v in np.asarray(roi, np.float32).reshape(-1)]
             rois = ((r[0], r[2]), (r[1], r[3]))
