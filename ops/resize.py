@@ -95,6 +95,7 @@ def axis_table(
     a: float,
     exclude: bool,
     roi: tuple[float, float] = (0.0, 1.0),
+    antialias: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(indices int32 (n_out, K), weights float32 (n_out, K)) of one axis; under tf_crop_and_resize the
     weights of output positions whose coordinate falls outside the input are 0."""
@@ -103,7 +104,44 @@ def axis_table(
         outside = (coord < 0) | (coord > F32(n_in - 1))
         idx, w = _table(coord, n_in, scale, mode, rule, a, exclude)
         return idx, np.where(outside[:, None], F32(0), w).astype(F32)
+    if antialias and mode != "nearest":
+        return antialias_table(coord, n_in, scale, mode, a, exclude)
     return _table(coord, n_in, scale, mode, rule, a, exclude)
+
+
+def antialias_table(coord, n_in: int, scale: float, mode: str, a: float, exclude: bool):
+    """(indices, weights) of antialiased linear / cubic resizing (ONNX Resize antialias=1): when
+    downsampling, the filter stretches by 1 / scale, so K grows; taps picked as the ONNX reference does."""
+    coord = coord.astype(np.float64)
+    s = min(float(scale), 1.0)
+    base = np.floor(coord)
+    ratio = np.where(coord == base, 1.0, coord - base)
+    if mode == "linear":
+        start = int(np.floor(-1 / s) + 1)
+        args = (np.arange(start, 2 - start)[None, :] - ratio[:, None]) * s
+        w = np.clip(1 - np.abs(args), 0, 1)
+    else:
+        start = int(np.floor(-2 / s) + 1)
+        t = np.abs(s * (np.arange(start, 2 - start)[None, :] - ratio[:, None]))
+        near = ((a + 2) * t - (a + 3)) * t * t + 1
+        far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+        w = np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+    w = w / w.sum(axis=1, keepdims=True)
+    n = w.shape[1]
+    pad = int(np.ceil(n / 2))
+    padded = coord + pad
+    p = np.floor(padded).astype(np.int64)
+    frac = padded - p
+    if n % 2 == 0:
+        offset = np.where(frac == 0, -(n // 2), -(n // 2) + 1)
+    else:
+        offset = np.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p + offset)[:, None] + np.arange(n)[None, :] - pad
+    if exclude:
+        w = np.where((idx < 0) | (idx >= n_in), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / np.where(total == 0, 1.0, total)
+    return np.clip(idx, 0, n_in - 1).astype(np.int32), w.astype(F32)
 
 
 def _table(coord, n_in, scale, mode, rule, a, exclude):
@@ -159,7 +197,9 @@ class Resize2d(Op):
     def kernels(self) -> list[Kernel]:
         return [Kernel("f32_resize2d", _build, (TENSOR,) * 6)]
 
-    def _tables(self, x_shape, size, scales, mode, coord_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi=None):
+    def _tables(
+        self, x_shape, size, scales, mode, coord_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, antialias
+    ):
         """Validate the attributes; return ((oh, ow), (iy, wy), (ix, wx)). Given both, size sets the output
         and scales the coordinate mapping (ONNX keep_aspect_ratio_policy)."""
         if mode not in MODES:
@@ -196,7 +236,10 @@ class Resize2d(Op):
                 raise self.fail(f"tf_crop_and_resize needs roi (h_start, w_start, h_end, w_end), got {roi!r}")
             r = [float(v) for v in np.asarray(roi, np.float32).reshape(-1)]
             rois = ((r[0], r[2]), (r[1], r[3]))
-        tables = [axis_table(o, i, s, *args, roi=ri) for o, i, s, ri in zip(out, (h, w), factors, rois, strict=True)]
+        tables = [
+            axis_table(o, i, s, *args, roi=ri, antialias=bool(antialias))
+            for o, i, s, ri in zip(out, (h, w), factors, rois, strict=True)
+        ]
         return out, tables[0], tables[1]
 
     def reference(
@@ -210,6 +253,7 @@ class Resize2d(Op):
         cubic_coeff_a=-0.75,
         exclude_outside=False,
         roi=None,
+        antialias=False,
     ) -> np.ndarray:
         # The per-axis index / weight tables are shared with the plan (the ONNX tests check them against
         # onnxruntime); the interpolation itself is written out here in float64, not as the kernel's blend.
@@ -224,6 +268,7 @@ class Resize2d(Op):
             cubic_coeff_a,
             exclude_outside,
             roi,
+            antialias,
         )
         xd = x.astype(np.float64)
         y = np.zeros((*x.shape[:2], *out))
@@ -244,6 +289,7 @@ class Resize2d(Op):
         cubic_coeff_a: float = -0.75,
         exclude_outside: bool = False,
         roi: Sequence[float] | None = None,
+        antialias: bool = False,
     ) -> Call:
         """Resize the last two axes of an NCHW tensor, as ONNX Resize (opset 11+) on the spatial axes.
 
@@ -256,7 +302,8 @@ class Resize2d(Op):
         "asymmetric", "tf_half_pixel_for_nn" or "tf_crop_and_resize" (with roi = (h_start, w_start, h_end,
         w_end) in input fractions; outputs sampled outside the input are 0). nearest_mode:
         "round_prefer_floor" (default), "round_prefer_ceil", "floor", "ceil" or "simple" (opset < 11: ceil
-        when downsampling, else truncate). Returns float32 (N, C, OH, OW).
+        when downsampling, else truncate). antialias: linear / cubic downsampling with the filter stretched
+        by 1 / scale (more taps), as ONNX Resize antialias=1. Returns float32 (N, C, OH, OW).
         """
         x = self.tensor(x, "x", ndim=4)
         out, (iy, wy), (ix, wx) = self._tables(
@@ -269,6 +316,7 @@ class Resize2d(Op):
             cubic_coeff_a,
             exclude_outside,
             roi,
+            antialias,
         )
         n, c, h, w = x.shape
         planes = n * c

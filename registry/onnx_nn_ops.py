@@ -169,7 +169,7 @@ def resize_v10(g: GraphBuilder, a: dict, x, scales):
 
 
 @onnx_op(F, "Resize", 11, _RESIZE_11)
-def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None, keep_scales=None):
+def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None, keep_scales=None, antialias=False):
     coord = _str(a.get("coordinate_transformation_mode"), "half_pixel")
     scales = _const(g.label, scales, "Resize scales") if scales is not None else None
     sizes = _const(g.label, sizes, "Resize sizes") if sizes is not None else None
@@ -187,13 +187,12 @@ def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None, keep_
         nearest_mode=_str(a.get("nearest_mode"), "round_prefer_floor"),
         cubic_coeff_a=float(a.get("cubic_coeff_a", -0.75)),
         exclude_outside=bool(a.get("exclude_outside", 0)),
+        **({"antialias": True} if antialias else {}),
     )
 
 
 @onnx_op(F, "Resize", 18, _RESIZE_11 + ("antialias", "axes", "keep_aspect_ratio_policy"))
 def resize_v18(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None):
-    if int(a.get("antialias", 0)):
-        raise AttributeError_(f"{g.label}: Resize antialias=1 is not supported")
     rank = len(x.shape)
     axes = [ax % rank for ax in _ints(a["axes"])] if "axes" in a else list(range(rank))
     if len(set(axes)) != len(axes):
@@ -224,7 +223,7 @@ def resize_v18(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None):
         scale = min(ratios) if policy == "not_larger" else max(ratios)
         keep = np.asarray([scale if ax in axes else 1.0 for ax in range(rank)], np.float32)
         sizes = np.asarray([int(scale * x.shape[ax] + 0.5) if ax in axes else x.shape[ax] for ax in range(rank)])
-    return resize(g, a, x, roi, scales, sizes, keep_scales=keep)
+    return resize(g, a, x, roi, scales, sizes, keep_scales=keep, antialias=bool(int(a.get("antialias", 0))))
 
 
 def _upsample(g: GraphBuilder, a: dict, x, scales):

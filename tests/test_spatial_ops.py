@@ -120,3 +120,10 @@ def test_resize_tf_crop_and_resize():
     )
     inits = {"roi": np.array([0.2, -0.3, 1.2, 0.9], np.float32), "sizes": np.array([3, 5], np.int64)}
     _check(node, {"x": x}, inits, opset=19)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_resize_antialias(mode):
+    x = rng.standard_normal((1, 2, 9, 7)).astype(np.float32)
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode=mode, antialias=1)
+    _check(node, {"x": x}, {"scales": np.array([1, 1, 0.4, 0.6], np.float32)}, opset=19, tol=1e-4)
