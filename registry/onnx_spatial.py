@@ -301,3 +301,28 @@ def col2im(g: GraphBuilder, a: dict, x, image_shape, block_shape):
         groups=c,
     )
     return y
+
+
+@onnx_op(F, "LpPool", 11, ("auto_pad", "kernel_shape", "p", "pads", "strides", "ceil_mode", "dilations"))
+def lp_pool(g: GraphBuilder, a: dict, x):
+    """(sum over the window of |x|^p)^(1/p): the window sums of |x|^p (zero padding adds nothing)."""
+    rank = len(x.shape) - 2
+    if rank == 1:  # as 2-D with a unit height
+        a = dict(a)
+        for key in ("kernel_shape", "strides", "dilations"):
+            if key in a:
+                a[key] = [1, *_ints(a[key])]
+        if "pads" in a:
+            pads = _ints(a["pads"])
+            a["pads"] = [0, pads[0], 0, pads[1]]
+        y = lp_pool(g, a, x.reshape((x.shape[0], x.shape[1], 1, x.shape[2])))
+        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+    if rank not in (2, 3):
+        raise AttributeError_(f"{g.label}: LpPool on input {x.shape} is not supported (1-D to 3-D only)")
+    p = float(a.get("p", 2))
+    if p <= 0:
+        raise AttributeError_(f"{g.label}: LpPool p={p} is not supported (p > 0)")
+    kernel, strides, dilations, begin, end, out = _pool_geometry(g, a, x)
+    powered = g.op("multiply", x, x) if p == 2 else g.op("power", g.op("abs", x), np.float32(p))
+    total = _sum_pool(g, powered, kernel, strides, dilations, begin, end, out)
+    return g.op("sqrt", total) if p == 2 else g.op("power", total, np.float32(1 / p))

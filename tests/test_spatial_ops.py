@@ -127,3 +127,10 @@ def test_resize_antialias(mode):
     x = rng.standard_normal((1, 2, 9, 7)).astype(np.float32)
     node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode=mode, antialias=1)
     _check(node, {"x": x}, {"scales": np.array([1, 1, 0.4, 0.6], np.float32)}, opset=19, tol=1e-4)
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_lp_pool(p):
+    x = rng.standard_normal((1, 2, 6, 7)).astype(np.float32)
+    node = helper.make_node("LpPool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], p=p)
+    _check(node, {"x": x}, opset=18, tol=1e-4)
