@@ -186,7 +186,7 @@ def max_pool(g: GraphBuilder, a: dict, x):
     """2-D: max_pool2d; 3-D: max_pool2d over (H, W), then over D. storage_order only shapes the Indices
     output, which is not supported, so it is accepted when there is no such output."""
     if g.num_outputs > 1:
-        raise AttributeError_(f"{g.label}: MaxPool's Indices output is not supported")
+        return _max_pool_with_indices(g, a, x)
     if x.dtype == np.int32:  # int8 / uint8 (MaxPool's only integer types) widened: exact in float32
         return g.op("cast", max_pool(g, a, g.op("cast", x, "float32")), "int32")
     a = {k: v for k, v in a.items() if k != "storage_order"}
@@ -326,3 +326,34 @@ def lp_pool(g: GraphBuilder, a: dict, x):
     powered = g.op("multiply", x, x) if p == 2 else g.op("power", g.op("abs", x), np.float32(p))
     total = _sum_pool(g, powered, kernel, strides, dilations, begin, end, out)
     return g.op("sqrt", total) if p == 2 else g.op("power", total, np.float32(1 / p))
+
+
+def _max_pool_with_indices(g: GraphBuilder, a: dict, x):
+    """MaxPool's (Y, Indices) on 4-D input: Y from max_pool2d; Indices by comparing each window tap (a
+    strided slice of the -inf padded input) with Y, the first tap in window order winning, as onnxruntime.
+    Indices are flat over (N, C, H, W) (storage_order=1: W before H within a plane)."""
+    if len(x.shape) != 4 or x.dtype != np.float32:
+        raise AttributeError_(f"{g.label}: MaxPool Indices are supported on 4-D float input only, got {x.shape}")
+    kernel, strides, dilations, begin, end, out = _pool_geometry(g, a, x)
+    for i in range(2):
+        if max(begin[i], end[i]) > kernel[i] // 2:
+            raise AttributeError_(f"{g.label}: MaxPool Indices need pads at most half the kernel {kernel}")
+    plain = {k: v for k, v in a.items() if k != "storage_order"}
+    y = max_pool_2d(g, plain, x)
+    n, c, h, w = x.shape
+    need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, strides, kernel, dilations, strict=True)]
+    after = [max(need[i] - (x.shape[2 + i] + begin[i]), 0) for i in range(2)]
+    padded = g.op("pad", x, [(0, 0), (0, 0), (begin[0], after[0]), (begin[1], after[1])], float("-inf"))
+    column_major = bool(int(a.get("storage_order", 0)))
+    plane = (np.arange(n * c) * h * w).reshape(n, c, 1, 1)
+    taps = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    idx = np.zeros((n, c, *out), np.int32)
+    for i, j in reversed(taps):  # the first tap that equals the max wins
+        rows = np.arange(out[0]) * strides[0] - begin[0] + i * dilations[0]
+        cols = np.arange(out[1]) * strides[1] - begin[1] + j * dilations[1]
+        flat = cols[None, :] * h + rows[:, None] if column_major else rows[:, None] * w + cols[None, :]
+        starts = [i * dilations[0], j * dilations[1]]
+        ends = [starts[0] + (out[0] - 1) * strides[0] + 1, starts[1] + (out[1] - 1) * strides[1] + 1]
+        tap = g.op("slice", padded, starts, ends, [2, 3], strides)
+        idx = g.op("where", g.op("equal", tap, y), (plane + flat).astype(np.int32), idx)
+    return [y, idx]

@@ -134,3 +134,28 @@ def test_lp_pool(p):
     x = rng.standard_normal((1, 2, 6, 7)).astype(np.float32)
     node = helper.make_node("LpPool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], p=p)
     _check(node, {"x": x}, opset=18, tol=1e-4)
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_max_pool_indices(storage_order):
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    node = helper.make_node(
+        "MaxPool",
+        ["x"],
+        ["y", "i"],
+        kernel_shape=[3, 2],
+        strides=[2, 1],
+        pads=[1, 0, 1, 1],
+        storage_order=storage_order,
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", F32, x.shape)],
+        [helper.make_tensor_value_info("y", F32, None), helper.make_tensor_value_info("i", TensorProto.INT64, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)], ir_version=9)
+    got = wo.InferenceSession(model).run(None, {"x": x})
+    want = ReferenceEvaluator(model).run(None, {"x": x})
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
