@@ -276,9 +276,9 @@ def _pool_args(g: GraphBuilder, a: dict, x):
     return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
 
 
-@onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
+    """1-D / 2-D MaxPool; registered (with 3-D, Indices and int inputs) by registry/onnx_spatial.py."""
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
@@ -293,9 +293,9 @@ def max_pool(g: GraphBuilder, a: dict, x):
     )
 
 
-@onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 @_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
+    """1-D / 2-D AveragePool without dilations; registered (with the rest) by registry/onnx_spatial.py."""
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
     if dilations != [1, 1]:
         raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")

@@ -158,7 +158,7 @@ def _sum_pool(g: GraphBuilder, x, kernel, strides, dilations, begin, end, out):
     return y.reshape((*lead, *out))
 
 
-@onnx_op(F, "AveragePool", 7, _POOL + ("count_include_pad",))
+@onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 def avg_pool(g: GraphBuilder, a: dict, x):
     rank = len(x.shape) - 2
     dilations = _ints(a.get("dilations", [1] * rank))
@@ -181,7 +181,7 @@ def avg_pool(g: GraphBuilder, a: dict, x):
     return g.op("divide", total, divisor.astype(np.float32))
 
 
-@onnx_op(F, "MaxPool", 8, _POOL)
+@onnx_op(F, "MaxPool", 1, _POOL)
 def max_pool(g: GraphBuilder, a: dict, x):
     """2-D: max_pool2d; 3-D: max_pool2d over (H, W), then over D. storage_order only shapes the Indices
     output, which is not supported, so it is accepted when there is no such output."""
