@@ -1,10 +1,13 @@
-"""The ONNX frontend, spatial extras: CenterCropPad, AffineGrid, GridSample and 3-D / dilated pooling.
+"""The ONNX frontend, spatial ops: GridSample, AffineGrid, CenterCropPad, Col2Im and every pooling node.
 
-CenterCropPad is a slice then a pad; AffineGrid a matmul of theta with a base grid built on the host.
-3-D MaxPool runs as two `max_pool2d` passes (H, W then D: max is separable). AveragePool with dilations,
-with padding larger than half the kernel or on 3-D input sums with depthwise `conv2d` passes of a ones
-kernel (zero padding adds nothing) and divides by a host-built divisor (a product of per-axis counts, as
-the window's valid region is a box). The 2-D cases `max_pool2d` / `avg_pool2d` serve stay in onnx_ops.py.
+GridSample maps onto the `grid_sample` kernel. CenterCropPad is a slice then a pad; AffineGrid a matmul of
+theta with a base grid built on the host; Col2Im a grouped conv_transpose2d with a one-hot weight.
+MaxPool / AveragePool are registered here: 1-D and 2-D cases go to the translators of onnx_ops.py
+(`max_pool2d` / `avg_pool2d`); 3-D MaxPool runs as two `max_pool2d` passes (H, W then D: max is
+separable); AveragePool with dilations or on 3-D input, and LpPool, sum windows with depthwise `conv2d`
+passes of a ones kernel (zero padding adds nothing) and divide by a host-built divisor (a product of
+per-axis counts, as the window's valid region is a box). MaxPool's Indices output compares each window
+tap with the max. GlobalMaxPool is a max reduction.
 """
 
 from __future__ import annotations
