@@ -262,48 +262,85 @@ def grid_sample(g: GraphBuilder, a: dict, x, grid):
 
 
 # ---- Col2Im --------------------------------------------------------------------------------------------
+def _one_hot_weight(rows: int, block: list[int]) -> np.ndarray:
+    """(rows, 1, *block): row r is one at offset r % prod(block) of the block (row-major)."""
+    k = math.prod(block)
+    weight = np.zeros((rows, 1, k), np.float32)
+    weight[np.arange(rows), 0, np.arange(rows) % k] = 1
+    return weight.reshape(rows, 1, *block)
+
+
+def _scatter_blocks(g: GraphBuilder, x, blocks, image, block, strides, dilations, begin, end, groups):
+    """conv_transpose2d of (B, groups * prod(block), *blocks) with the one-hot weight: (B, groups, *image)."""
+    full = [(b - 1) * s + d * (k - 1) + 1 for b, s, d, k in zip(blocks, strides, dilations, block, strict=True)]
+    return g.op(
+        "conv_transpose2d",
+        x.reshape((x.shape[0], -1, *blocks)),
+        _one_hot_weight(x.shape[1], block),
+        None,
+        stride=tuple(strides),
+        padding=(*begin, *end),
+        output_padding=tuple(n - (f - b - e) for n, f, b, e in zip(image, full, begin, end, strict=True)),
+        dilation=tuple(dilations),
+        groups=groups,
+    )
+
+
 @onnx_op(F, "Col2Im", 18, ("dilations", "pads", "strides"))
 def col2im(g: GraphBuilder, a: dict, x, image_shape, block_shape):
-    """Sum the columns' blocks back into the image: a grouped conv_transpose2d whose (C*kh*kw, 1, kh, kw)
-    weight is one-hot (column row c*kh*kw + i*kw + j lands at offset (i, j) of channel c)."""
+    """Sum the columns' blocks back into the image: a grouped conv_transpose2d whose weight is one-hot
+    (column row c*kh*kw + i*kw + j lands at offset (i, j) of channel c). 3-D: the (H, W) pass per depth
+    tap and block, then a second one-hot pass along D."""
     image = _ints(_const(g.label, image_shape, "Col2Im image_shape"))
     block = _ints(_const(g.label, block_shape, "Col2Im block_shape"))
-    if len(image) != 2 or len(block) != 2:
-        raise AttributeError_(f"{g.label}: only 2-D Col2Im is supported, got image_shape {image}")
-    strides = _ints(a.get("strides", [1, 1]))
-    dilations = _ints(a.get("dilations", [1, 1]))
-    pads = _ints(a.get("pads", [0, 0, 0, 0]))
-    k = block[0] * block[1]
+    rank = len(image)
+    if rank not in (2, 3) or len(block) != rank:
+        raise AttributeError_(f"{g.label}: only 2-D and 3-D Col2Im are supported, got image_shape {image}")
+    strides = _ints(a.get("strides", [1] * rank))
+    dilations = _ints(a.get("dilations", [1] * rank))
+    pads = _ints(a.get("pads", [0] * 2 * rank))
+    begin, end = pads[:rank], pads[rank:]
+    k = math.prod(block)
     n, ck, length = x.shape
     if ck % k:
         raise AttributeError_(f"{g.label}: Col2Im input has {ck} rows, not a multiple of the block size {k}")
     blocks = [
-        (size + pads[i] + pads[i + 2] - dilations[i] * (block[i] - 1) - 1) // strides[i] + 1
-        for i, size in enumerate(image)
+        (size + begin[i] + end[i] - dilations[i] * (block[i] - 1) - 1) // strides[i] + 1 for i, size in enumerate(image)
     ]
-    if min(blocks) < 1 or blocks[0] * blocks[1] != length:
+    if min(blocks) < 1 or math.prod(blocks) != length:
         raise AttributeError_(f"{g.label}: Col2Im input has {length} blocks, the geometry gives {blocks}")
     c = ck // k
-    weight = np.zeros((ck, 1, *block), np.float32)
-    for row in range(ck):
-        weight[row, 0, (row % k) // block[1], row % block[1]] = 1
-    y = g.op(
-        "conv_transpose2d",
-        x.reshape((n, ck, *blocks)),
-        weight,
-        None,
-        stride=tuple(strides),
-        padding=tuple(pads),
-        output_padding=tuple(
-            size - ((b - 1) * s - p0 - p1 + d * (kk - 1) + 1)
-            for size, b, s, p0, p1, d, kk in zip(
-                image, blocks, strides, pads[:2], pads[2:], dilations, block, strict=True
-            )
-        ),
-        dilation=tuple(dilations),
-        groups=c,
+    if rank == 2:
+        return _scatter_blocks(g, x, blocks, image, block, strides, dilations, begin, end, c)
+    # (N*C, KD, KH*KW, LD, LH*LW) -> (N*C*KD*LD, KH*KW, LH, LW): a 2-D col2im per depth tap and block row
+    khw, lhw = block[1] * block[2], blocks[1] * blocks[2]
+    t = g.op("transpose", x.reshape((n * c, block[0], khw, blocks[0], lhw)), (0, 1, 3, 2, 4))
+    planes = _scatter_blocks(
+        g,
+        t.reshape((-1, khw, lhw)),
+        blocks[1:],
+        image[1:],
+        block[1:],
+        strides[1:],
+        dilations[1:],
+        begin[1:],
+        end[1:],
+        1,
     )
-    return y
+    hw = image[1] * image[2]
+    depth = _scatter_blocks(
+        g,
+        planes.reshape((n * c, block[0], blocks[0], hw)),
+        [blocks[0], hw],
+        [image[0], hw],
+        [block[0], 1],
+        [strides[0], 1],
+        [dilations[0], 1],
+        [begin[0], 0],
+        [end[0], 0],
+        1,
+    )
+    return depth.reshape((n, c, *image))
 
 
 @onnx_op(F, "LpPool", 11, ("auto_pad", "kernel_shape", "p", "pads", "strides", "ceil_mode", "dilations"))

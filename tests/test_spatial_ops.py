@@ -159,3 +159,13 @@ def test_max_pool_indices(storage_order):
     want = ReferenceEvaluator(model).run(None, {"x": x})
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_col2im_3d():
+    # C=2, blocks 2x2x1; image 5x4x3 with pads / strides / dilations: 2 x 3 x 3 block positions
+    x = rng.standard_normal((1, 2 * 4, 18)).astype(np.float32)
+    node = helper.make_node(
+        "Col2Im", ["x", "image", "block"], ["y"], strides=[2, 1, 1], pads=[1, 0, 0, 0, 0, 0], dilations=[1, 2, 1]
+    )
+    inits = {"image": np.array([4, 5, 3], np.int64), "block": np.array([2, 2, 1], np.int64)}
+    _check(node, {"x": x}, inits, opset=18)
