@@ -270,9 +270,25 @@ def schedule(func: tirx.PrimFunc, convs: dict, fallbacks: list | None = None) ->
 
 
 def _inline_epilogue(sch: tvm.s_tir.Schedule, names: list[str], anchor: str) -> None:
-    """Fold the elementwise blocks after the conv's output stage into it, in order."""
+    """Fold the elementwise blocks after the conv's output stage into it, in order.
+
+    Intermediate epilogue values are first inlined into their consumers, so an epilogue that reads the conv
+    output twice (SiLU x * sigmoid(x), hard-swish, gates) becomes one block reading it at one index, which
+    folds into the conv's output stage like a plain ReLU.
+    """
     after = names[names.index(anchor) + 1 :]
+    outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
+    kept = []
     for name in after:
+        blk = sch.get_sblock(name)
+        if name not in outputs and _is_spatial(sch, blk):
+            try:
+                sch.compute_inline(blk)
+                continue
+            except _SCHEDULE_ERRORS:
+                pass
+        kept.append(name)
+    for name in kept:
         try:
             sch.reverse_compute_inline(sch.get_sblock(name))
         except _SCHEDULE_ERRORS:  # not an elementwise consumer of the conv: schedule it on its own

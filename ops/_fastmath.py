@@ -23,6 +23,10 @@ _EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
 _LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1)
 _LOG_POLY += (-1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)
 _LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
+#: fmod reduction steps, each taking up to 27 bits of exponent gap: TVM's compile time grows steeply with the count
+_FMOD_STEPS = 3
+#: the largest exponent gap (log2 |x / y|) `fmod` reduces exactly; beyond it the result is NaN, not a guess
+FMOD_MAX_GAP = 27 * _FMOD_STEPS
 
 
 def _c(v: float) -> PrimExpr:
@@ -131,3 +135,45 @@ def power(x, y) -> PrimExpr:
     r = Select(tvm.tirx.all(finite_negative, tvm.tirx.Not(y_int)), _c(math.nan), r)  # NaN in x or y is NaN in r
     one = tvm.tirx.any(y == _c(0.0), x == _c(1.0), tvm.tirx.all(x == _c(-1.0), tvm.tirx.abs(y) == inf))
     return lets.wrap(Select(one, _c(1.0), r))
+
+
+def expm1(x) -> PrimExpr:
+    """e**x - 1 without the cancellation near 0: a degree-8 Taylor polynomial for |x| < 0.35 (error < 1e-9
+    relative), exp(x) - 1 elsewhere."""
+    lets = _Lets()
+    x = lets(x, "x")
+    taylor = _horner(tuple(1 / math.factorial(k) for k in range(8, 0, -1)), x) * x
+    return lets.wrap(Select(tvm.tirx.abs(x) < _c(0.35), taylor, exp(x) - _c(1.0)))
+
+
+def fmod(x, y, floor: bool = False) -> PrimExpr:
+    """C fmod for float32, exact (the remainder of a truncated division is always representable).
+
+    Computed in float64: each step takes an integer quotient q < 2**28 of r by y * 2**m (m chosen from the
+    exponents), so r / (y * 2**m) truncates correctly and q * y * 2**m is exact. The steps cover exponent
+    gaps up to FMOD_MAX_GAP bits (|x / y| < 2**81); a wider gap gives NaN (refused, never an inexact value).
+    fmod(x, ±inf) = x for finite x, fmod(±inf, y) = fmod(x, 0) = nan.
+
+    floor: numpy's mod instead (the divisor's sign): y is added when the signs differ, and 0 takes y's sign.
+    """
+    lets = _Lets()
+    x, y = lets(x, "x"), lets(y, "y")
+    r = lets(tvm.tirx.abs(x).astype("float64"), "r")
+    b = lets(tvm.tirx.abs(y).astype("float64"), "b")
+    eb = lets((tvm.tirx.reinterpret("int64", b) >> 52).astype("int32"), "eb")  # biased exponent (b >= 0)
+    too_far = (tvm.tirx.reinterpret("int64", r) >> 52).astype("int32") - eb > FMOD_MAX_GAP
+    for step in range(_FMOD_STEPS):
+        er = (tvm.tirx.reinterpret("int64", r) >> 52).astype("int32")
+        m = lets(tvm.te.max(er - eb - 27, 0), f"m{step}")
+        bs = lets(b * tvm.tirx.reinterpret("float64", (m + 1023).astype("int64") << 52), f"bs{step}")
+        q = tvm.tirx.trunc(r / bs)
+        r = lets(r - q * bs, f"r{step}")
+    v = lets(r.astype(F32), "v")
+    v = lets(Select(tvm.tirx.abs(y) == _c(math.inf), x, Select(tvm.tirx.reinterpret("int32", x) < 0, -v, v)), "fm")
+    if floor:
+        zero = _c(0.0)
+        differ = tvm.tirx.all(v != zero, (tvm.tirx.reinterpret("int32", v) ^ tvm.tirx.reinterpret("int32", y)) < 0)
+        v = lets(Select(differ, v + y, v), "md")
+        v = Select(v == zero, tvm.tirx.copysign(zero, y), v)
+    bad = tvm.tirx.any(tvm.tirx.abs(x) == _c(math.inf), y == _c(0.0), isnan(x), isnan(y), too_far)
+    return lets.wrap(Select(bad, _c(math.nan), v))

@@ -56,6 +56,23 @@ class Reducer:
         reducer = te.comm_reducer(combine, lambda t: tvm.tirx.const(float("-inf"), t), name="nanmax")
         return Reducer(reducer, combine)
 
+    @staticmethod
+    def min(dtype: str) -> Reducer:
+        """min; for floats a NaN anywhere wins (numpy's np.min propagates NaN)."""
+        if dtype.startswith("int"):
+            return Reducer(te.min, te.min)
+
+        def combine(acc, v):
+            return tvm.tirx.Select(tvm.tirx.any(v < acc, _fastmath.isnan(v)), v, acc)
+
+        reducer = te.comm_reducer(combine, lambda t: tvm.tirx.const(float("inf"), t), name="nanmin")
+        return Reducer(reducer, combine)
+
+    @staticmethod
+    def prod(dtype: str) -> Reducer:
+        reducer = te.comm_reducer(lambda a, b: a * b, lambda t: tvm.tirx.const(1, t), name="prod")
+        return Reducer(reducer, lambda a, b: a * b)
+
 
 def schedule_col_reduce(sch: tvm.s_tir.Schedule, name: str) -> None:
     """Vectorise a reduction block whose innermost spatial axis is contiguous in its input: loops become

@@ -6,7 +6,8 @@
   splat (one load, v128 stores), anything else a scalar gather. Written as TVMScript: TE cannot express
   a branch on a scalar.
 - `take_rows`: y (outer, m, inner) = a (outer, n, inner) rows picked by an int32 index vector; an
-  index i < 0 reads row i + n and the result is clamped to [0, n - 1], so no index reads out of bounds.
+  index i < 0 reads row i + n; an index outside [-n, n - 1] fails the call (a TVM error the runtime raises
+  as KernelError) before anything is read, so no index reads out of bounds or is silently clamped.
   Each picked row is one contiguous copy (unrolled moves below SHORT elements, e.g. a gather along the
   last axis).
 - `broadcast_map` (where, comparisons): an elementwise map over inputs read with per-input strides (TE),
@@ -63,15 +64,17 @@ def strided_copy(dtype: str):
 
 
 def take_rows(dtype: str):
-    """y[o, k, :] = a[o, clamp(wrap(idx[k])), :]: whole-row copies."""
+    """y[o, k, :] = a[o, wrap(idx[k]), :]: whole-row copies, after every index is checked."""
     decls = _ints("outer", "n", "inner", "m") + [
         f'a = T.match_buffer(a_h, (outer, n, inner), "{dtype}")',
         'idx = T.match_buffer(idx_h, (m,), "int32")',
         f'y = T.match_buffer(y_h, (outer, m, inner), "{dtype}")',
     ]
     body = [
+        "for k in range(m):",
+        '    assert -n <= idx[k] and idx[k] < n, "an index is out of range [-n, n - 1] for the axis of size n"',
         "for o, k in T.grid(outer, m):",
-        "    r: T.int32 = T.max(T.min(T.if_then_else(idx[k] < 0, idx[k] + n, idx[k]), n - 1), 0)",
+        "    r: T.int32 = T.if_then_else(idx[k] < 0, idx[k] + n, idx[k])",
         f"    if inner >= {SHORT}:",
         "        for j in range(inner):",
         "            y[o, k, j] = a[o, r, j]",

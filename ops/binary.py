@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .spec import INT, TENSOR, Call, Kernel, Op, prefix
+from .spec import INT, TENSOR, Call, Kernel, Op
+from .strided import kernel_prefix as prefix  # spec.prefix plus bool (logical_and, ...)
 
 RANK = 5  # output rank of every kernel; 4 outer dims with strides + the vectorised inner dim
 VARIANTS = ("vv", "vs", "sv")  # which input runs along the inner dim: v = contiguous, s = broadcast

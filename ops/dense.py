@@ -8,6 +8,9 @@ which `f32_dense_row` computes from the weight as it is.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
 import numpy as np
 
 from ._tile_sizes import NR
@@ -117,9 +120,10 @@ class Dense(Op):
         bias = self.bias(bias, n)
         rows = x.reshape(int(np.prod(x.shape[:-1])), k)
         if rows.shape[0] == 1 and k and k % ROW_CHUNK == 0:
+            rowed = _once(weight, "rows", lambda w: w.reshape(n, k // ROW_CHUNK, ROW_CHUNK))
             return Call(
                 "f32_dense_row",
-                [rows.reshape(k // ROW_CHUNK, ROW_CHUNK), weight.reshape(n, k // ROW_CHUNK, ROW_CHUNK), bias],
+                [rows.reshape(k // ROW_CHUNK, ROW_CHUNK), rowed, bias],
                 (n,),
                 np.float32,
                 result_shape=x.shape[:-1] + (n,),
@@ -127,11 +131,31 @@ class Dense(Op):
         packed = packs_constant(weight)
         return Call(
             "f32_dense_packed" if packed else "f32_dense",
-            [rows, pack_columns(weight) if packed else weight, bias],
+            [rows, _once(weight, "panels", pack_columns) if packed else weight, bias],
             (rows.shape[0], n),
             np.float32,
             result_shape=x.shape[:-1] + (n,),
         )
+
+
+_DERIVED: dict[tuple[int, str], weakref.ref] = {}
+
+
+def _once(weight, kind: str, make: Callable[[np.ndarray], np.ndarray]):
+    """`make(weight)`, reused while it lives: graphs upload constants by identity, so an unrolled recurrent
+    layer calling dense on one weight at every step holds one packed copy, not one per step. Only weak
+    references are kept (no array outlives its users), and the entry goes with the weight (ids are reused)."""
+    if not isinstance(weight, np.ndarray):
+        return make(weight)
+    key = (id(weight), kind)
+    ref = _DERIVED.get(key)
+    derived = None if ref is None else ref()
+    if derived is None:
+        derived = make(weight)
+        if ref is None:
+            weakref.finalize(weight, _DERIVED.pop, key, None)
+        _DERIVED[key] = weakref.ref(derived)
+    return derived
 
 
 def pack_columns(w: np.ndarray) -> np.ndarray:

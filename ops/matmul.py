@@ -90,8 +90,8 @@ class Matmul(Op):
         """
         a = self.tensor(a, "a", ndim=range(1, 9))
         b = self.tensor(b, "b", ndim=range(1, 9))
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a  # reshape, not indexing: TensorRefs too
+        b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
         (m, k), (k2, n) = a2.shape[-2:], b2.shape[-2:]
         if k != k2:
             raise self.fail(f"contracted dims differ: a has shape {a.shape}, b has shape {b.shape} ({k} != {k2})")

@@ -1,4 +1,4 @@
-"""Reductions with numpy semantics: sum, mean, max over `axis` (None, an int or a tuple) with `keepdims`.
+"""Reductions with numpy semantics: sum, mean, max, min, prod over `axis` (None, an int or a tuple) with `keepdims`.
 
 The host drops size-1 dims and merges adjacent dims of the same kind (kept / reduced) into alternating
 groups, then right-aligns them into one of two fixed views, so one kernel serves every shape and axis set:
@@ -9,8 +9,8 @@ groups, then right-aligns them into one of two fixed views, so one kernel serves
   r2 is reduced in 16 lanes plus a scalar tail, then the lanes are folded.
 
 Reduced axes need not be adjacent (up to three separate groups, e.g. BatchNorm statistics over (0, 2, 3)
-of NCHW); no transpose is needed. dtypes: sum and max take float32 and int32, mean float32. Unlike numpy
-(int64 on Linux), the sum of int32 is int32 and wraps on overflow, like np.sum(x, dtype=np.int32).
+of NCHW); no transpose is needed. dtypes: sum, prod, max and min take float32 and int32, mean float32. Unlike
+numpy (int64 on Linux), the sum / product of int32 is int32 and wraps on overflow, like np.sum(x, dtype=np.int32).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def view_shape(groups: list[tuple[int, bool]]) -> tuple[str, tuple[int, ...]] | 
 
 
 class Reduce(Op):
-    """One reduction (sum / mean / max) in its rows and cols kernels."""
+    """One reduction (sum / mean / max / min / prod) in its rows and cols kernels."""
 
     def __init__(self, name: str, dtypes: tuple[str, ...], doc: str):
         self.name = name
@@ -79,7 +79,7 @@ class Reduce(Op):
     def _reducer(self, dtype: str):
         from ._simd import Reducer
 
-        return Reducer.max(dtype) if self.name == "max" else Reducer.sum(dtype)
+        return {"max": Reducer.max, "min": Reducer.min, "prod": Reducer.prod}.get(self.name, Reducer.sum)(dtype)
 
     def _build(self, dtype: str, variant: str):
         from tvm import s_tir, te
@@ -133,11 +133,11 @@ class Reduce(Op):
     def reference(self, x, axis=None, keepdims=False) -> np.ndarray:
         x = np.asarray(x)
         axis = tuple(axis) if isinstance(axis, list) else axis
-        if self.name == "max":
-            return np.max(x, axis=axis, keepdims=keepdims)
-        if self.name == "sum" and x.dtype == np.int32:
-            return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.int32)  # wraps, as the kernel
-        fn = np.sum if self.name == "sum" else np.mean
+        if self.name in ("max", "min"):
+            return getattr(np, self.name)(x, axis=axis, keepdims=keepdims)
+        if self.name in ("sum", "prod") and x.dtype == np.int32:
+            return getattr(np, self.name)(x, axis=axis, keepdims=keepdims, dtype=np.int32)  # wraps, as the kernel
+        fn = {"sum": np.sum, "prod": np.prod, "mean": np.mean}[self.name]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the mean of an empty slice is nan, with a warning
             return np.asarray(fn(x.astype(np.float64), axis=axis, keepdims=keepdims)).astype(np.float32)
@@ -146,8 +146,9 @@ class Reduce(Op):
         x = self.tensor(x, "x", self.dtypes)
         axes = self._axes(axis, x.ndim)
         count = math.prod(x.shape[a] for a in axes)
-        if self.name == "max" and count == 0 and axes:
-            raise self.fail("zero-size array to reduction operation maximum which has no identity")
+        if self.name in ("max", "min") and count == 0 and axes:
+            which = "maximum" if self.name == "max" else "minimum"
+            raise self.fail(f"zero-size array to reduction operation {which} which has no identity")
         if keepdims:
             result = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
         else:
@@ -167,4 +168,6 @@ OPS = [
     Reduce("sum", ("float32", "int32"), "sum of the elements (int32 sums stay int32 and wrap)"),
     Reduce("mean", ("float32",), "arithmetic mean (nan for an empty reduction, as numpy)"),
     Reduce("max", ("float32", "int32"), "largest element (NaN if any is NaN); an empty reduction is a ValueError"),
+    Reduce("min", ("float32", "int32"), "smallest element (NaN if any is NaN); an empty reduction is a ValueError"),
+    Reduce("prod", ("float32", "int32"), "product of the elements (int32 products stay int32 and wrap)"),
 ]

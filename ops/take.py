@@ -1,13 +1,13 @@
-"""take: numpy.take / ONNX Gather along one axis, with ONNX's negative indices and clamped out-of-range ones.
+"""take: numpy.take / ONNX Gather along one axis, with ONNX's negative indices; out-of-range ones raise.
 
 a is viewed as (outer, n, inner) around `axis` and the output as (outer, m, inner) with m = indices.size;
 the kernel `<dt>_take` (ops/_tensor_kernels.py) copies whole rows of `inner` elements (`memory.copy`), so
 an embedding lookup (vocab, hidden)[ids] is one row copy per id.
 
-Index values are only known inside wasm when the indices are a graph tensor, so the kernel, not the plan,
-deals with bad ones: an index i < 0 means i + n (as in numpy and ONNX) and the result is clamped to
-[0, n - 1]. An out-of-range index therefore reads the first or last row instead of reading out of bounds
-(numpy raises IndexError, onnxruntime reports an error).
+An index i < 0 means i + n (as in numpy and ONNX). Indices known on the host (constants, numpy calls)
+are checked by the plan (IndexError naming the index, as numpy); indices that are a graph tensor are only
+known inside wasm, where the kernel checks them all before copying and fails the call (KernelError):
+never a read out of bounds, never a clamped row.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Take(Op):
 
     def _indices(self, indices) -> np.ndarray | TensorRef:
         if isinstance(indices, np.ndarray | np.generic) and np.asarray(indices).dtype == np.int64:
-            # numpy's default int: narrowed to the kernels' int32; values beyond int32 are out of range anyway
+            # numpy's default int: values beyond int32 are out of range of any axis (checked below)
             indices = np.clip(indices, _I32.min, _I32.max).astype(np.int32)
         ind = self.tensor(indices, "indices", ("int32",))
         return ind if isinstance(ind, TensorRef) else ind.reshape(np.shape(indices))
@@ -56,8 +56,16 @@ class Take(Op):
         n = a.shape[axis]
         if n == 0 and ind.size:
             raise self.fail("cannot take from an empty axis")
-        ind = np.where(ind < 0, ind + n, ind)
-        return np.take(a, ind, axis=axis, mode="clip")
+        self._check(ind, n, axis)
+        return np.take(a, np.where(ind < 0, ind + n, ind), axis=axis)
+
+    def _check(self, ind: np.ndarray, n: int, axis: int) -> None:
+        bad = ind[(ind < -n) | (ind >= n)]
+        if bad.size:
+            raise IndexError(
+                f"{self.name}: index {int(bad.reshape(-1)[0])} is out of bounds for axis {axis} with size {n} "
+                f"(valid: [{-n}, {n - 1}])"
+            )
 
     def plan(self, a: np.ndarray, indices: np.ndarray, axis: int | None = 0) -> Call:
         """Pick entries of a along `axis` (numpy.take / ONNX Gather), as a new array.
@@ -65,8 +73,8 @@ class Take(Op):
         a: any shape of rank >= 1 (0-d with axis=None), float32, int32 or bool. indices: int32 of any shape
         (int64 numpy arrays are narrowed to int32; a Python int or a 0-d array drops the axis). axis: may be
         negative; None flattens a first. Returns shape a.shape[:axis] + indices.shape + a.shape[axis + 1:].
-        Index i < 0 means i + a.shape[axis]; indices still out of range after that are clamped to the
-        first / last entry (no error: with graph tensors the values are only known inside wasm).
+        Index i < 0 means i + a.shape[axis]; an index outside [-n, n - 1] raises IndexError here when the
+        indices are an array, or fails the kernel call (KernelError) when they are a tensor in wasm memory.
         """
         a = self.tensor(a, "a", DTYPES)
         ind = self._indices(indices)
@@ -74,6 +82,8 @@ class Take(Op):
         n = a.shape[axis]
         if n == 0 and ind.size:
             raise self.fail(f"cannot take {ind.size} entries from an empty axis {axis} of shape {a.shape}")
+        if not isinstance(ind, TensorRef):
+            self._check(np.asarray(ind), n, axis)
         outer, inner = math.prod(a.shape[:axis]), math.prod(a.shape[axis + 1 :])
         out_shape = a.shape[:axis] + ind.shape + a.shape[axis + 1 :]
         return Call(

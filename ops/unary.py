@@ -29,6 +29,7 @@ class _Row:
     dtypes: tuple[str, ...] = ("float32",)
     scalars: tuple[str, ...] = ()  # names of float attributes, passed to the kernel as scalars
     doc: str = ""
+    out_dtype: str = ""  # the result's dtype when it is not the input's (isnan, isinf: bool)
 
 
 def _tvm():
@@ -210,7 +211,7 @@ class Unary(Op):
     def reference(self, x, **attrs) -> np.ndarray:
         x = np.asarray(x)
         out = self.row.reference(x, *(attrs[s] for s in self.row.scalars))
-        return np.asarray(out).astype(x.dtype)
+        return np.asarray(out).astype(self.row.out_dtype or x.dtype)
 
     def plan(self, x, **attrs) -> Call:
         x = self.tensor(x, "x", self.row.dtypes)
@@ -222,7 +223,8 @@ class Unary(Op):
             values = tuple(float(attrs[s]) for s in self.row.scalars)
             if self.name == "clip" and values[0] > values[1]:
                 raise self.fail(f"min ({values[0]}) must not exceed max ({values[1]})")
-        return Call(self._kernels[x.dtype], [x], x.shape, x.dtype, values, blocked=True)
+        out_dtype = self.row.out_dtype or x.dtype
+        return Call(self._kernels[x.dtype], [x], x.shape, out_dtype, values, blocked=True)
 
 
 OPS = [Unary(row) for row in ROWS]

@@ -14,10 +14,24 @@ ALIASES = {
     "negative": "neg",
     "absolute": "abs",
     "amax": "max",
+    "amin": "min",
     "concat": "concatenate",
     "linear": "dense",
     "true_divide": "divide",
     "pow": "power",
+    # numpy 2's array-API spellings and other numpy names of ops/unary_math.py and ops/binary_int.py
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "asinh": "arcsinh",
+    "acosh": "arccosh",
+    "atanh": "arctanh",
+    "round": "rint",  # both round halves to even
+    "remainder": "mod",
+    "invert": "bitwise_not",
+    "bitwise_invert": "bitwise_not",
+    "bitwise_left_shift": "left_shift",
+    "bitwise_right_shift": "right_shift",
 }
 
 

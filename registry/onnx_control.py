@@ -127,3 +127,43 @@ def scan(g: GraphBuilder, a: dict, *inputs):
         _stack(g, acc[::-1] if rev else acc, ax) for acc, ax, rev in zip(outs_per_step, out_axes, out_dirs, strict=True)
     ]
     return states + stacked
+
+
+@onnx_op(F, "Scan", 8, ("body", "num_scan_inputs", "directions"))
+def scan_v8(g: GraphBuilder, a: dict, sequence_lens=None, *inputs):
+    """Opset 8: batch axis 0, scan axis 1; the body sees one batch entry. Each entry unrolls on its own, and
+    the per-entry results stack back along the batch axis. Variable sequence lengths are refused."""
+    body: onnx.GraphProto = a["body"]
+    k = int(a["num_scan_inputs"])
+    states, xs = list(inputs[: len(inputs) - k]), inputs[len(inputs) - k :]
+    dirs = list(a.get("directions", [0] * k))
+    if not xs or any(len(x.shape) < 2 for x in xs) or len({(x.shape[0], x.shape[1]) for x in xs}) != 1:
+        raise AttributeError_(
+            f"{g.label}: Scan scan inputs must share (batch, sequence) dims, got {[x.shape for x in xs]}"
+        )
+    batch, length = xs[0].shape[0], xs[0].shape[1]
+    if sequence_lens is not None:
+        lens = np.asarray(_const(g.label, sequence_lens, "Scan sequence_lens")).reshape(-1)
+        if lens.size != batch or (lens != length).any():
+            raise AttributeError_(
+                f"{g.label}: Scan sequence_lens {lens.tolist()} shorter than {length} are not supported"
+            )
+    if length == 0:
+        raise AttributeError_(f"{g.label}: Scan over a sequence of length 0 has no known output shape")
+    names = [vi.name for vi in body.input]
+    n_out = len(body.output) - len(states)
+    per_batch = []
+    for b in range(batch):
+        carried = [_element(g, s, 0, b) for s in states]
+        seqs = [_element(g, x, 0, b) for x in xs]
+        outs_per_step: list[list] = [[] for _ in range(n_out)]
+        for t in range(length):
+            bound = dict(zip(names, carried, strict=False))
+            for name, x, rev in zip(names[len(states) :], seqs, dirs, strict=True):
+                bound[name] = _element(g, x, 0, length - 1 - t if rev else t)
+            outs = _body(g, body, bound)
+            carried = outs[: len(states)]
+            for acc, v in zip(outs_per_step, outs[len(states) :], strict=True):
+                acc.append(v)
+        per_batch.append(carried + [_stack(g, acc) for acc in outs_per_step])
+    return [_stack(g, [entry[i] for entry in per_batch]) for i in range(len(per_batch[0]))]

@@ -63,12 +63,16 @@ def _transpose_pads(g: GraphBuilder, a: dict, spatial, kernel, strides, dilation
         pads = _ints(a.get("pads", [0] * 2 * rank)) if auto == "NOTSET" else [0] * 2 * rank
         return pads
     begin, end = [], []
-    for f, t in zip(full, target, strict=True):
+    for f, t, s in zip(full, target, strides, strict=True):
         total = f - t
-        if total < 0:
+        if total < 0 and (auto != "NOTSET" or -total >= s):  # beyond one stride: no input size gives it
             raise AttributeError_(
                 f"{g.label}: output_shape {target} is larger than the full transposed convolution {full}"
             )
+        if total < 0:  # an output past the full result grows at the tail, as output_padding (onnxruntime)
+            begin.append(0)
+            end.append(total)
+            continue
         small, big = total // 2, total - total // 2
         # onnxruntime: SAME_UPPER pads the head by the smaller half; SAME_LOWER and NOTSET by the larger one
         begin.append(small if auto == "SAME_UPPER" else big)
@@ -97,6 +101,13 @@ def conv_transpose(g: GraphBuilder, a: dict, x, w, b=None):
         pads = [0, pads[0], 0, pads[1]]
     else:
         pads = [pads[0], pads[1], pads[2], pads[3]]
+    # an output_shape past the full result (negative tail pads): zeros, then the bias
+    grow = [max(-p, 0) for p in pads]
+    pads = [max(p, 0) for p in pads]
+    if any(grow) and b is not None:
+        b, bias = None, b
+    else:
+        bias = None
     y = g.op(
         "conv_transpose2d",
         x,
@@ -108,6 +119,10 @@ def conv_transpose(g: GraphBuilder, a: dict, x, w, b=None):
         dilation=tuple(dilations),
         groups=int(a.get("group", 1)),
     )
+    if any(grow):
+        y = g.op("pad", y, [(0, 0), (0, 0), (grow[0], grow[2]), (grow[1], grow[3])], constant_value=0.0)
+        if bias is not None:
+            y = g.op("add", y, bias.reshape((bias.shape[0], 1, 1)))
     return y.reshape((y.shape[0], y.shape[1], y.shape[3])) if rank == 1 else y
 
 

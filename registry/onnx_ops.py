@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .graph import GraphBuilder, Value, is_const
+from .pool_nd import max_pool_with_indices, pool_nd
 from .table import REGISTRY
 
 onnx_op = REGISTRY.register
@@ -95,7 +96,8 @@ def _one_d(fn):
             return fn(g, a, x, *rest)
         a, (x, *rest) = _lift_1d(a, x, *rest)
         y = fn(g, a, x, *rest)
-        return y.reshape((y.shape[0], y.shape[1], y.shape[3]))
+        drop = lambda t: t.reshape((t.shape[0], t.shape[1], t.shape[3]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     translate.__doc__ = fn.__doc__
     return translate
@@ -199,17 +201,16 @@ def clip_v1(g: GraphBuilder, a: dict, x):
 
 @onnx_op(F, "Clip", 11)
 def clip_v11(g: GraphBuilder, a: dict, x, lo=None, hi=None):
+    if np.dtype(x.dtype).kind in "iu":  # integer tensors: exact bounds, as max then min (kernels in int32)
+        for bound, op_name, what in ((lo, "maximum", "Clip min"), (hi, "minimum", "Clip max")):
+            if bound is not None:
+                x = g.op(op_name, x, np.int32(np.asarray(_const(g.label, bound, what)).reshape(-1)[0]))
+        return x
     lo = -np.inf if lo is None else float(_const(g.label, lo, "Clip min"))
     hi = np.inf if hi is None else float(_const(g.label, hi, "Clip max"))
+    if lo > hi:  # numpy / ONNX: every element becomes max
+        return g.op("minimum", g.op("maximum", x, np.float32(lo)), np.float32(hi))
     return g.op("relu6", x) if (lo, hi) == (0.0, 6.0) else g.op("clip", x, min=lo, max=hi)
-
-
-@onnx_op(F, "Gelu", 20, ("approximate",))
-def gelu(g: GraphBuilder, a: dict, x):
-    approximate = a.get("approximate", b"none")
-    if (approximate.decode() if isinstance(approximate, bytes) else approximate) != "none":
-        raise AttributeError_(f"{g.label}: Gelu approximate='tanh' is not supported (only the exact erf form)")
-    return g.op("gelu", x)
 
 
 def _binary(onnx_name: str, op_name: str):
@@ -226,7 +227,7 @@ def _legacy_broadcast(a: dict, x, y):
     return x, y
 
 
-for _onnx, _op in [("Add", "add"), ("Sub", "subtract"), ("Mul", "multiply"), ("Div", "divide"), ("Pow", "power")]:
+for _onnx, _op in [("Add", "add"), ("Sub", "subtract"), ("Mul", "multiply")]:  # Div, Pow: onnx_elementwise.py
     _binary(_onnx, _op)
 
 
@@ -248,7 +249,7 @@ for _onnx, _op in [("Sum", "add"), ("Max", "maximum"), ("Min", "minimum")]:
 @onnx_op(F, "BatchNormalization", 1, ("epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode"))
 def batch_norm(g: GraphBuilder, a: dict, x, scale, bias, mean, var):
     if a.get("training_mode", 0):
-        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 is not supported (inference only)")
+        raise AttributeError_(f"{g.label}: BatchNormalization training_mode=1 needs opset 14 (see onnx_batch_norm.py)")
     return g.op("batch_norm", x, scale, bias, mean, var, epsilon=float(a.get("epsilon", 1e-5)))
 
 
@@ -264,7 +265,21 @@ def instance_norm(g: GraphBuilder, a: dict, x, scale, bias):
 
 @onnx_op(F, "LayerNormalization", 17, ("axis", "epsilon", "stash_type"))
 def layer_norm(g: GraphBuilder, a: dict, x, scale, bias=None):
-    return g.op("layer_norm", x, scale, bias, axis=int(a.get("axis", -1)), epsilon=float(a.get("epsilon", 1e-5)))
+    """The fused kernel for Y alone; with the optional Mean / InvStdDev outputs, the statistics op by op."""
+    if int(a.get("stash_type", 1)) != 1:
+        raise AttributeError_(f"{g.label}: LayerNormalization stash_type {a['stash_type']} is not supported")
+    axis, epsilon = int(a.get("axis", -1)), float(a.get("epsilon", 1e-5))
+    if g.num_outputs == 1:
+        return g.op("layer_norm", x, scale, bias, axis=axis, epsilon=epsilon)
+    if not -len(x.shape) <= axis < len(x.shape):
+        raise AttributeError_(f"{g.label}: LayerNormalization axis {axis} is out of range for rank {len(x.shape)}")
+    axes = tuple(range(axis % len(x.shape), len(x.shape)))
+    mean = g.op("mean", x, axis=axes, keepdims=True)
+    centred = g.op("subtract", x, mean)
+    var = g.op("mean", g.op("multiply", centred, centred), axis=axes, keepdims=True)
+    inv_std = g.op("divide", np.float32(1), g.op("sqrt", g.op("add", var, np.float32(epsilon))))
+    y = g.op("multiply", g.op("multiply", centred, inv_std), scale)
+    return [y if bias is None else g.op("add", y, bias), mean, inv_std]
 
 
 def _pool_args(g: GraphBuilder, a: dict, x):
@@ -276,12 +291,22 @@ def _pool_args(g: GraphBuilder, a: dict, x):
     return kernel, strides, dilations, pads, bool(a.get("ceil_mode", 0))
 
 
+def _wide_pads(kernel: list[int], pads) -> bool:
+    return any(max(pads[i], pads[i + 2]) > kernel[i] // 2 for i in range(2))
+
+
+@onnx_op(F, "MaxPool", 1, _POOL)
 @_one_d
 def max_pool(g: GraphBuilder, a: dict, x):
-    """1-D / 2-D MaxPool; registered (with 3-D, Indices and int inputs) by registry/onnx_spatial.py."""
+    if g.num_outputs > 1:
+        return max_pool_with_indices(g, a, x)
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "max")
     if int(a.get("storage_order", 0)):
         raise AttributeError_(f"{g.label}: MaxPool storage_order=1 is not supported")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
+    if _wide_pads(kernel, pads):  # beyond the 2-D kernel's padding limit: the separable path
+        return pool_nd(g, a, x, "max")
     return g.op(
         "max_pool2d",
         x,
@@ -293,12 +318,14 @@ def max_pool(g: GraphBuilder, a: dict, x):
     )
 
 
+@onnx_op(F, "AveragePool", 1, _POOL + ("count_include_pad",))
 @_one_d
 def avg_pool(g: GraphBuilder, a: dict, x):
-    """1-D / 2-D AveragePool without dilations; registered (with the rest) by registry/onnx_spatial.py."""
+    if len(x.shape) == 5:
+        return pool_nd(g, a, x, "avg")
     kernel, strides, dilations, pads, ceil_mode = _pool_args(g, a, x)
-    if dilations != [1, 1]:
-        raise AttributeError_(f"{g.label}: AveragePool dilations {dilations} are not supported")
+    if dilations != [1, 1] or _wide_pads(kernel, pads):
+        return pool_nd(g, a, x, "avg")
     return g.op(
         "avg_pool2d",
         x,
@@ -334,25 +361,3 @@ for _onnx, _op in [("Softmax", "softmax"), ("LogSoftmax", "log_softmax")]:
     _legacy, _modern = _softmax(_op)
     onnx_op(F, _onnx, 1, ("axis",))(_legacy)
     onnx_op(F, _onnx, 13, ("axis",))(_modern)
-
-
-def _reduce(onnx_name: str, op_name: str, axes_input_since: int):
-    def translate(g: GraphBuilder, a: dict, x, axes=None):
-        if axes is None:
-            axes = a.get("axes")
-        else:
-            axes = _const(g.label, axes, f"{onnx_name} axes")
-        if axes is None or len(np.atleast_1d(axes)) == 0:
-            if a.get("noop_with_empty_axes", 0):
-                return x
-            axes = None
-        else:
-            axes = tuple(_ints(axes))
-        return g.op(op_name, x, axis=axes, keepdims=bool(a.get("keepdims", 1)))
-
-    onnx_op(F, onnx_name, 1, ("axes", "keepdims"))(translate)
-    onnx_op(F, onnx_name, axes_input_since, ("keepdims", "noop_with_empty_axes"))(translate)
-
-
-for _onnx, _op, _since in [("ReduceMean", "mean", 18), ("ReduceSum", "sum", 13), ("ReduceMax", "max", 18)]:
-    _reduce(_onnx, _op, _since)

@@ -116,6 +116,14 @@ def tile(g: GraphBuilder, a: dict, x, repeats):
     reps = _ints(_const(g.label, repeats, "Tile repeats"))
     if is_const(x):
         return np.tile(x, reps)
+    if len(reps) != len(x.shape) or any(r < 0 for r in reps):
+        raise AttributeError_(f"{g.label}: Tile repeats {reps} do not fit input shape {x.shape}")
+    if (
+        sum(r != 1 for r in reps) > 3 and 0 not in reps
+    ):  # the broadcast would leave too many unmergeable dims: copy per axis
+        for axis, r in enumerate(reps):
+            x = x if r == 1 else g.op("concatenate", [x] * r, axis=axis)
+        return x
     interleaved = tuple(v for d in x.shape for v in (1, d))
     target = tuple(v for r, d in zip(reps, x.shape, strict=True) for v in (r, d))
     y = g.op("broadcast_to", x.reshape(interleaved), target)

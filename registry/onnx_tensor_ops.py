@@ -51,7 +51,7 @@ def expand(g: GraphBuilder, a: dict, x, shape):
 
 @onnx_op(F, "Gather", 1, ("axis",))
 def gather(g: GraphBuilder, a: dict, data, indices):
-    """Gather = take; negative indices wrap (out-of-range ones are clamped inside wasm, see ops/take.py)."""
+    """Gather = take; negative indices wrap, out-of-range ones raise (see ops/take.py)."""
     axis = int(a.get("axis", 0))
     if is_const(data) and is_const(indices):
         return np.asarray(np.take(np.asarray(data), np.asarray(indices, np.int64), axis=axis))

@@ -32,6 +32,8 @@ class Registry:
     def register(self, frontend: str, name: str, since: int = 1, attrs: tuple[str, ...] = (), doc: str = ""):
         def decorate(fn: Callable) -> Callable:
             entries = self._entries[(frontend, name)]
+            if any(e.since == since for e in entries):
+                raise ValueError(f"{frontend} operator {name} (since {since}) is registered twice")
             entries.append(Entry(frontend, name, since, fn, frozenset(attrs), doc or (fn.__doc__ or "").strip()))
             entries.sort(key=lambda e: e.since)
             return fn

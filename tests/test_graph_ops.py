@@ -71,6 +71,33 @@ def test_conv_variant_with_fused_epilogue(name, tmp_path):
     assert manifest["schedule_fallbacks"] == [], manifest["schedule_fallbacks"]
 
 
+EPILOGUES = {  # conv output read by more than one op of the epilogue (issue: "used before its definition")
+    "silu": [helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])],
+    "hard_swish": [helper.make_node("HardSwish", ["c"], ["y"])],
+    "hard_sigmoid_gate": [
+        helper.make_node("HardSigmoid", ["c"], ["s"], alpha=1 / 6, beta=0.5),
+        helper.make_node("Mul", ["c", "s"], ["y"]),
+    ],
+    "residual_silu": [
+        helper.make_node("Add", ["c", "x"], ["r"]),
+        helper.make_node("Sigmoid", ["r"], ["s"]),
+        helper.make_node("Mul", ["r", "s"], ["y"]),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(EPILOGUES))
+def test_conv_epilogue_reading_the_conv_twice(name, tmp_path):
+    """YOLO / EfficientNet / MobileNetV3 epilogues fuse into the conv's output stage (no fallback)."""
+    rng = np.random.default_rng(1)
+    w, b = rng.standard_normal((16, 16, 3, 3)) / 12, rng.standard_normal(16)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])] + EPILOGUES[name]
+    model = _model(nodes, {"w": w, "b": b}, (1, 16, 16, 16), opset=17 if name != "hard_swish" else 14)
+    x = rng.standard_normal((1, 16, 16, 16)).astype(np.float32)
+    manifest = _check(model, x, tmp_path)
+    assert manifest["schedule_fallbacks"] == [], manifest["schedule_fallbacks"]
+
+
 def test_libm_free_math_matches_onnxruntime(tmp_path):
     """wasm has no libm: these ops are legalised to the op library's polynomial / rational forms."""
     nodes = [

@@ -73,8 +73,36 @@ def test_bad_input_raises_and_library_recovers(runtime, name, args, kwargs, exc,
     _still_works()
 
 
-def test_out_of_range_indices_are_clamped_not_read_out_of_bounds(runtime):
-    """The kernel, not the plan, sees index values in a graph: bad ones read the first / last row."""
+@pytest.mark.parametrize("bad", [4, 2**31 - 1, -5, -(2**31)])
+def test_out_of_range_indices_raise_on_the_host(runtime, bad):
+    """Indices known on the host: IndexError naming the index, as numpy (never a clamped row)."""
     table = np.arange(12, dtype=np.float32).reshape(4, 3)
-    got = wasmops.take(table, np.array([4, 2**31 - 1, -5, -(2**31)], np.int32))
-    np.testing.assert_array_equal(got, table[[3, 3, 0, 0]])
+    with pytest.raises(IndexError, match=f"index {bad} is out of bounds for axis 0 with size 4"):
+        wasmops.take(table, np.array([1, bad], np.int32))
+    _still_works()
+
+
+@pytest.mark.parametrize("bad", [10, -11, 100_000, -(2**31)])
+def test_out_of_range_indices_in_wasm_fail_the_call(runtime, bad):
+    """Indices that are a graph tensor are checked by the kernel before it reads (onnxruntime raises too)."""
+    from onnx import TensorProto, helper
+
+    import wasmops.onnx as wo
+    from wasmops.kernels.runtime import KernelError
+
+    vi = helper.make_tensor_value_info
+    model = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Gather", ["t", "i"], ["y"])],
+            "g",
+            [vi("t", TensorProto.FLOAT, [10, 2]), vi("i", TensorProto.INT64, [2])],
+            [vi("y", TensorProto.FLOAT, [2, 2])],
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    sess = wo.InferenceSession(model)
+    table = np.arange(20, dtype=np.float32).reshape(10, 2)
+    with pytest.raises(KernelError, match=r"Gather.*index is out of range"):
+        sess.run(None, {"t": table, "i": np.array([0, bad], np.int64)})
+    (y,) = sess.run(None, {"t": table, "i": np.array([-10, 9], np.int64)})  # the session still works
+    np.testing.assert_array_equal(y, table[[0, 9]])
