@@ -178,3 +178,35 @@ def col2im(g: GraphBuilder, a: dict, x, image_shape, block_shape):
         1,
     )
     return depth.reshape((n, c, *image))
+
+
+# ---- MaxUnpool -----------------------------------------------------------------------------------------
+@onnx_op(F, "MaxUnpool", 9, ("kernel_shape", "pads", "strides"))
+def max_unpool(g: GraphBuilder, a: dict, x, indices, output_shape=None):
+    """Zeros with x written at its flat (N, C, spatial...) indices: a scatter_elements along one flat axis
+    (the kernel refuses indices outside the output). The indices address the default output shape; a larger
+    output_shape pads it with zeros at the end of each spatial axis (the conformance suite's reading)."""
+    rank = len(x.shape) - 2
+    kernel = _ints(a["kernel_shape"])
+    strides = _ints(a.get("strides", [1] * rank))
+    pads = _ints(a.get("pads", [0] * 2 * rank))
+    spatial = [
+        (n - 1) * s - pads[i] - pads[i + rank] + k
+        for i, (n, s, k) in enumerate(zip(x.shape[2:], strides, kernel, strict=True))
+    ]
+    shape = [*x.shape[:2], *spatial]
+    target = shape
+    if output_shape is not None:
+        target = _ints(_const(g.label, output_shape, "MaxUnpool output_shape"))
+        if len(target) != rank + 2 or target[:2] != shape[:2] or any(t < d for t, d in zip(target, shape, strict=True)):
+            raise AttributeError_(
+                f"{g.label}: MaxUnpool output_shape {target} must keep N and C and not shrink the default {shape}"
+            )
+    if tuple(indices.shape) != tuple(x.shape):
+        raise AttributeError_(f"{g.label}: MaxUnpool indices {indices.shape} must have the shape of X {x.shape}")
+    zeros = np.zeros((1, math.prod(shape)), np.float32)
+    flat = g.op("scatter_elements", zeros, indices.reshape((1, -1)), x.reshape((1, -1)), axis=1)
+    y = flat.reshape(tuple(shape))
+    if target != shape:
+        y = g.op("pad", y, [(0, t - d) for t, d in zip(target, shape, strict=True)])
+    return y

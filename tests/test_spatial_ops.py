@@ -169,3 +169,33 @@ def test_col2im_3d():
     )
     inits = {"image": np.array([4, 5, 3], np.int64), "block": np.array([2, 2, 1], np.int64)}
     _check(node, {"x": x}, inits, opset=18)
+
+
+def _unpool_model():
+    node = helper.make_node("MaxUnpool", ["x", "i"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("x", F32, (1, 2, 2, 2)),
+            helper.make_tensor_value_info("i", TensorProto.INT64, (1, 2, 2, 2)),
+        ],
+        [helper.make_tensor_value_info("y", F32, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=9)
+
+
+def test_max_unpool():
+    x = rng.standard_normal((1, 2, 2, 2)).astype(np.float32)
+    i = np.array([[[[0, 3], [9, 14]], [[16, 19], [25, 31]]]], np.int64)
+    got = wo.InferenceSession(_unpool_model()).run(None, {"x": x, "i": i})[0]
+    want = np.zeros(32, np.float32)
+    want[i.reshape(-1)] = x.reshape(-1)
+    np.testing.assert_array_equal(got, want.reshape(1, 2, 4, 4))
+
+
+def test_max_unpool_index_out_of_range_raises():
+    x = np.ones((1, 2, 2, 2), np.float32)
+    i = np.array([[[[0, 3], [9, 14]], [[16, 19], [25, 32]]]], np.int64)
+    with pytest.raises(Exception, match="out of range|outside|index"):
+        wo.InferenceSession(_unpool_model()).run(None, {"x": x, "i": i})
