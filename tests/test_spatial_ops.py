@@ -197,5 +197,5 @@ def test_max_unpool():
 def test_max_unpool_index_out_of_range_raises():
     x = np.ones((1, 2, 2, 2), np.float32)
     i = np.array([[[[0, 3], [9, 14]], [[16, 19], [25, 32]]]], np.int64)
-    with pytest.raises(Exception, match="out of range|outside|index"):
+    with pytest.raises(Exception, match="index out of range"):
         wo.InferenceSession(_unpool_model()).run(None, {"x": x, "i": i})
