@@ -161,12 +161,6 @@ class _Pool2d(Op):
         else:
             ph, pw = self.ints(padding, 2, "padding (an int, (pad_h, pad_w) or (top, left, bottom, right))", minimum=0)
             pads = (ph, pw, ph, pw)
-        for axis, (kk, before, after) in enumerate(((k[0], pads[0], pads[2]), (k[1], pads[1], pads[3]))):
-            if max(before, after) > kk // 2:
-                raise self.fail(
-                    f"padding must be at most half the kernel size, got padding {before, after} for "
-                    f"kernel size {kk} along {'HW'[axis]}"
-                )
         h, w = x.shape[-2:]
         if h == 0 or w == 0:
             raise self.fail(f"x must have non-empty spatial dimensions, got shape {x.shape}")
@@ -174,6 +168,15 @@ class _Pool2d(Op):
             out_size(n, kk, ss, dd, b, a, bool(ceil_mode))
             for n, kk, ss, dd, b, a in zip((h, w), k, s, d, pads[:2], pads[2:], strict=True)
         )
+        for axis, (n, kk, ss, dd, before, o) in enumerate(zip((h, w), k, s, d, pads[:2], out, strict=True)):
+            # ONNX allows padding beyond half the kernel, but a window made only of padding has no value
+            taps = np.arange(max(o, 0))[:, None] * ss - before + np.arange(kk)[None, :] * dd
+            beyond_half = max(before, pads[axis + 2]) > kk // 2  # PyTorch's limit: kept as it was below it
+            if beyond_half and o > 0 and not ((taps >= 0) & (taps < n)).any(axis=1).all():
+                raise self.fail(
+                    f"padding {pads[axis], pads[axis + 2]} along {'HW'[axis]} leaves windows of kernel size {kk} "
+                    "made only of padding"
+                )
         if min(out) < 1:
             eff = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d, strict=True))
             raise self.fail(
@@ -234,7 +237,7 @@ class MaxPool2d(_Pool2d):
 
         x: float32 (N, C, H, W) (or unbatched (C, H, W)). kernel_size, stride (default kernel_size),
         dilation: int or (h, w). padding: int, (pad_h, pad_w) on both sides, or (top, left, bottom, right)
-        as ONNX pads; each side at most half the kernel size; padded elements are -inf. ceil_mode rounds
+        as ONNX pads; no window made only of padding; padded elements are -inf. ceil_mode rounds
         the output size up, keeping only windows that start inside the input or the leading padding.
         Returns float32 (N, C, out_h, out_w), out = (in + pads - dilation * (k - 1) - 1) / stride + 1.
         """
@@ -291,7 +294,7 @@ class AvgPool2d(_Pool2d):
 
         x: float32 (N, C, H, W) (or unbatched (C, H, W)). kernel_size, stride (default kernel_size): int
         or (h, w). padding: int, (pad_h, pad_w) on both sides, or (top, left, bottom, right) as ONNX pads;
-        each side at most half the kernel size; padded elements are 0. ceil_mode: as max_pool2d.
+        no window made only of padding; padded elements are 0. ceil_mode: as max_pool2d.
         count_include_pad=True divides by the window size clipped to the padded input (PyTorch), False by
         the number of input elements in the window. Returns float32 (N, C, out_h, out_w).
         """

@@ -23,15 +23,21 @@ COORDINATE_MODES = (
     "align_corners",
     "asymmetric",
     "tf_half_pixel_for_nn",
+    "tf_crop_and_resize",
 )
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
 F32 = np.float32
 
 
-def source_coords(n_out: int, n_in: int, scale: np.float32, mode: str) -> np.ndarray:
+def source_coords(n_out: int, n_in: int, scale: np.float32, mode: str, roi: tuple[float, float] = (0, 1)) -> np.ndarray:
     """Each output index's coordinate in the input (float32, unclamped), ONNX Resize's
     coordinate_transformation_mode, computed in float32 with onnxruntime's operation order."""
     x = np.arange(n_out, dtype=F32)
+    if mode == "tf_crop_and_resize":  # roi = (start, end) as fractions of the input extent
+        start, end, span = F32(roi[0]), F32(roi[1]), F32(n_in - 1)
+        if n_out == 1:
+            return np.full(n_out, (end - start) * span / F32(2) + start * span, F32)
+        return start * span + x * (end - start) * span / F32(n_out - 1)
     half = F32(0.5)
     if mode == "half_pixel":
         return (x + half) / scale - half
@@ -80,10 +86,66 @@ def cubic_coeffs(t: np.ndarray, a: float) -> np.ndarray:
 
 
 def axis_table(
-    n_out: int, n_in: int, scale: np.float32, mode: str, coord_mode: str, rule: str, a: float, exclude: bool
+    n_out: int,
+    n_in: int,
+    scale: np.float32,
+    mode: str,
+    coord_mode: str,
+    rule: str,
+    a: float,
+    exclude: bool,
+    roi: tuple[float, float] = (0.0, 1.0),
+    antialias: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(indices int32 (n_out, K), weights float32 (n_out, K)) of one axis."""
-    coord = source_coords(n_out, n_in, scale, coord_mode)
+    """(indices int32 (n_out, K), weights float32 (n_out, K)) of one axis; under tf_crop_and_resize the
+    weights of output positions whose coordinate falls outside the input are 0."""
+    coord = source_coords(n_out, n_in, scale, coord_mode, roi)
+    if coord_mode == "tf_crop_and_resize":
+        outside = (coord < 0) | (coord > F32(n_in - 1))
+        idx, w = _table(coord, n_in, scale, mode, rule, a, exclude)
+        return idx, np.where(outside[:, None], F32(0), w).astype(F32)
+    if antialias and mode != "nearest":
+        return antialias_table(coord, n_in, scale, mode, a, exclude)
+    return _table(coord, n_in, scale, mode, rule, a, exclude)
+
+
+def antialias_table(coord, n_in: int, scale: float, mode: str, a: float, exclude: bool):
+    """(indices, weights) of antialiased linear / cubic resizing (ONNX Resize antialias=1): when
+    downsampling, the filter stretches by 1 / scale, so K grows; taps picked as the ONNX reference does."""
+    coord = coord.astype(np.float64)
+    s = min(float(scale), 1.0)
+    base = np.floor(coord)
+    ratio = np.where(coord == base, 1.0, coord - base)
+    if mode == "linear":
+        start = int(np.floor(-1 / s) + 1)
+        args = (np.arange(start, 2 - start)[None, :] - ratio[:, None]) * s
+        w = np.clip(1 - np.abs(args), 0, 1)
+    else:
+        start = int(np.floor(-2 / s) + 1)
+        t = np.abs(s * (np.arange(start, 2 - start)[None, :] - ratio[:, None]))
+        near = ((a + 2) * t - (a + 3)) * t * t + 1
+        far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+        w = np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+    w = w / w.sum(axis=1, keepdims=True)
+    n = w.shape[1]
+    pad = int(np.ceil(n / 2))
+    padded = coord + pad
+    p = np.floor(padded).astype(np.int64)
+    frac = padded - p
+    if n % 2 == 0:
+        offset = np.where(frac == 0, -(n // 2), -(n // 2) + 1)
+    else:
+        offset = np.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p + offset)[:, None] + np.arange(n)[None, :] - pad
+    if exclude:
+        w = np.where((idx < 0) | (idx >= n_in), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / np.where(total == 0, 1.0, total)
+    return np.clip(idx, 0, n_in - 1).astype(np.int32), w.astype(F32)
+
+
+def _table(coord, n_in, scale, mode, rule, a, exclude):
+    n_out = len(coord)
     if mode == "nearest":
         idx = np.clip(nearest_index(coord, rule, scale < 1), 0, n_in - 1)[:, None]
         return idx.astype(np.int32), np.ones((n_out, 1), F32)
@@ -135,8 +197,11 @@ class Resize2d(Op):
     def kernels(self) -> list[Kernel]:
         return [Kernel("f32_resize2d", _build, (TENSOR,) * 6)]
 
-    def _tables(self, x_shape, size, scales, mode, coord_mode, nearest_mode, cubic_coeff_a, exclude_outside):
-        """Validate the attributes; return ((oh, ow), (iy, wy), (ix, wx))."""
+    def _tables(
+        self, x_shape, size, scales, mode, coord_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, antialias
+    ):
+        """Validate the attributes; return ((oh, ow), (iy, wy), (ix, wx)). Given both, size sets the output
+        and scales the coordinate mapping (ONNX keep_aspect_ratio_policy)."""
         if mode not in MODES:
             raise self.fail(f"mode must be one of {sorted(MODES)}, got {mode!r}")
         if coord_mode not in COORDINATE_MODES:
@@ -146,9 +211,9 @@ class Resize2d(Op):
         h, w = x_shape[2:]
         if h == 0 or w == 0:
             raise self.fail(f"x must have non-empty spatial dimensions, got shape {tuple(x_shape)}")
-        if (size is None) == (scales is None):
-            raise self.fail("give exactly one of size and scales")
-        if size is not None:
+        if size is None and scales is None:
+            raise self.fail("give size or scales")
+        if size is not None and scales is None:
             out = self.ints(size, 2, "size", minimum=1)
             factors = tuple(F32(o) / F32(i) for o, i in zip(out, (h, w), strict=True))
         else:
@@ -159,10 +224,22 @@ class Resize2d(Op):
             if not all(np.isfinite(s) and s > 0 for s in factors):
                 raise self.fail(f"scales must be finite and > 0, got {scales!r}")
             out = tuple(int(np.floor(s * F32(i))) for s, i in zip(factors, (h, w), strict=True))
+            if size is not None:
+                out = self.ints(size, 2, "size", minimum=1)
             if min(out) < 1:
                 raise self.fail(f"scales {scales!r} give an empty output {out} for input {(h, w)}")
         args = (mode, coord_mode, nearest_mode, float(cubic_coeff_a), bool(exclude_outside))
-        tables = [axis_table(o, i, s, *args) for o, i, s in zip(out, (h, w), factors, strict=True)]
+        rois = ((0.0, 1.0), (0.0, 1.0))
+        if coord_mode == "tf_crop_and_resize":
+            roi = (0.0, 0.0, 1.0, 1.0) if roi is None else roi  # ONNX's default: the whole input
+            if np.size(roi) != 4:
+                raise self.fail(f"tf_crop_and_resize needs roi (h_start, w_start, h_end, w_end), got {roi!r}")
+            r = [float(v) for v in np.asarray(roi, np.float32).reshape(-1)]
+            rois = ((r[0], r[2]), (r[1], r[3]))
+        tables = [
+            axis_table(o, i, s, *args, roi=ri, antialias=bool(antialias))
+            for o, i, s, ri in zip(out, (h, w), factors, rois, strict=True)
+        ]
         return out, tables[0], tables[1]
 
     def reference(
@@ -175,12 +252,23 @@ class Resize2d(Op):
         scales=None,
         cubic_coeff_a=-0.75,
         exclude_outside=False,
+        roi=None,
+        antialias=False,
     ) -> np.ndarray:
         # The per-axis index / weight tables are shared with the plan (the ONNX tests check them against
         # onnxruntime); the interpolation itself is written out here in float64, not as the kernel's blend.
         x = np.asarray(x)
         out, (iy, wy), (ix, wx) = self._tables(
-            x.shape, size, scales, mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside
+            x.shape,
+            size,
+            scales,
+            mode,
+            coordinate_transformation_mode,
+            nearest_mode,
+            cubic_coeff_a,
+            exclude_outside,
+            roi,
+            antialias,
         )
         xd = x.astype(np.float64)
         y = np.zeros((*x.shape[:2], *out))
@@ -200,21 +288,35 @@ class Resize2d(Op):
         scales: float | Sequence[float] | None = None,
         cubic_coeff_a: float = -0.75,
         exclude_outside: bool = False,
+        roi: Sequence[float] | None = None,
+        antialias: bool = False,
     ) -> Call:
         """Resize the last two axes of an NCHW tensor, as ONNX Resize (opset 11+) on the spatial axes.
 
-        x: float32 (N, C, H, W). Give exactly one of size ((OH, OW) or one int for both) and scales
+        x: float32 (N, C, H, W). Give size ((OH, OW) or one int for both), scales, or both (size is then
+        the output and scales the coordinate mapping, as ONNX keep_aspect_ratio_policy), scales
         (one factor or (scale_h, scale_w); OH = floor(H * scale_h) and the coordinate mapping uses the
         scale itself). mode: "nearest", "linear" (bilinear) or "cubic" (bicubic, cubic_coeff_a, taps outside
         the input clamped to the edge or, with exclude_outside, dropped). coordinate_transformation_mode:
         "half_pixel" (default), "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-        "asymmetric" or "tf_half_pixel_for_nn". nearest_mode: "round_prefer_floor" (default),
-        "round_prefer_ceil", "floor", "ceil" or "simple" (opset < 11: ceil when downsampling, else
-        truncate). Returns float32 (N, C, OH, OW).
+        "asymmetric", "tf_half_pixel_for_nn" or "tf_crop_and_resize" (with roi = (h_start, w_start, h_end,
+        w_end) in input fractions; outputs sampled outside the input are 0). nearest_mode:
+        "round_prefer_floor" (default), "round_prefer_ceil", "floor", "ceil" or "simple" (opset < 11: ceil
+        when downsampling, else truncate). antialias: linear / cubic downsampling with the filter stretched
+        by 1 / scale (more taps), as ONNX Resize antialias=1. Returns float32 (N, C, OH, OW).
         """
         x = self.tensor(x, "x", ndim=4)
         out, (iy, wy), (ix, wx) = self._tables(
-            x.shape, size, scales, mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside
+            x.shape,
+            size,
+            scales,
+            mode,
+            coordinate_transformation_mode,
+            nearest_mode,
+            cubic_coeff_a,
+            exclude_outside,
+            roi,
+            antialias,
         )
         n, c, h, w = x.shape
         planes = n * c

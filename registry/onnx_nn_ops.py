@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.resize import source_coords
 from .graph import GraphBuilder
 from .onnx_ops import AttributeError_, F, _const, _ints, onnx_op
 
@@ -126,21 +127,43 @@ def conv_transpose(g: GraphBuilder, a: dict, x, w, b=None):
 
 
 # ---- Resize / Upsample ----------------------------------------------------------------------------------
-def _resize(g: GraphBuilder, x, mode: str, scales=None, sizes=None, **attrs):
-    """resize2d on the spatial axes of an NCHW tensor; scales / sizes cover all four axes."""
+def _resize(g: GraphBuilder, x, mode: str, scales=None, sizes=None, roi=None, extrapolation=0.0, **attrs):
+    """resize2d on the spatial axes of an NCHW tensor; scales / sizes / roi cover all four axes. Given
+    both, sizes is the output and scales the coordinate mapping (keep_aspect_ratio_policy)."""
     if len(x.shape) != 4:
         raise AttributeError_(f"{g.label}: only 4-D (NCHW) Resize is supported, got input {x.shape}")
     if mode not in ("nearest", "linear", "cubic"):
         raise AttributeError_(f"{g.label}: Resize mode {mode!r} is not supported")
+    kw = dict(attrs, mode=mode)
     if sizes is not None:
         sizes = _ints(sizes)
         if len(sizes) != 4 or sizes[:2] != list(x.shape[:2]):
             raise AttributeError_(f"{g.label}: Resize sizes {sizes} must keep N and C of {x.shape}")
-        return g.op("resize2d", x, tuple(sizes[2:]), mode=mode, **attrs)
-    factors = [float(s) for s in np.asarray(scales, np.float32).reshape(-1)]
-    if len(factors) != 4 or factors[:2] != [1.0, 1.0]:
-        raise AttributeError_(f"{g.label}: Resize scales {factors} must be 4 values with 1 for N and C")
-    return g.op("resize2d", x, mode=mode, scales=tuple(factors[2:]), **attrs)
+        kw["size"] = tuple(sizes[2:])
+    if scales is not None:
+        factors = [float(s) for s in np.asarray(scales, np.float32).reshape(-1)]
+        if len(factors) != 4 or factors[:2] != [1.0, 1.0]:
+            raise AttributeError_(f"{g.label}: Resize scales {factors} must be 4 values with 1 for N and C")
+        kw["scales"] = tuple(factors[2:])
+    if attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        r = [float(v) for v in np.asarray(_const(g.label, roi, "Resize roi"), np.float32).reshape(-1)]
+        if len(r) != 8 or r[:2] != [0.0, 0.0] or r[4:6] != [1.0, 1.0]:
+            raise AttributeError_(f"{g.label}: Resize roi {r} must be 8 values covering N and C whole")
+        kw["roi"] = (r[2], r[3], r[6], r[7])
+    y = g.op("resize2d", x, **kw)
+    if "roi" in kw and float(extrapolation) != 0.0:
+        # resize2d gives 0 where the source falls outside the input; add the extrapolation value there
+        (oh, ow), (h, w) = y.shape[2:], x.shape[2:]
+        outside = [
+            (c < 0) | (c > n - 1)
+            for c, n in (
+                (source_coords(oh, h, 1, "tf_crop_and_resize", kw["roi"][0::2]), h),
+                (source_coords(ow, w, 1, "tf_crop_and_resize", kw["roi"][1::2]), w),
+            )
+        ]
+        mask = (outside[0][:, None] | outside[1][None, :]).astype(np.float32) * np.float32(extrapolation)
+        y = g.op("add", y, mask)
+    return y
 
 
 def _given(value) -> bool:
@@ -161,10 +184,8 @@ def resize_v10(g: GraphBuilder, a: dict, x, scales):
 
 
 @onnx_op(F, "Resize", 11, _RESIZE_11)
-def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None):
+def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None, keep_scales=None, antialias=False):
     coord = _str(a.get("coordinate_transformation_mode"), "half_pixel")
-    if coord == "tf_crop_and_resize":
-        raise AttributeError_(f"{g.label}: Resize coordinate_transformation_mode='tf_crop_and_resize' is not supported")
     scales = _const(g.label, scales, "Resize scales") if scales is not None else None
     sizes = _const(g.label, sizes, "Resize sizes") if sizes is not None else None
     if _given(sizes) == _given(scales):
@@ -173,30 +194,51 @@ def resize(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None):
         g,
         x,
         _str(a.get("mode"), "nearest"),
-        scales=scales if _given(scales) else None,
+        scales=scales if _given(scales) else keep_scales,
         sizes=sizes if _given(sizes) else None,
+        roi=roi,
+        extrapolation=float(a.get("extrapolation_value", 0.0)),
         coordinate_transformation_mode=coord,
         nearest_mode=_str(a.get("nearest_mode"), "round_prefer_floor"),
         cubic_coeff_a=float(a.get("cubic_coeff_a", -0.75)),
         exclude_outside=bool(a.get("exclude_outside", 0)),
+        **({"antialias": True} if antialias else {}),
     )
 
 
 @onnx_op(F, "Resize", 18, _RESIZE_11 + ("antialias", "axes", "keep_aspect_ratio_policy"))
 def resize_v18(g: GraphBuilder, a: dict, x, roi=None, scales=None, sizes=None):
-    if int(a.get("antialias", 0)):
-        raise AttributeError_(f"{g.label}: Resize antialias=1 is not supported")
-    if _str(a.get("keep_aspect_ratio_policy"), "stretch") != "stretch" and _given(sizes):
-        raise AttributeError_(f"{g.label}: Resize keep_aspect_ratio_policy other than 'stretch' is not supported")
-    if "axes" in a:
-        axes = [ax % len(x.shape) for ax in _ints(a["axes"])]
-        if axes != [2, 3]:
-            raise AttributeError_(f"{g.label}: Resize axes {axes} are not supported (only the spatial axes [2, 3])")
-        if _given(scales):
-            scales = np.concatenate([[1.0, 1.0], np.asarray(_const(g.label, scales, "Resize scales"), np.float32)])
-        if _given(sizes):
-            sizes = np.concatenate([x.shape[:2], _ints(_const(g.label, sizes, "Resize sizes"))])
-    return resize(g, a, x, roi, scales, sizes)
+    rank = len(x.shape)
+    axes = [ax % rank for ax in _ints(a["axes"])] if "axes" in a else list(range(rank))
+    if len(set(axes)) != len(axes):
+        raise AttributeError_(f"{g.label}: Resize axes {axes} repeat an axis")
+    if _given(scales):
+        given = [float(v) for v in np.asarray(_const(g.label, scales, "Resize scales"), np.float32).reshape(-1)]
+        full = [1.0] * rank
+        for ax, v in zip(axes, given, strict=True):
+            full[ax] = v
+        scales = np.asarray(full, np.float32)
+    if _given(sizes):
+        full = list(x.shape)
+        for ax, v in zip(axes, _ints(_const(g.label, sizes, "Resize sizes")), strict=True):
+            full[ax] = v
+        sizes = np.asarray(full, np.int64)
+    if _given(roi):
+        given = [float(v) for v in np.asarray(_const(g.label, roi, "Resize roi"), np.float32).reshape(-1)]
+        full = [0.0] * rank + [1.0] * rank
+        for i, ax in enumerate(axes):
+            full[ax], full[rank + ax] = given[i], given[len(axes) + i]
+        roi = np.asarray(full, np.float32)
+    policy = _str(a.get("keep_aspect_ratio_policy"), "stretch")
+    keep = None
+    if policy != "stretch" and _given(sizes):
+        if policy not in ("not_larger", "not_smaller"):
+            raise AttributeError_(f"{g.label}: Resize keep_aspect_ratio_policy {policy!r} is not supported")
+        ratios = [sizes[ax] / x.shape[ax] for ax in axes]
+        scale = min(ratios) if policy == "not_larger" else max(ratios)
+        keep = np.asarray([scale if ax in axes else 1.0 for ax in range(rank)], np.float32)
+        sizes = np.asarray([int(scale * x.shape[ax] + 0.5) if ax in axes else x.shape[ax] for ax in range(rank)])
+    return resize(g, a, x, roi, scales, sizes, keep_scales=keep, antialias=bool(int(a.get("antialias", 0))))
 
 
 def _upsample(g: GraphBuilder, a: dict, x, scales):
