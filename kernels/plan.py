@@ -17,7 +17,7 @@ import numpy as np
 from ..ops.spec import TensorRef
 from .runtime import ALIGN, KernelError, Runtime, _blocks
 
-_STEP = struct.Struct("<iii")
+_STEP = struct.Struct("<iIi")  # kernel index, argument-record address (unsigned: memory may pass 2 GiB), count
 
 
 @dataclass

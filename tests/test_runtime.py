@@ -206,3 +206,26 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_programs_and_calls_work_above_2_gib():
+    """wasm addresses at or above 2 GiB are unsigned: step tables and argument records placed there work."""
+    script = """
+import numpy as np, wasmops, wasmops.onnx as wo
+from onnx import TensorProto, helper
+from wasmops.kernels.runtime import default_runtime
+rt = default_runtime()
+held = [rt.alloc(500_000_000) for _ in range(5)]  # what follows lands above 2 GiB
+assert held[-1] >= 2**31, held
+vi = helper.make_tensor_value_info
+model = helper.make_model(
+    helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [vi("x", TensorProto.FLOAT, [4])],
+                      [vi("y", TensorProto.FLOAT, [4])]),
+    opset_imports=[helper.make_opsetid("", 13)])
+x = np.array([-1, 2, -3, 4], np.float32)
+assert wo.InferenceSession(model).run(None, {"x": x})[0].tolist() == [0, 2, 0, 4]
+assert wasmops.relu(x).tolist() == [0, 2, 0, 4]
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
