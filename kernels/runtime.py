@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import importlib.metadata
-import importlib.util
 import math
-import os
 import struct
 import threading
-import time
 import weakref
 from ctypes import byref
 from pathlib import Path
@@ -29,9 +25,17 @@ from wasmtime import _ffi as ffi
 
 from ..ops.spec import BLOCK, PREV, Call
 from . import manifest as mf
+from .instances import (  # noqa: F401 - re-exported: the runtime's public face
+    MAX_THREADS,
+    WORKER_TRAPPED,
+    Instances,
+    c_string,
+    get_num_threads,
+    set_num_threads,
+)
 from .manifest import LibraryError, Manifest
+from .module_cache import LIB_DIR, _cache_dir, _prune_cache, default_library  # noqa: F401 - re-exported
 
-LIB_DIR = Path(__file__).parent / "lib"
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 ALIGN = 64  # every tensor buffer is padded to this: a whole BLOCK of 4-byte elements
 MAX_ARGS = 64
@@ -72,266 +76,6 @@ class KernelError(RuntimeError):
 
 class WasmTrap(KernelError):
     """The wasm code trapped (out-of-bounds access, unreachable, ...); the runtime recovered."""
-
-
-def default_library(relaxed: bool | None = None) -> Path:
-    """The library file to load: $WASMOPS_LIBRARY, else the relaxed-SIMD build if wanted and present."""
-    env = os.environ.get("WASMOPS_LIBRARY")
-    if env:
-        return Path(env)
-    relaxed_path = LIB_DIR / "wasmops-relaxed.wasm"
-    if relaxed is not False and relaxed_path.exists():
-        return relaxed_path
-    path = LIB_DIR / "wasmops.wasm"
-    if not path.exists():
-        raise FileNotFoundError(f"no op library at {path}: run `wasmops build` (or `make build`) first")
-    return path
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("WASMOPS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "wasmops"
-    )
-    return Path(root)
-
-
-def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Module:
-    """Compile the module, or deserialize the compiled code cached for this exact module + engine."""
-    cache = _cache_dir() / f"{key}.cwasm"
-    digest = cache.with_suffix(".sha256")
-    try:
-        blob = cache.read_bytes()
-        if hashlib.sha256(blob).hexdigest() == digest.read_text().strip():
-            module = wasmtime.Module.deserialize(engine, blob)
-            os.utime(cache)  # recently used: pruned last
-            return module
-    except (OSError, wasmtime.WasmtimeError):
-        pass
-    try:
-        module = wasmtime.Module(engine, data)
-    except wasmtime.WasmtimeError as exc:
-        raise LibraryError(f"wasmtime refused the module: {str(exc).splitlines()[0]}") from None
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        blob = module.serialize()
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(blob)
-        os.replace(tmp, cache)
-        digest.write_text(hashlib.sha256(blob).hexdigest())
-        _prune_cache(cache.parent, keep=cache)
-    except OSError:
-        pass  # a read-only cache only costs compile time
-    return module
-
-
-def _prune_cache(folder: Path, keep: Path) -> None:
-    """Drop the least recently used compiled modules beyond $WASMOPS_CACHE_MAX_MB (default 2048).
-
-    Each compiled graph adds one (ResNet-50's is ~100 MB) and a changed compiler makes new ones, so
-    without a cap the cache grows with every rebuild.
-    """
-    setting = os.environ.get("WASMOPS_CACHE_MAX_MB", "2048")
-    if not setting.isdigit():
-        raise ValueError(f"WASMOPS_CACHE_MAX_MB must be a whole number of MiB, got {setting!r}")
-    budget = int(setting) << 20
-    entries = []
-    for path in folder.glob("*.cwasm"):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue  # another process pruned it
-        entries.append((stat.st_mtime, stat.st_size, path))
-    total = sum(size for _, size, _ in entries)
-    for _, size, path in sorted(entries):
-        if total <= budget:
-            break
-        if path != keep:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".sha256").unlink(missing_ok=True)
-            total -= size
-
-
-class _SharedMemory(wasmtime.SharedMemory):
-    """wasmtime-py 50 wraps the pointer once too often when a SharedMemory is an import; this passes it as is."""
-
-    def _as_extern(self) -> ffi.wasmtime_extern_t:
-        union = ffi.wasmtime_extern_union(sharedmemory=self.ptr())
-        return ffi.wasmtime_extern_t(ffi.WASMTIME_EXTERN_SHAREDMEMORY, union)
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-_NUM_THREADS = int(os.environ.get("WASMOPS_NUM_THREADS") or _default_threads())
-MAX_THREADS = 64
-WORKER_STACK = 1 << 20  # each worker's shadow stack, as big as the main instance's
-WORKER_TRAPPED = -3  # a kernel's status when a worker instance trapped in its share of a parallel loop
-
-
-def set_num_threads(n: int) -> None:
-    """Threads every kernel call may use from now on (the op library and compiled graphs).
-
-    Heavy kernels split their outer parallel loops into fixed slices, so results do not depend on `n`.
-    Each module adapts its pool at its next call."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
-    if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"set_num_threads: n must be in [1, {MAX_THREADS}], got {n}")
-    global _NUM_THREADS
-    _NUM_THREADS = int(n)
-
-
-def get_num_threads() -> int:
-    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on."""
-    return _NUM_THREADS
-
-
-@functools.cache
-def _load_tvm_ffi_first() -> None:
-    """Load TVM's FFI library, if installed, before the first wasmtime Engine exists.
-
-    libtvm_ffi.so installs a SIGSEGV backtrace handler when it loads and does not chain to the one it
-    replaces. wasmtime turns out-of-bounds accesses into traps from its own SIGSEGV handler, so `import tvm`
-    after an Engine exists would make every later wasm trap kill the process. Loaded first, TVM's handler
-    is the one wasmtime chains to for faults outside wasm, and importing tvm later loads nothing new.
-    """
-    spec = importlib.util.find_spec("tvm_ffi")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        lib = Path(folder) / "lib" / "libtvm_ffi.so"
-        if lib.is_file():
-            ctypes.CDLL(str(lib), ctypes.RTLD_GLOBAL)
-            return
-
-
-class Instances:
-    """A module's main instance and its worker pool: N-1 more instances over the same shared memory.
-
-    Shared by the op library and compiled graphs. The main instance runs every call; inside a kernel,
-    TVMBackendParallelLaunch (kernels/wasm_support.c) lets it and the workers take the tasks of a parallel
-    loop from a shared counter, each worker a Python thread blocked in `wasmops_worker` in its own Store
-    (a Store is not thread-safe; ctypes releases the GIL during the call).
-    Memory is shared and never moves, so one numpy view serves all.
-    """
-
-    def __init__(self, data: bytes, isa: str, key: str, name: str):
-        config = wasmtime.Config()
-        config.wasm_simd = True
-        relaxed = isa == "relaxed-simd"
-        config.wasm_relaxed_simd = relaxed
-        config.wasm_relaxed_simd_deterministic = relaxed  # same results on every host
-        config.wasm_threads = True
-        config.shared_memory = True
-        config.memory_reservation = 1 << 32
-        config.memory_may_move = False
-        self.name = name
-        _load_tvm_ffi_first()
-        self.engine = wasmtime.Engine(config)
-        self.module = _load_module(self.engine, data, key)
-        imports = self.module.imports
-        if len(imports) != 1 or not isinstance(imports[0].type, wasmtime.MemoryType) or not imports[0].type.is_shared:
-            raise LibraryError(f"{name} was not built for a shared memory (rebuild it with this wasmops)")
-        limits = imports[0].type.limits
-        self.memory = _SharedMemory(
-            self.engine, wasmtime.MemoryType(wasmtime.Limits(limits.min, limits.max), shared=True)
-        )
-        self.store, self.instance = self._instance()
-        self.exports = self.instance.exports(self.store)
-        self.stack_pointer = self.exports["__stack_pointer"]
-        self.stack_top = self.stack_pointer.value(self.store)
-        self._mem_ptr = self.memory.ptr()
-        self.threads = 1  # the main instance plus running workers
-        self._threads: list[threading.Thread] = []
-        self._stacks: list[int] = []
-        self.worker_trap = ""  # the message of the last trap in a worker
-
-    def _instance(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
-        store = wasmtime.Store(self.engine)
-        try:
-            return store, wasmtime.Instance(store, self.module, [self.memory])
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise LibraryError(f"cannot instantiate {self.name}: {exc}") from None
-
-    def view(self) -> np.ndarray:
-        """A uint8 view of the whole shared memory (it only grows; the base never moves)."""
-        size = ffi.wasmtime_sharedmemory_data_size(self._mem_ptr)
-        return np.ctypeslib.as_array(ffi.wasmtime_sharedmemory_data(self._mem_ptr), (size,))
-
-    def sync_threads(self) -> None:
-        """Match the pool to get_num_threads(); the caller holds the owner's lock (the main Store is used).
-        Callers check `self.threads != get_num_threads()` first: that comparison is all a call pays."""
-        if self.threads != _NUM_THREADS:
-            self.resize(_NUM_THREADS)
-
-    def resize(self, n: int) -> None:
-        self.stop()
-        if n <= 1:
-            return
-        ex, store = self.exports, self.store
-        ex["wasmops_restart_workers"](store)
-        for task in range(1, n):
-            stack = ex["wasmops_alloc"](store, WORKER_STACK)
-            if not stack:
-                self.stop()
-                raise MemoryError(f"{self.name}: no memory for a worker stack")
-            self._stacks.append(stack)
-            thread = threading.Thread(
-                target=self._serve, args=(task, stack + WORKER_STACK), name=f"wasmops-{task}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-        deadline = time.monotonic() + 30
-        while ex["wasmops_workers_ready"](store) < n - 1:  # workers count themselves in once inside wasm
-            if time.monotonic() > deadline or not all(t.is_alive() for t in self._threads):
-                self.stop()
-                raise LibraryError(f"{self.name}: worker threads did not start")
-            time.sleep(0.0005)
-        ex["wasmops_set_threads"](store, n)
-        self.threads = n
-
-    def stop(self) -> None:
-        """Send the workers home (they leave wasm and their threads end) and free their stacks."""
-        if not self._threads:
-            return
-        self.exports["wasmops_stop_workers"](self.store)
-        self.threads = 1
-        for thread in self._threads:
-            thread.join()
-        for stack in self._stacks:
-            self.exports["wasmops_free"](self.store, stack)
-        self._threads, self._stacks = [], []
-
-    def _serve(self, task: int, stack_top: int) -> None:
-        """A worker thread's life: its own Store and instance, its own stack, then wasmops_worker until stop."""
-        store, instance = self._instance()
-        ex = instance.exports(store)
-        worker, failed, sp = ex["wasmops_worker"], ex["wasmops_worker_failed"], ex["__stack_pointer"]
-        resume = 0
-        while True:
-            sp.set_value(store, wasmtime.Val.i32(stack_top))
-            try:
-                worker(store, task, resume)
-                return
-            except wasmtime.Trap as exc:  # its task trapped: the launching kernel fails, the worker goes on
-                self.worker_trap = str(exc).splitlines()[0]
-                failed(store)
-                resume = 1
-
-    def recover(self) -> None:
-        """After a trap in the main instance: wait for the workers' tasks of the abandoned launch, reset."""
-        self.exports["wasmops_recover"](self.store)
-        self.stack_pointer.set_value(self.store, wasmtime.Val.i32(self.stack_top))
-
-
-def c_string(mem: np.ndarray, ptr: int) -> str:
-    """The NUL-terminated string at `ptr` in a view of linear memory (the kernels' error messages)."""
-    end = ptr
-    while end < len(mem) and mem[end]:
-        end += 1
-    return bytes(mem[ptr:end]).decode(errors="replace")
 
 
 class Runtime:
@@ -537,7 +281,7 @@ class Runtime:
         return index, blob, n
 
     def _invoke(self, kernel: str, index: int, args: int, n: int) -> None:
-        if self.instances.threads != _NUM_THREADS:
+        if self.instances.threads != get_num_threads():
             self.instances.sync_threads()
         raw = self._raw
         raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
@@ -559,7 +303,7 @@ class Runtime:
     def run_plan(self, table: int, num_steps: int) -> None:
         """Run a step table (see kernels/plan.py) in one host crossing. On failure the exception's
         `step` attribute is the index of the step that failed."""
-        if self.instances.threads != _NUM_THREADS:
+        if self.instances.threads != get_num_threads():
             self.instances.sync_threads()
         raw = self._raw
         raw[0].i32, raw[1].i32 = table, num_steps
@@ -625,7 +369,7 @@ class Bound:
         """The output, or None when this binding is stale or the pool must change size (the caller then
         takes the full path, which adapts both)."""
         rt = self.rt
-        if rt._arena_epoch != self.epoch or self.instances.threads != _NUM_THREADS:
+        if rt._arena_epoch != self.epoch or self.instances.threads != get_num_threads():
             return None
         for view, j in self.copies:
             view[...] = args[j]
