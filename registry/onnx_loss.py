@@ -1,8 +1,8 @@
 """The ONNX frontend, losses built from existing ops: NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss.
 
-The class pick input[n, target[n, ...], ...] is a one-hot mask (int labels == a class iota), a where and a
-sum over the class axis, so no index is ever read from memory. A label outside [0, C) that is not
-ignore_index picks nothing (loss 0, weight 0): ONNX leaves that case undefined.
+The class pick input[n, target[n, ...], ...] is a take_along_axis over the class axis (the weight pick a
+take), with ignored labels replaced by 0 first and their weight set to 0. A label outside [0, C) that is not
+ignore_index is an error (IndexError on the host, the kernel's index check in wasm), as in onnxruntime.
 """
 
 from __future__ import annotations
@@ -25,21 +25,28 @@ def nll_loss(g: GraphBuilder, a: dict, scores, target, weight=None):
         raise AttributeError_(f"{g.label}: target shape {target.shape} does not match input {scores.shape}")
     if np.dtype(target.dtype).kind not in "iu":
         raise AttributeError_(f"{g.label}: target must be an integer tensor, got {target.dtype}")
+    c, n, rows = scores.shape[1], scores.shape[0], int(np.prod(scores.shape[2:], dtype=np.int64))
+    ignore = int(a["ignore_index"]) if "ignore_index" in a else None
     if is_const(target):
-        target = np.asarray(target, np.int32)
-    c, spatial = scores.shape[1], (1,) * (len(scores.shape) - 2)
-    labels = target.reshape((target.shape[0], 1, *target.shape[1:]))
-    onehot = g.op("equal", labels, np.arange(c, dtype=np.int32).reshape((1, c, *spatial)))
-    picked = g.op("sum", g.op("where", onehot, scores, _F32(0)), axis=(1,))
+        target = np.asarray(target, np.int64)
+        bad = target[((target < 0) | (target >= c)) & (target != (c if ignore is None else ignore))]
+        if bad.size:
+            raise IndexError(f"{g.label}: target {int(bad.reshape(-1)[0])} is out of range [0, {c - 1}]")
+        target = target.astype(np.int32)
+    ignored = None if ignore is None else g.op("equal", target, np.int32(ignore))
+    safe = target if ignored is None else g.op("where", ignored, np.int32(0), target)
+    if not is_const(safe):  # a negative label is invalid here, not counted from the end: make it fail the check
+        safe = g.op("where", g.op("less", safe, np.int32(0)), np.int32(c), safe)
+    # the pick reads scores[n, label, d]: a label outside [0, C) fails the kernel's index check
+    flat = scores.reshape((n, c, rows))
+    picked = g.op("take_along_axis", flat, safe.reshape((n, 1, rows)), axis=1).reshape(tuple(target.shape))
+    w = None
     if weight is not None:
         if tuple(weight.shape) != (c,):
             raise AttributeError_(f"{g.label}: weight must have shape ({c},), got {weight.shape}")
-        w = g.op("sum", g.op("where", onehot, weight.reshape((1, c, *spatial)), _F32(0)), axis=(1,))
-    else:
-        w = None
-    if "ignore_index" in a:
-        keep = g.op("logical_not", g.op("equal", target, np.int32(int(a["ignore_index"]))))
-        w = g.op("where", keep, _F32(1) if w is None else w, _F32(0))
+        w = g.op("take", weight, safe, axis=0)
+    if ignored is not None:
+        w = g.op("where", ignored, _F32(0), _F32(1) if w is None else w)
     loss = g.op("neg", picked if w is None else g.op("multiply", picked, w))
     if reduction == "none":
         return loss

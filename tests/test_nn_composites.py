@@ -208,3 +208,18 @@ def test_rotary_embedding(interleaved):
         "ids": rng.integers(0, 10, (2, 3)).astype(np.int64),
     }
     _check("RotaryEmbedding", feeds, ["y"], 23, num_heads=2, rotary_embedding_dim=4, interleaved=interleaved)
+
+
+@pytest.mark.parametrize("bad", [3, -1, 1000])
+def test_loss_label_out_of_range_raises(bad):
+    """A label outside [0, C) that is not ignore_index is an error, fed or constant (onnxruntime raises too)."""
+    from wasmops.kernels import KernelError
+
+    scores = _f32(2, 3)
+    feeds = {"x": scores, "t": np.array([0, bad], np.int64)}
+    sess = wo.InferenceSession(_model("NegativeLogLikelihoodLoss", feeds, ["y"], 13, ignore_index=7))
+    with pytest.raises(KernelError, match="index out of range"):
+        sess.run(None, feeds)
+    ok = {"x": scores, "t": np.array([2, 7], np.int64)}  # 7 is ignored; the session still works
+    (y,) = sess.run(None, ok)
+    np.testing.assert_allclose(y, -scores[0, 2], rtol=1e-6)
