@@ -181,7 +181,7 @@ class InferenceSession:
     def _translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:
         """Translate `graph`'s nodes over `outer` values (a subgraph sees its enclosing scope); its outputs."""
         values = ChainMap({t.name: numpy_helper.to_array(t) for t in graph.initializer}, outer)
-        enclosing, g.scope = getattr(g, "scope", None), values
+        enclosing, g.scope = g.scope, values
         try:
             return self._translate_nodes(g, graph, values)
         finally:

@@ -37,7 +37,7 @@ class Take(Op):
 
     def _indices(self, indices) -> np.ndarray | TensorRef:
         if isinstance(indices, np.ndarray | np.generic) and np.asarray(indices).dtype == np.int64:
-            # numpy's default int: values beyond int32 are out of range of any axis (checked below)
+            # numpy's default int: values beyond int32 are out of range of any axis (plan checks them first)
             indices = np.clip(indices, _I32.min, _I32.max).astype(np.int32)
         ind = self.tensor(indices, "indices", ("int32",))
         return ind if isinstance(ind, TensorRef) else ind.reshape(np.shape(indices))
@@ -83,7 +83,7 @@ class Take(Op):
         if n == 0 and ind.size:
             raise self.fail(f"cannot take {ind.size} entries from an empty axis {axis} of shape {a.shape}")
         if not isinstance(ind, TensorRef):
-            self._check(np.asarray(ind), n, axis)
+            self._check(np.asarray(indices), n, axis)  # the caller's values: int64 ones before narrowing
         outer, inner = math.prod(a.shape[:axis]), math.prod(a.shape[axis + 1 :])
         out_shape = a.shape[:axis] + ind.shape + a.shape[axis + 1 :]
         return Call(

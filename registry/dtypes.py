@@ -70,3 +70,16 @@ def to_compute(arr: np.ndarray, what: str) -> np.ndarray:
                 f"computes in (range [{_I32_INFO.min}, {_I32_INFO.max}])"
             )
     return arr.astype(target)
+
+
+def narrow_constant(value):
+    """A constant that meets graph tensors, in the dtype tensors of its dtype compute in (int64 narrows with
+    the range check of `to_compute`; float64 becomes float32). Tensors and Python scalars pass unchanged."""
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.float64:
+            return value.astype(np.float32)
+        if value.dtype in COMPUTE:
+            return to_compute(value, f"{value.dtype} constant of shape {value.shape}")
+    return value

@@ -15,7 +15,7 @@ import numpy as np
 from ..kernels.plan import Step
 from ..ops import PREV, Call, all_ops
 from ..ops.spec import PACK_CONSTANTS, TensorRef
-from .dtypes import COMPUTE, to_compute
+from .dtypes import COMPUTE, narrow_constant
 
 Value = np.ndarray | TensorRef
 
@@ -28,19 +28,6 @@ def _has_ref(args: tuple) -> bool:
     return any(isinstance(a, TensorRef) or (isinstance(a, list | tuple) and _has_ref(tuple(a))) for a in args)
 
 
-def _narrow(value: Any) -> Any:
-    """Constants that meet graph tensors take the dtype tensors of their dtype compute in (registry/dtypes.py):
-    int64 narrows to int32 when it fits (else OverflowError), float16 and float64 become float32."""
-    if isinstance(value, np.generic):
-        value = np.asarray(value)
-    if isinstance(value, np.ndarray):
-        if value.dtype == np.float64:
-            return value.astype(np.float32)
-        if value.dtype in COMPUTE:
-            return to_compute(value, f"int64 constant of shape {value.shape}")
-    return value
-
-
 def _fold(op, args: tuple, attrs: dict) -> np.ndarray:
     """Evaluate an op on constants with its numpy reference; dtypes the op refuses (int64 shape arithmetic,
     float16) are computed in their compute dtype and the result given back in the inputs' own dtype."""
@@ -48,7 +35,7 @@ def _fold(op, args: tuple, attrs: dict) -> np.ndarray:
         return np.asarray(op.reference(*args, **attrs))
     except TypeError:
         arrays = [np.asarray(a) for a in args if isinstance(a, np.ndarray | np.generic)]
-        out = np.asarray(op.reference(*(_narrow(a) for a in args), **attrs))
+        out = np.asarray(op.reference(*(narrow_constant(a) for a in args), **attrs))
         for a in arrays:
             if a.dtype in COMPUTE and COMPUTE[a.dtype] == out.dtype:
                 return out.astype(a.dtype)
@@ -74,7 +61,7 @@ class GraphBuilder:
             return _fold(op, args, attrs)
         token = PACK_CONSTANTS.set(True)  # weights are constants of the graph: pack them once, here
         try:
-            plan = op.plan(*(_narrow(a) for a in args), **attrs)
+            plan = op.plan(*(narrow_constant(a) for a in args), **attrs)
         finally:
             PACK_CONSTANTS.reset(token)
         chain = [plan] if isinstance(plan, Call) else plan

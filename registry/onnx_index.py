@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import narrow_constant as _narrow
 from .graph import GraphBuilder, is_const
 from .onnx_ops import AttributeError_, F, _const, onnx_op
 
@@ -36,18 +37,6 @@ def _reduction(g: GraphBuilder, a: dict, op: str) -> str:
     if red not in _REDUCTIONS:
         raise AttributeError_(f"{g.label}: {op} reduction={red!r} is not supported")
     return red
-
-
-def _narrow(value):
-    """Constants in the kernels' dtypes (int64 -> int32 when the values fit, float64 -> float32)."""
-    if not is_const(value):
-        return value
-    arr = np.asarray(value)
-    if arr.dtype.kind in "iu" and arr.dtype != np.int32:
-        if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"constant with values beyond the int32 range (shape {arr.shape})")
-        return arr.astype(np.int32)
-    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
 
 
 # ---- gathers and scatters -------------------------------------------------------------------------------

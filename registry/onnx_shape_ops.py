@@ -164,9 +164,7 @@ def _onnx_np_dtype(g: GraphBuilder, to: int) -> np.dtype:
 def cast(g: GraphBuilder, a: dict, x):
     if a.get("round_mode", b"up") not in (b"up", "up"):
         raise AttributeError_(f"{g.label}: Cast round_mode={a['round_mode']!r} is not supported")
-    to = a["to"]
-    dtype = np.dtype(to.decode() if isinstance(to, bytes) else to) if isinstance(to, bytes | str) else None
-    return _cast_to(g, x, dtype if dtype is not None else _onnx_np_dtype(g, to))
+    return _cast_to(g, x, _onnx_np_dtype(g, a["to"]))
 
 
 @onnx_op(F, "CastLike", 15, ("saturate", "round_mode"))

@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import COMPUTE, to_compute
+from .dtypes import narrow_constant as _narrow
 from .graph import GraphBuilder, is_const
 from .onnx_ops import AttributeError_, F, _const, _ints, onnx_op
-
-
-def _narrow(value):
-    """A constant in the dtype the kernels compute in (int64 that does not fit int32 raises); tensors pass."""
-    if not is_const(value):
-        return value
-    arr = np.asarray(value)
-    if arr.dtype == np.float64:
-        return arr.astype(np.float32)
-    return to_compute(arr, f"constant of shape {arr.shape}") if arr.dtype in COMPUTE else arr
 
 
 @onnx_op(F, "Erf", 9)
