@@ -180,7 +180,9 @@ class InferenceSession:
 
     def _translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:
         """Translate `graph`'s nodes over `outer` values (a subgraph sees its enclosing scope); its outputs."""
-        values = ChainMap({t.name: numpy_helper.to_array(t) for t in graph.initializer}, outer)
+        # the model's own initializers are already in self.constants (converted once, at creation)
+        local = {} if graph is self.model.graph else {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        values = ChainMap(local, outer)
         enclosing, g.scope = g.scope, values
         try:
             return self._translate_nodes(g, graph, values)
