@@ -219,3 +219,17 @@ def test_symbolic_dims_without_shapes_name_each_dim_and_the_option(tmp_path):
         assert part in message, message
     with pytest.raises(GraphCompileError, match="does not fit"):
         wg.compile_graph(model, tmp_path / "m.wasm", input_shapes={"x": (1, 3, 4, 4)}, progress=False)
+
+
+@pytest.mark.parametrize("op", ["GatherND", "GatherElements"])
+def test_bool_data_in_gathers(op, tmp_path):
+    """A dynamo export gathers its bool attention mask: gathers move bools (as int32 inside)."""
+    indices = np.array([[1], [0], [1]], np.int64) if op == "GatherND" else np.array([[1, 0, 1], [0, 1, 1]], np.int64)
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["mask"]),
+        helper.make_node(op, ["mask", "idx"], ["picked"]),
+        helper.make_node("Cast", ["picked"], ["y"], to=TensorProto.FLOAT),
+    ]
+    inits = {"zero": np.zeros((), np.float32), "idx": indices}
+    model = _model(nodes, [("x", TensorProto.FLOAT, [2, 3])], inits)
+    _both_paths(model, {"x": np.array([[1, -1, 2], [-3, 4, 0]], np.float32)}, tmp_path)
