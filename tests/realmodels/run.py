@@ -59,20 +59,23 @@ def op_by_op(model: RealModel, cache: Path, names: list[str]) -> list[list[np.nd
     return stream(lambda f: sess.run(names, f), names, model, model.calls(cache))
 
 
-def whole_graph(model: RealModel, cache: Path, names: list[str]) -> list[list[np.ndarray]]:
-    import wasmops.graph as wg
+def whole_graph_path(model: RealModel, cache: Path) -> Path:
+    """The model compiled for its first call's shapes (frozen inputs at their values), built once."""
     from wasmops.bindings.graph_session import compiled_graph
 
-    calls = model.calls(cache)
-    first = calls[0]
+    first = model.calls(cache)[0]
     shapes = {k: v.shape for k, v in first.items() if k not in model.frozen}
-    for dst in model.carry.values():  # state inputs fed back: fed at the first call, so their shape is known
-        shapes.setdefault(dst, first[dst].shape)
     values = {k: first[k] for k in model.frozen}
-    path = compiled_graph(
+    return compiled_graph(
         model.path(cache), cache / "graphs", model.name, input_shapes=shapes, input_values=values, progress=False
     )
-    sess = wg.InferenceSession(path)
+
+
+def whole_graph(model: RealModel, cache: Path, names: list[str]) -> list[list[np.ndarray]]:
+    import wasmops.graph as wg
+
+    calls = model.calls(cache)
+    sess = wg.InferenceSession(whole_graph_path(model, cache))
     return stream(lambda f: sess.run(names, {k: v for k, v in f.items() if k not in model.frozen}), names, model, calls)
 
 
