@@ -20,6 +20,7 @@ from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
+from .onnx_rewrite import optimize
 from .onnx_translate import NeedsFeedValues, Translator, np_dtype
 
 _MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
@@ -64,7 +65,7 @@ class InferenceSession:
             model = onnx.load_from_string(model)
         self.model = model
         self.runtime = runtime or default_runtime()
-        self._translator = Translator(model)
+        self._translator = Translator(optimize(model))  # BN folded into convs, hard-swish fused, ... (onnx_rewrite)
         self.opset = self._translator.opset
         self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
         self._check_supported()
