@@ -1,0 +1,136 @@
+"""Emit plain ONNX nodes for a graph rewrite, folding what is constant in numpy on the way.
+
+A value is either a tensor name (its static shape tracked here) or a numpy array (a constant): an op whose
+inputs are all constants is computed now, so weight slicing and transposes never reach the graph, and
+constants become initializers only when a node uses them (equal ones stored once). The forms of Slice and
+Clip follow the model's opset. Knows nothing of TVM, registry/ or bindings/.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+Value = str | np.ndarray
+
+_FOLD = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "MatMul": np.matmul}
+
+
+class OnnxEmitter:
+    """Collects the nodes and initializers that replace one or more nodes of a graph."""
+
+    def __init__(self, taken: set[str], opset: int, dtype: np.dtype):
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.opset, self.dtype, self.prefix = opset, np.dtype(dtype), "rewrite"
+        self._taken = taken
+        self._consts: dict[tuple, str] = {}
+        self._count = 0
+
+    # ---- names and constants ------------------------------------------------------------------------------
+    def fresh(self, hint: str) -> str:
+        while True:
+            self._count += 1
+            name = f"{self.prefix}/{hint}_{self._count}"
+            if name not in self._taken:
+                self._taken.add(name)
+                return name
+
+    def const(self, array: np.ndarray) -> str:
+        array = np.asarray(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._consts:
+            name = self.fresh("const")
+            self.inits.append(numpy_helper.from_array(array, name))
+            self.shapes[name] = tuple(array.shape)
+            self._consts[key] = name
+        return self._consts[key]
+
+    def scalar(self, x: float) -> np.ndarray:
+        return np.asarray(x, self.dtype)
+
+    def shape(self, v: Value) -> tuple[int, ...]:
+        return tuple(v.shape) if isinstance(v, np.ndarray) else self.shapes[v]
+
+    # ---- nodes --------------------------------------------------------------------------------------------
+    def node(self, op: str, inputs: list[Value], shape: tuple[int, ...], out: str | None = None, **attrs) -> str:
+        names = [self.const(v) if isinstance(v, np.ndarray) else v for v in inputs]
+        out = out or self.fresh(op.lower())
+        self.nodes.append(helper.make_node(op, names, [out], name=self.fresh(op), **attrs))
+        self.shapes[out] = tuple(int(d) for d in shape)
+        return out
+
+    def binary(self, op: str, a: Value, b: Value) -> Value:
+        """Add / Sub / Mul / MatMul; computed now when both are constants, x + 0 is x."""
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            return _FOLD[op](a, b).astype(self.dtype)
+        if op == "MatMul":
+            shape = (*np.broadcast_shapes(self.shape(a)[:-2], self.shape(b)[:-2]), self.shape(a)[-2], self.shape(b)[-1])
+            return self.node(op, [a, b], shape)
+        shape = np.broadcast_shapes(self.shape(a), self.shape(b))
+        pairs = [(a, b), (b, a)] if op == "Add" else [(a, b)] if op == "Sub" else []
+        for kept, zero in pairs:  # x + 0, 0 + x, x - 0: x itself (a zero initial state, an absent bias)
+            if isinstance(zero, np.ndarray) and not zero.any() and self.shape(kept) == shape:
+                return kept
+        return self.node(op, [a, b], shape)
+
+    def unary(self, op: str, v: Value, **attrs) -> str:
+        return self.node(op, [v], self.shape(v), **attrs)
+
+    def reshape(self, v: Value, shape: tuple[int, ...]) -> Value:
+        if isinstance(v, np.ndarray):
+            return v.reshape(shape)
+        if self.shape(v) == tuple(shape):
+            return v
+        return self.node("Reshape", [v, np.asarray(shape, np.int64)], shape)
+
+    def take(self, v: Value, axis: int, index: int) -> Value:
+        """v[index] along `axis`, the axis dropped."""
+        shape = self.shape(v)
+        rest = shape[:axis] + shape[axis + 1 :]
+        if isinstance(v, np.ndarray):
+            return np.take(v, index, axis=axis)
+        if shape[axis] == 1:
+            return self.reshape(v, rest)
+        return self.node("Gather", [v, np.asarray(index, np.int64)], rest, axis=axis)
+
+    def slice(self, v: Value, axis: int, start: int, stop: int) -> Value:
+        shape = list(self.shape(v))
+        if (start, stop) == (0, shape[axis]):
+            return v
+        if isinstance(v, np.ndarray):
+            return v[(slice(None),) * axis + (slice(start, stop),)]
+        shape[axis] = stop - start
+        if self.opset < 10:
+            return self.node("Slice", [v], shape, axes=[axis], starts=[start], ends=[stop])
+        bounds = [np.asarray([x], np.int64) for x in (start, stop, axis)]
+        return self.node("Slice", [v, *bounds], shape)
+
+    def transpose(self, v: Value, perm: tuple[int, ...]) -> Value:
+        if isinstance(v, np.ndarray):
+            return np.ascontiguousarray(v.transpose(perm))
+        shape = self.shape(v)
+        return self.node("Transpose", [v], tuple(shape[p] for p in perm), perm=list(perm))
+
+    def concat(self, values: list[Value], axis: int) -> Value:
+        if len(values) == 1:
+            return values[0]
+        if all(isinstance(v, np.ndarray) for v in values):
+            return np.concatenate(values, axis=axis)
+        shape = list(self.shape(values[0]))
+        shape[axis] = sum(self.shape(v)[axis] for v in values)
+        return self.node("Concat", values, shape, axis=axis)
+
+    def clip(self, v: Value, bound: float) -> str:
+        if self.opset < 11:
+            return self.node("Clip", [v], self.shape(v), min=-bound, max=bound)
+        return self.node("Clip", [v, self.scalar(-bound), self.scalar(bound)], self.shape(v))
+
+    def where(self, cond: np.ndarray, a: Value, b: Value) -> str:
+        shape = np.broadcast_shapes(cond.shape, self.shape(a), self.shape(b))
+        return self.node("Where", [cond, a, b], shape)
+
+
+__all__ = ["OnnxEmitter", "Value"]
