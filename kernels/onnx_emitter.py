@@ -108,6 +108,25 @@ class OnnxEmitter:
         bounds = [np.asarray([x], np.int64) for x in (start, stop, axis)]
         return self.node("Slice", [v, *bounds], shape)
 
+    def split(self, v: Value, axis: int, parts: int) -> list[Value]:
+        """`parts` equal pieces along `axis`, by one Split node."""
+        shape = list(self.shape(v))
+        size = shape[axis] // parts
+        if parts == 1 or isinstance(v, np.ndarray):
+            return [self.slice(v, axis, i * size, (i + 1) * size) for i in range(parts)]
+        shape[axis] = size
+        outs = [self.fresh("split") for _ in range(parts)]
+        sizes = [size] * parts
+        if self.opset < 13:
+            node = helper.make_node("Split", [v], outs, name=self.fresh("Split"), axis=axis, split=sizes)
+        else:
+            node = helper.make_node(
+                "Split", [v, self.const(np.asarray(sizes, np.int64))], outs, name=self.fresh("Split"), axis=axis
+            )
+        self.nodes.append(node)
+        self.shapes.update({o: tuple(shape) for o in outs})
+        return outs
+
     def transpose(self, v: Value, perm: tuple[int, ...]) -> Value:
         if isinstance(v, np.ndarray):
             return np.ascontiguousarray(v.transpose(perm))

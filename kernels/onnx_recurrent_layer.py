@@ -165,7 +165,8 @@ class Layer:
                 e.shapes[name] = want
                 self.values[i] = name
         e.shapes[ins[0]] = tuple(x_shape)
-        self.x = e.transpose(ins[0], (1, 0, 2)) if self.layout else ins[0]
+        x = e.transpose(ins[0], (1, 0, 2)) if self.layout else ins[0]
+        self.x = e.reshape(x, (self.steps * self.batch, inputs))  # time-major rows: step t is rows [tB, tB + B)
         self.clip = None if a.get("clip") is None else float(a["clip"])
         self.acts = self._activations(dirs)
         self.masks = self._masks(ins[4])
@@ -234,10 +235,11 @@ class Layer:
         return self.e.take(v, 1 if self.layout else 0, d)
 
     def projections(self, d: int, bias: Value) -> list[Value]:
-        """X W[d]^T + bias for all steps in one MatMul, then one (B, gates * H) slice per step."""
+        """X W[d]^T + bias for all steps in one MatMul, split into one (B, gates * H) block per step by one Split
+        (per-step Slices would each be a kernel of their own in Relax, their offsets baked in)."""
         e = self.e
         xw = e.binary("Add", e.binary("MatMul", self.x, self.weight_t(1, d)), bias)
-        return [e.reshape(e.slice(xw, 0, t, t + 1), e.shape(xw)[1:]) for t in range(self.steps)]
+        return e.split(xw, 0, self.steps)
 
     def order(self, d: int) -> range:
         return range(self.steps - 1, -1, -1) if self.reverse[d] else range(self.steps)
