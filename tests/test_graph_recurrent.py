@@ -357,6 +357,35 @@ def _streaming_lstm() -> tuple[onnx.ModelProto, dict]:
     return model, feeds
 
 
+#: one layer per non-default activation the ONNX spec lists, all reading the same X
+ACTIVATION_SPECS = [
+    dict(op="LSTM", activations=["HardSigmoid", "Elu", "Softplus"], activation_alpha=[0.3, 0.9], activation_beta=[0.4]),
+    dict(op="GRU", activations=["Softsign", "ScaledTanh"], activation_alpha=[0.8], activation_beta=[1.2], clip=0.9),
+    dict(op="RNN", activations=["LeakyRelu"], activation_alpha=[0.1]),
+    dict(op="RNN", activations=["ThresholdedRelu"], activation_alpha=[0.2]),
+    dict(op="RNN", activations=["Affine"], activation_alpha=[0.5], activation_beta=[0.1]),
+]
+
+
+def _activation_zoo() -> tuple[onnx.ModelProto, dict]:
+    """Five recurrent nodes side by side on one input, their weights and outputs renamed apart."""
+    model, feeds = recurrent_model(**ACTIVATION_SPECS[0], steps=3, batch=2, inputs=8, hidden=16, outputs=("Y_h",))
+    g = model.graph
+    g.output[0].name = g.node[0].output[1] = "Y_h0"
+    for k, spec in enumerate(ACTIVATION_SPECS[1:], 1):
+        other, _ = recurrent_model(**spec, steps=3, batch=2, inputs=8, hidden=16, outputs=("Y_h",), seed=k)
+        node, out = other.graph.node[0], other.graph.output[0]
+        node.input[1:] = [n + str(k) if n else n for n in node.input[1:]]
+        node.output[1] = out.name = f"Y_h{k}"
+        node.name += str(k)
+        for t in other.graph.initializer:
+            t.name += str(k)
+        g.node.append(node)
+        g.initializer.extend(other.graph.initializer)
+        g.output.append(out)
+    return model, feeds
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     pytest.importorskip("tvm", reason="compiling whole graphs needs the [build] extra (apache-tvm)")
@@ -380,8 +409,9 @@ def compiled(tmp_path_factory):
     [
         (_stacked_bidirectional_lstm_rnn, lambda model, feeds: _run(model, feeds)),
         (_gru_bidirectional_masked, lambda model, feeds: _reference(GRU_SPEC, feeds)),
+        (_activation_zoo, lambda model, feeds: _run(model, feeds)),
     ],
-    ids=["lstm_bidirectional_then_rnn", "gru_bidirectional_batch_first_masked"],
+    ids=["lstm_bidirectional_then_rnn", "gru_bidirectional_batch_first_masked", "every_activation"],
 )
 def test_whole_graph_matches_onnxruntime(compiled, build, reference):
     model, feeds, sess = compiled(build)
