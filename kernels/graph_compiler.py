@@ -442,7 +442,7 @@ def sources() -> list[Path]:
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
-    names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py")
+    names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
 

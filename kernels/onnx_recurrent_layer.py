@@ -12,25 +12,12 @@ from onnx import helper, numpy_helper
 
 from .graph_compiler import GraphCompileError
 from .onnx_emitter import OnnxEmitter, Value
+from .recurrent_spec import RECURRENT_ACTIVATIONS as _ACTIVATIONS
 
 #: gates per op, and the default activations of one direction
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 _DEFAULT_ACTS = {"RNN": ["tanh"], "GRU": ["sigmoid", "tanh"], "LSTM": ["sigmoid", "tanh", "tanh"]}
 
-#: activation -> (uses alpha, uses beta, default alpha, default beta); None: must be given
-_ACTIVATIONS = {
-    "relu": (False, False, None, None),
-    "tanh": (False, False, None, None),
-    "sigmoid": (False, False, None, None),
-    "softsign": (False, False, None, None),
-    "softplus": (False, False, None, None),
-    "leakyrelu": (True, False, 0.01, None),
-    "thresholdedrelu": (True, False, 1.0, None),
-    "elu": (True, False, 1.0, None),
-    "hardsigmoid": (True, True, 0.2, 0.5),
-    "affine": (True, True, None, None),
-    "scaledtanh": (True, True, None, None),
-}
 _ONNX_ACT = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softsign": "Softsign", "softplus": "Softplus"}
 DTYPES = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64}
 
