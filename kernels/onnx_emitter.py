@@ -2,8 +2,10 @@
 
 A value is either a tensor name (its static shape tracked here) or a numpy array (a constant): an op whose
 inputs are all constants is computed now, so weight slicing and transposes never reach the graph, and
-constants become initializers only when a node uses them (equal ones stored once). The forms of Slice and
-Clip follow the model's opset. Knows nothing of TVM, registry/ or bindings/.
+constants become initializers only when a node uses them (equal ones stored once). The forms of Split and
+Clip follow the model's opset (below opset 10 a slice is a piece of a Split). Ops are picked so that TVM's
+importer emits no op on constants alone (Relax would JIT-compile each to fold it). Imports nothing of TVM,
+registry/ or bindings/.
 """
 
 from __future__ import annotations
@@ -87,14 +89,12 @@ class OnnxEmitter:
         return self.node("Reshape", [v, np.asarray(shape, np.int64)], shape)
 
     def take(self, v: Value, axis: int, index: int) -> Value:
-        """v[index] along `axis`, the axis dropped."""
+        """v[index] along `axis`, the axis dropped (a slice and a reshape: TVM's Gather adds index checks on
+        the constant index that Relax JIT-compiles to fold)."""
         shape = self.shape(v)
-        rest = shape[:axis] + shape[axis + 1 :]
         if isinstance(v, np.ndarray):
             return np.take(v, index, axis=axis)
-        if shape[axis] == 1:
-            return self.reshape(v, rest)
-        return self.node("Gather", [v, np.asarray(index, np.int64)], rest, axis=axis)
+        return self.reshape(self.slice(v, axis, index, index + 1), shape[:axis] + shape[axis + 1 :])
 
     def slice(self, v: Value, axis: int, start: int, stop: int) -> Value:
         shape = list(self.shape(v))
@@ -102,29 +102,25 @@ class OnnxEmitter:
             return v
         if isinstance(v, np.ndarray):
             return v[(slice(None),) * axis + (slice(start, stop),)]
+        if self.opset < 10:  # attribute Slice: TVM's importer reads only the input form; the middle of a Split
+            sizes = [n for n in (start, stop - start, shape[axis] - stop) if n]
+            return self.split(v, axis, sizes)[1 if start else 0]
         shape[axis] = stop - start
-        if self.opset < 10:
-            return self.node("Slice", [v], shape, axes=[axis], starts=[start], ends=[stop])
         bounds = [np.asarray([x], np.int64) for x in (start, stop, axis)]
         return self.node("Slice", [v, *bounds], shape)
 
-    def split(self, v: Value, axis: int, parts: int) -> list[Value]:
-        """`parts` equal pieces along `axis`, by one Split node."""
+    def split(self, v: str, axis: int, sizes: list[int]) -> list[str]:
+        """Pieces of `sizes` along `axis`, by one Split node."""
         shape = list(self.shape(v))
-        size = shape[axis] // parts
-        if parts == 1 or isinstance(v, np.ndarray):
-            return [self.slice(v, axis, i * size, (i + 1) * size) for i in range(parts)]
-        shape[axis] = size
-        outs = [self.fresh("split") for _ in range(parts)]
-        sizes = [size] * parts
+        outs = [self.fresh("split") for _ in sizes]
         if self.opset < 13:
             node = helper.make_node("Split", [v], outs, name=self.fresh("Split"), axis=axis, split=sizes)
         else:
-            node = helper.make_node(
-                "Split", [v, self.const(np.asarray(sizes, np.int64))], outs, name=self.fresh("Split"), axis=axis
-            )
+            inputs = [v, self.const(np.asarray(sizes, np.int64))]
+            node = helper.make_node("Split", inputs, outs, name=self.fresh("Split"), axis=axis)
         self.nodes.append(node)
-        self.shapes.update({o: tuple(shape) for o in outs})
+        for out, size in zip(outs, sizes, strict=True):
+            self.shapes[out] = (*shape[:axis], size, *shape[axis + 1 :])
         return outs
 
     def transpose(self, v: Value, perm: tuple[int, ...]) -> Value:
@@ -143,9 +139,15 @@ class OnnxEmitter:
         return self.node("Concat", values, shape, axis=axis)
 
     def clip(self, v: Value, bound: float) -> str:
+        """v clipped to [-bound, bound]. From opset 11 Clip (and Max / Min) make TVM's importer emit ops on the
+        constant bounds (NaN checks, broadcasts) that Relax's FoldConstant JIT-compiles one by one, ~0.25 s
+        each: compares and Wheres instead (a NaN stays NaN, as with Clip)."""
+        shape = self.shape(v)
         if self.opset < 11:
-            return self.node("Clip", [v], self.shape(v), min=-bound, max=bound)
-        return self.node("Clip", [v, self.scalar(-bound), self.scalar(bound)], self.shape(v))
+            return self.node("Clip", [v], shape, min=-bound, max=bound)
+        low, high = self.scalar(-bound), self.scalar(bound)
+        v = self.node("Where", [self.node("Greater", [v, high], shape), high, v], shape)
+        return self.node("Where", [self.node("Less", [v, low], shape), low, v], shape)
 
     def where(self, cond: np.ndarray, a: Value, b: Value) -> str:
         shape = np.broadcast_shapes(cond.shape, self.shape(a), self.shape(b))

@@ -226,7 +226,7 @@ class Layer:
         (per-step Slices would each be a kernel of their own in Relax, their offsets baked in)."""
         e = self.e
         xw = e.binary("Add", e.binary("MatMul", self.x, self.weight_t(1, d)), bias)
-        return e.split(xw, 0, self.steps)
+        return e.split(xw, 0, [self.batch] * self.steps) if self.steps > 1 else [xw]
 
     def order(self, d: int) -> range:
         return range(self.steps - 1, -1, -1) if self.reverse[d] else range(self.steps)

@@ -386,6 +386,14 @@ def _activation_zoo() -> tuple[onnx.ModelProto, dict]:
     return model, feeds
 
 
+def _opset9_lstm() -> tuple[onnx.ModelProto, dict]:
+    """Old exports: attribute forms of Clip and Split, slices as Gathers (TVM reads only Slice's input form)."""
+    return recurrent_model(
+        "LSTM", opset=9, clip=0.4, direction="bidirectional", state_inputs=True, peepholes=True,
+        outputs=("Y", "Y_h", "Y_c"), seed=7,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     pytest.importorskip("tvm", reason="compiling whole graphs needs the [build] extra (apache-tvm)")
@@ -410,8 +418,9 @@ def compiled(tmp_path_factory):
         (_stacked_bidirectional_lstm_rnn, lambda model, feeds: _run(model, feeds)),
         (_gru_bidirectional_masked, lambda model, feeds: _reference(GRU_SPEC, feeds)),
         (_activation_zoo, lambda model, feeds: _run(model, feeds)),
+        (_opset9_lstm, lambda model, feeds: _run(model, feeds)),
     ],
-    ids=["lstm_bidirectional_then_rnn", "gru_bidirectional_batch_first_masked", "every_activation"],
+    ids=["lstm_bidirectional_then_rnn", "gru_bidirectional_batch_first_masked", "every_activation", "opset9_lstm"],
 )
 def test_whole_graph_matches_onnxruntime(compiled, build, reference):
     model, feeds, sess = compiled(build)
