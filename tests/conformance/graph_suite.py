@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -120,9 +120,10 @@ def _run_many(names: list[str], jobs: int) -> dict[str, GraphOutcome]:
                 record(name, run_case(name))
         else:  # spawn: TVM's runtime does not survive a fork
             with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-                for name, outcome in zip(names, pool.map(run_case, names, chunksize=4), strict=True):
-                    record(name, outcome)
-    return outcomes
+                futures = {pool.submit(run_case, name): name for name in names}
+                for future in as_completed(futures):
+                    record(futures[future], future.result())
+    return {name: outcomes[name] for name in names}
 
 
 def _ort_status(name: str) -> str:
