@@ -39,10 +39,18 @@ class _Graph:
             self.shapes[vi.name] = tuple(d.dim_value for d in dims) if static else None
         for t in model.graph.initializer:
             self.types[t.name], self.shapes[t.name] = t.data_type, tuple(t.dims)
+        self.producer = {out: node for node in model.graph.node for out in node.output}
         self.count = 0
 
     def const(self, name: str) -> np.ndarray | None:
         return numpy_helper.to_array(self.inits[name]) if name in self.inits else None
+
+    def value(self, name: str) -> np.ndarray | None:
+        """A constant's value, also through a Cast / CastLike of it (function bodies cast their constants)."""
+        node = self.producer.get(name)
+        if name not in self.inits and node is not None and node.op_type in ("Cast", "CastLike"):
+            return self.const(node.input[0])
+        return self.const(name)
 
     def fresh(self, base: str) -> str:
         self.count += 1
@@ -173,6 +181,26 @@ def _conv_transpose(g: _Graph, node: onnx.NodeProto, where: str) -> list[onnx.No
     return [new]
 
 
+def _pow(g: _Graph, node: onnx.NodeProto, where: str) -> list[onnx.NodeProto]:
+    """x ** 2 and x ** 3 (a constant exponent) as products, as onnxruntime computes them: the exp / log form,
+    inlined into each use of its result (a tanh-GELU reads x ** 3 through fast_tanh several times), made
+    LLVM take minutes for one kernel."""
+    exponent = g.value(_input(node, 1))
+    if exponent is None or exponent.size != 1 or g.types.get(node.input[0]) != TensorProto.FLOAT:
+        return [node]
+    n = float(exponent.reshape(()))
+    if n not in (2.0, 3.0) or g.shapes.get(node.output[0]) != g.shapes.get(node.input[0]):
+        return [node]
+    x, y = node.input[0], node.output[0]
+    if n == 2.0:
+        return [helper.make_node("Mul", [x, x], [y], name=f"{node.name}__square")]
+    square = g.fresh(y)
+    return [
+        helper.make_node("Mul", [x, x], [square], name=f"{node.name}__square"),
+        helper.make_node("Mul", [square, x], [y], name=f"{node.name}__cube"),
+    ]
+
+
 def _refuse_if(check, why: str):
     def rewrite(g: _Graph, node: onnx.NodeProto, where: str) -> list[onnx.NodeProto]:
         if check(g, node):
@@ -198,6 +226,7 @@ def _exotic_cast(g: _Graph, node: onnx.NodeProto) -> bool:
 
 
 REWRITES = {
+    "Pow": _pow,
     "Dropout": _dropout,
     "IsInf": _isinf,
     "LayerNormalization": _layer_norm,
