@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from tests.conformance.suite import AGAINST_ONNXRUNTIME, MAX_RTOL, case_data, ca
 from tests.conformance.suite import run_case as run_ort_case
 
 GRAPH_PASSING_LIST = Path(__file__).parent / "graph_passing.txt"
-BUILD_DIR = Path(__file__).resolve().parents[2] / "build" / "conformance-graphs"
+#: $WASMOPS_GRAPH_CONFORMANCE_DIR moves it (two runs at once each need their own)
+_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "build" / "conformance-graphs"
+BUILD_DIR = Path(os.environ.get("WASMOPS_GRAPH_CONFORMANCE_DIR") or _DEFAULT_DIR)
 #: `make test` runs every SAMPLE_STEP-th case (sorted by name): about 4 minutes on 2 cores from a cold cache
 SAMPLE_STEP = 8
 
