@@ -118,6 +118,52 @@ def _gelu(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     return bb.call_te(row.te_expr, call.args[0], primfunc_name_hint="gelu")
 
 
+def _extreme(is_max: bool):
+    """Float max / min reductions that start from -inf / +inf: topi's start from the largest finite value, so
+    a row of -inf (a fully masked attention row) reduced to -3.4e38 and `max == -inf` tests failed."""
+
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        x = call.args[0]
+        dtype = _dtype(x)
+        nd = len(x.ty.shape.values) if x.ty.shape is not None else -1
+        if dtype not in ("float32", "float16", "float64") or nd < 1:
+            return _default(bb, call)
+        axes = sorted(int(a) % nd for a in call.attrs.axis) if call.attrs.axis is not None else list(range(nd))
+        keep = bool(call.attrs.keepdims)
+        start = -math.inf if is_max else math.inf
+        reducer = te.comm_reducer(
+            (lambda a, b: te.max(a, b)) if is_max else (lambda a, b: te.min(a, b)),
+            lambda t: tirx.const(start, t),
+            name="max_from_inf" if is_max else "min_from_inf",
+        )
+
+        def compute(t: te.Tensor) -> te.Tensor:
+            red = {a: te.reduce_axis((0, t.shape[a]), f"k{a}") for a in axes}
+            shape = (
+                [1 if a in red else t.shape[a] for a in range(nd)]
+                if keep
+                else [t.shape[a] for a in range(nd) if a not in red]
+            )
+
+            def body(*i):
+                it = iter(i)
+                idx = []
+                for a in range(nd):
+                    if a in red:
+                        if keep:
+                            next(it)
+                        idx.append(red[a])
+                    else:
+                        idx.append(next(it))
+                return reducer(t(*idx), axis=list(red.values()))
+
+            return te.compute(shape, body, name="T_max" if is_max else "T_min")
+
+        return bb.call_te(compute, x, primfunc_name_hint="max" if is_max else "min")
+
+    return legalize
+
+
 def math_legalizations() -> dict:
     """Relax op name -> legalisation (see the module docstring)."""
     from ..ops import _fasttrig as ft
@@ -131,6 +177,8 @@ def math_legalizations() -> dict:
     table["relax.left_shift"] = _shift(left=True)
     table["relax.right_shift"] = _shift(left=False)
     table["relax.nn.gelu"] = _gelu
+    table["relax.max"] = _extreme(is_max=True)
+    table["relax.min"] = _extreme(is_max=False)
     table["relax.nn.gelu_tanh"] = _gelu_tanh
     return table
 

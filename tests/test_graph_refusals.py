@@ -82,3 +82,18 @@ def test_libm_functions_and_optional_outputs_match_onnxruntime(tmp_path):
     for got, want in zip(sess.run(None, feeds), _ort(model, feeds), strict=True):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_max_and_min_reductions_start_from_infinity(tmp_path):
+    """A row of -inf reduces to -inf (a fully masked attention row), not to the largest finite float."""
+    nodes = [
+        helper.make_node("ReduceMax", ["x"], ["mx"], axes=[1], keepdims=0),
+        helper.make_node("ReduceMin", ["x"], ["mn"], axes=[0, 2], keepdims=1),
+    ]
+    model = _model(nodes, [_vi("x", [2, 3, 4])], [_vi("mx", [2, 4]), _vi("mn", [1, 3, 1])], opset=13)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    x[0, :, 1] = -np.inf
+    x[:, 2, :] = np.inf
+    sess = wg.InferenceSession(wg.compile_graph(model, tmp_path / "m.wasm", progress=False))
+    for got, want in zip(sess.run(None, {"x": x}), _ort(model, {"x": x}), strict=True):
+        np.testing.assert_array_equal(got, want)
