@@ -23,6 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from tests.conformance.suite import AGAINST_ONNXRUNTIME, MAX_RTOL, case_data, cases, compare, ort_session
 from tests.conformance.suite import run_case as run_ort_case
@@ -46,9 +47,17 @@ def passing_list() -> list[str]:
     return [line.strip() for line in GRAPH_PASSING_LIST.read_text().splitlines() if line.strip()]
 
 
+def _slow_to_compile(name: str) -> bool:
+    """An expanded function body on float16 inputs (attention): LLVM takes minutes on its fused float16
+    kernels (every float16 value converted per element), too long for `make test`; the full run has them."""
+    model = cases()[name].model
+    f16 = any(vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 for vi in model.graph.input)
+    return name.startswith("test_attention") and name.endswith("_expanded") and f16
+
+
 def sample(step: int = SAMPLE_STEP) -> list[str]:
-    """Every `step`-th case name, sorted: deterministic for one onnx version."""
-    return sorted(cases())[::step]
+    """Every `step`-th case name, sorted (deterministic for one onnx version), less the slow compiles."""
+    return [n for n in sorted(cases())[::step] if step == 1 or not _slow_to_compile(n)]
 
 
 def _compile(name: str) -> Path:
