@@ -81,13 +81,13 @@ def _dropout(g: _Graph, node: onnx.NodeProto, where: str) -> list[onnx.NodeProto
     if training is None or (bool(training) and (ratio is None or float(ratio) != 0.0)):
         raise GraphCompileError(f"{where}: training-mode Dropout (random masks) is not supported in whole graphs")
     out = [helper.make_node("Identity", [node.input[0]], [node.output[0]], name=f"{node.name}__identity")]
-    if len(node.output) > 1 and node.output[1]:
-        if g.shapes.get(node.input[0]) is None:
-            raise GraphCompileError(f"{where}: the mask output needs the input's static shape")
-        shape = g.add_const(np.array(g.shapes[node.input[0]], np.int64), node.output[1])
+    mask = node.output[1] if len(node.output) > 1 else ""
+    used = {n for other in g.model.graph.node for n in other.input} | {o.name for o in g.model.graph.output}
+    if mask and mask in used:  # an unused mask (AlexNet's exports declare one) is simply not computed
+        shape = g.fresh(mask)
         true = helper.make_tensor("value", TensorProto.BOOL, [1], [True])
-        mask = helper.make_node("ConstantOfShape", [shape], [node.output[1]], name=f"{node.name}__mask", value=true)
-        out.append(mask)
+        out.append(helper.make_node("Shape", [node.input[0]], [shape], name=f"{node.name}__shape"))
+        out.append(helper.make_node("ConstantOfShape", [shape], [mask], name=f"{node.name}__mask", value=true))
     return out
 
 
