@@ -106,10 +106,7 @@ def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
     """
     from onnx import numpy_helper
 
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    checks.name_nodes(model)  # before folding and rewriting: refusals name the nodes as the model has them
-    checks.zero_size_inputs_as_constants(model)
-    model = rewrite(_fold_constant_nodes(model))
+    model = _fold_constant_nodes(onnx.ModelProto.FromString(model.SerializeToString()))
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     consumers: dict[str, int] = {}
@@ -442,8 +439,18 @@ def _io_names(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
     return [i.name for i in model.graph.input if i.name not in inits], [o.name for o in model.graph.output]
 
 
+def _prepare(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Whole graphs only (canonicalize is shared with the op-by-op session): unnamed nodes named `#i` for
+    refusals, zero-size inputs made constants, and the nodes TVM's importer would get wrong rewritten or
+    refused (kernels/graph_rewrites.py), on a copy."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    checks.name_nodes(model)
+    checks.zero_size_inputs_as_constants(model)
+    return rewrite(_fold_constant_nodes(model))
+
+
 def _restore_empty_inputs(plan: Plan, model: onnx.ModelProto, names: list[str]) -> None:
-    """Zero-size inputs (made constants by canonicalize) back into the plan's inputs, in the model's order:
+    """Zero-size inputs (made constants by _prepare) back into the plan's inputs, in the model's order:
     the module still takes them as feeds (nothing is copied)."""
     have = dict(plan.inputs)
     types = {vi.name: vi.type.tensor_type for vi in model.graph.input}
@@ -528,7 +535,7 @@ def compile_onnx(
         from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
 
         convs: dict = {}
-        canon = canonicalize(expand_recurrent(model))
+        canon = canonicalize(_prepare(expand_recurrent(model)))
         with _refusing(canon, "lowering"):
             mod = lower(canon, convs, tick)
             plan = read_plan(mod, _io_names(canon)[0], output_names)

@@ -5,7 +5,7 @@ Each entry below was found by the ONNX node-test suite run through the whole-gra
 something else. Where the ONNX meaning is cheap to spell in nodes the importer converts correctly, the node is
 rewritten (Dropout's mask, IsInf's sign filters, LayerNormalization's Mean / InvStdDev, ConvTranspose's
 output_shape); otherwise it is refused naming the node and the attribute. Works on a copy (called from
-graph_compiler.canonicalize). Build-time only; needs onnx and numpy, not TVM.
+graph_compiler._prepare, whole graphs only). Build-time only; needs onnx and numpy, not TVM.
 """
 
 from __future__ import annotations
