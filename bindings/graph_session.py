@@ -115,15 +115,22 @@ def compile_graph(
         proto = export_onnx(model, sample_input)
     else:
         raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+    from ..registry.dtypes import DtypeError
     from .graph_static import specialise
 
-    proto = specialise(proto, input_shapes, input_values)
+    try:
+        proto = specialise(proto, input_shapes, input_values)
+    except DtypeError:
+        # the op-by-op translator that folds shapes does not read every dtype a whole graph computes (float64)
+        # or refuses (strings): a model with static inputs compiles as it is, and the compiler refuses by name
+        if input_shapes or input_values:
+            raise
     return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress)
 
 
-def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
-    """`model` compiled into `directory`, reused while the model and the compiler's sources are unchanged
-    (the demo and the benchmarks compile ResNet-50 once per machine, not once per run)."""
+def compiled_path(model, directory: str | Path, name: str, **kwargs) -> Path:
+    """Where `compiled_graph` keeps `model`'s build: the name plus a hash of the model, the compiler's
+    sources and the options (a changed compiler gives a new path)."""
     import hashlib
 
     import onnx
@@ -135,7 +142,16 @@ def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
     for source in graph_compiler.sources():
         key.update(source.read_bytes())
     key.update(repr(sorted(kwargs.items())).encode())
-    path = Path(directory) / f"{name}-{key.hexdigest()[:16]}.wasm"
+    return Path(directory) / f"{name}-{key.hexdigest()[:16]}.wasm"
+
+
+def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
+    """`model` compiled into `directory`, reused while the model and the compiler's sources are unchanged
+    (the demo and the benchmarks compile ResNet-50 once per machine, not once per run)."""
+    import onnx
+
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    path = compiled_path(proto, directory, name, **kwargs)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         compile_graph(proto, path, **kwargs)
@@ -145,4 +161,4 @@ def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
     return path
 
 
-__all__ = ["InferenceSession", "compile_graph", "compiled_graph"]
+__all__ = ["InferenceSession", "compile_graph", "compiled_graph", "compiled_path"]

@@ -240,10 +240,11 @@ def _prune(model: onnx.ModelProto) -> None:
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
                 used.update(n for inner in attr.g.node for n in inner.input)
+    initializers = {t.name for t in graph.initializer}  # before pruning: a pruned one's input entry goes too
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
-    inputs = [vi for vi in graph.input if vi.name not in {t.name for t in graph.initializer} or vi.name in used]
+    inputs = [vi for vi in graph.input if vi.name not in initializers or vi.name in used]
     del graph.input[:]
     graph.input.extend(inputs)
 

@@ -14,6 +14,7 @@ Build-time only (needs TVM and ziglang).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import tempfile
@@ -24,17 +25,16 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from . import graph_checks as checks
 from . import graph_format as gf
 from .builder import _features, link_module
+from .graph_checks import GraphCompileError
+from .graph_rewrites import rewrite
 
 ALIGN = 64
 ISAS = ("relaxed-simd", "simd128")
 #: above this, weights go to a side file by default (a data segment that size slows every load)
 EMBED_LIMIT = 256 << 20
-
-
-class GraphCompileError(ValueError):
-    """The model cannot be compiled to a whole-graph module; the message names the node or construct."""
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -307,14 +307,11 @@ def lower(model: onnx.ModelProto, convs: dict, tick):
     legalised to our compute (see graph_schedule)."""
     import tvm
     from tvm import relax
-    from tvm.relax.frontend.onnx import from_onnx
 
     from . import graph_schedule
 
-    try:
-        mod = from_onnx(model, keep_params_in_input=False)
-    except Exception as exc:  # the importer raises bare TVM errors; name the model construct
-        raise GraphCompileError(f"TVM's ONNX importer refused the model: {str(exc).splitlines()[-1]}") from None
+    checks.check_converters(model)
+    mod = checks.import_onnx(model)  # a converter's failure names its node
     tick("imported")
     mod = tvm.transform.Sequential(
         [
@@ -420,20 +417,9 @@ def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
 
 
 def _check_static_inputs(model: onnx.ModelProto) -> None:
-    """A compiled graph has one fixed shape per input: refuse symbolic or unknown dims up front."""
-    inits = {t.name for t in model.graph.initializer}
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        dims = vi.type.tensor_type.shape.dim
-        if not vi.type.tensor_type.HasField("shape") or any(
-            not d.HasField("dim_value") or d.dim_value < 1 for d in dims
-        ):
-            shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
-            raise GraphCompileError(
-                f"input {vi.name!r} has shape {shown}: whole graphs need static input shapes "
-                "(fix them in the model, e.g. with onnx.tools.update_model_dims, or run it op by op with wasmops.onnx)"
-            )
+    """A compiled graph has one fixed shape per input (zero-size and 0-d are fixed too) and a dtype wasm
+    computes: refuse symbolic or unknown dims, non-tensor and unsupported dtypes up front."""
+    checks.check_io(model)
 
 
 def sources() -> list[Path]:
@@ -443,6 +429,7 @@ def sources() -> list[Path]:
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
+    names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py")
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
 
@@ -450,6 +437,70 @@ def sources() -> list[Path]:
 def _io_names(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
     inits = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in inits], [o.name for o in model.graph.output]
+
+
+def _prepare(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Whole graphs only (canonicalize is shared with the op-by-op session): unnamed nodes named `#i` for
+    refusals, zero-size inputs made constants, and the nodes TVM's importer would get wrong rewritten or
+    refused (kernels/graph_rewrites.py), on a copy."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    checks.name_nodes(model)
+    checks.zero_size_inputs_as_constants(model)
+    return rewrite(_fold_constant_nodes(model))
+
+
+def _restore_empty_inputs(plan: Plan, model: onnx.ModelProto, names: list[str]) -> None:
+    """Zero-size inputs (made constants by _prepare) back into the plan's inputs, in the model's order:
+    the module still takes them as feeds (nothing is copied)."""
+    have = dict(plan.inputs)
+    types = {vi.name: vi.type.tensor_type for vi in model.graph.input}
+    for name in names:
+        if name not in have:
+            tt = types[name]
+            dtype = str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)))
+            have[name] = Buffer("arena", 0, tuple(d.dim_value for d in tt.shape.dim), dtype)
+    plan.inputs = [(name, have[name]) for name in names]
+
+
+@contextlib.contextmanager
+def _refusing(model: onnx.ModelProto, stage: str):
+    """TVM failures inside the block become refusals naming the nodes (ours already name them or a construct)."""
+    try:
+        yield
+    except GraphCompileError as exc:
+        if "node " in str(exc):
+            raise
+        raise GraphCompileError(f"{exc} (from {checks.nodes_for(model, str(exc))})") from None
+    except Exception as exc:  # noqa: BLE001 - TVM raises bare internal errors
+        raise checks.stage_refusal(model, stage, exc) from None
+
+
+def _scheduled(func, convs: dict, fallbacks: list, name: str):
+    """Our schedule for a fused kernel, or the kernel unscheduled (correct, slower) where a primitive fails;
+    the reason goes to the manifest's schedule_fallbacks."""
+    from . import graph_schedule
+
+    try:
+        return graph_schedule.schedule(func, convs, fallbacks)
+    except Exception as exc:  # noqa: BLE001 - any schedule primitive's failure
+        fallbacks.append(f"{name}: unscheduled ({str(exc).strip().splitlines()[0][:160]})")
+        return func
+
+
+def _compile_kernels(model: onnx.ModelProto, funcs: dict, target):
+    """tvm.compile of every kernel; a failure is retried kernel by kernel to name the one TVM cannot compile."""
+    import tvm
+
+    try:
+        return tvm.compile(tvm.IRModule(funcs), target=target)
+    except Exception as exc:  # noqa: BLE001
+        first = exc
+    for name, func in funcs.items():
+        try:
+            tvm.compile(tvm.IRModule({name: func}), target=target)
+        except Exception as exc:  # noqa: BLE001
+            raise checks.stage_refusal(model, "compiling to wasm", exc, kernel=name) from None
+    raise checks.stage_refusal(model, "compiling to wasm", first) from None
 
 
 def compile_onnx(
@@ -465,7 +516,6 @@ def compile_onnx(
     from tqdm import tqdm
 
     from ..ops.simd_schedules import wasm_target
-    from . import graph_schedule
 
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
@@ -485,14 +535,17 @@ def compile_onnx(
         from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
 
         convs: dict = {}
-        mod = lower(canonicalize(expand_recurrent(model)), convs, tick)
-        plan = read_plan(mod, input_names, output_names)
+        canon = canonicalize(_prepare(expand_recurrent(model)))
+        with _refusing(canon, "lowering"):
+            mod = lower(canon, convs, tick)
+            plan = read_plan(mod, _io_names(canon)[0], output_names)
+        _restore_empty_inputs(plan, model, input_names)
         used = sorted({name for name, _ in plan.steps})
         funcs, fallbacks = {}, []
         for name in used:
-            funcs[name] = graph_schedule.schedule(mod[name], convs, fallbacks).with_attr("global_symbol", name)
+            funcs[name] = _scheduled(mod[name], convs, fallbacks, name).with_attr("global_symbol", name)
         tick(f"scheduled {len(funcs)} kernels")
-        lib = tvm.compile(tvm.IRModule(funcs), target=wasm_target(relaxed=isa == "relaxed-simd"))
+        lib = _compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")
         mode = weights if weights != "auto" else ("file" if len(plan.weights) > EMBED_LIMIT else "embed")
         with tempfile.TemporaryDirectory() as tmp:
@@ -501,7 +554,13 @@ def compile_onnx(
             if mode == "embed":  # #embed reads it; a side file is written once, below
                 (work / "weights.bin").write_bytes(plan.weights)
             (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
-            module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
+            try:
+                module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
+            except RuntimeError as exc:  # an undefined symbol (libm, compiler-rt) names the nodes that need it
+                refusal = checks.link_refusal(canon, str(exc), lib.mod.inspect_source("ll"), used)
+                if refusal is None:
+                    raise
+                raise refusal from None
         tick("linked")
         weights_hash = hashlib.sha256(plan.weights).hexdigest()
         doc = {

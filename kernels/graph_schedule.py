@@ -41,6 +41,9 @@ def legalize_map(convs: dict) -> dict:
         "relax.nn.softmax": _softmax(log=False),
         "relax.nn.log_softmax": _softmax(log=True),
     }
+    from .graph_legalize_math import math_legalizations
+
+    table.update(math_legalizations())
     table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs)
     table["relax.matmul"] = _legalize_matmul
     return table

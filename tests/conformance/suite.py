@@ -71,6 +71,14 @@ def compare(got: list, expected: list, rtol: float, atol: float) -> str:
     return ""
 
 
+def case_data(name: str) -> tuple[list, list]:
+    """The first data set of a case: (inputs, expected outputs), tensors as numpy arrays."""
+    return tuple(
+        [numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else v for v in vs]
+        for vs in cases()[name].data_sets[0]
+    )
+
+
 def run_case(name: str, session_cls=None) -> Outcome:
     """Run one case; `session_cls` defaults to wasmops.onnx.InferenceSession."""
     import wasmops.onnx as wo
@@ -78,9 +86,7 @@ def run_case(name: str, session_cls=None) -> Outcome:
     case = cases()[name]
     if not case.data_sets:
         return Outcome("nodata", "the case has no data set")
-    inputs, expected = (
-        [numpy_helper.to_array(v) if isinstance(v, onnx.TensorProto) else v for v in vs] for vs in case.data_sets[0]
-    )
+    inputs, expected = case_data(name)
     cls = session_cls or wo.InferenceSession
     try:
         sess = cls(case.model.SerializeToString()) if session_cls else cls(case.model)
@@ -92,12 +98,12 @@ def run_case(name: str, session_cls=None) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - classified, reported by the caller
         return Outcome("error", f"{type(exc).__name__}: {exc}")
     if name in AGAINST_ONNXRUNTIME and session_cls is None:
-        expected = _ort_session(case.model.SerializeToString()).run(None, feeds)
+        expected = ort_session(case.model.SerializeToString()).run(None, feeds)
     why = compare(got, expected, min(case.rtol, MAX_RTOL), case.atol)
     return Outcome("wrong", why) if why else Outcome("pass")
 
 
-def _ort_session(model_bytes: bytes):
+def ort_session(model_bytes: bytes):
     import onnxruntime as ort
 
     return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
@@ -113,7 +119,7 @@ def main() -> None:
     outcomes = {}
     for name in sorted(cases()):
         if args.k in name:
-            outcomes[name] = run_case(name, _ort_session if args.ort else None)
+            outcomes[name] = run_case(name, ort_session if args.ort else None)
     counts = collections.Counter(o.status for o in outcomes.values())
     if args.failures:
         for name, o in outcomes.items():
