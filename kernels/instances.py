@@ -7,12 +7,15 @@ module owns the process-wide thread count (`set_num_threads`) and the wasmtime-p
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import functools
 import importlib.util
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +61,25 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on."""
-    return _NUM_THREADS
+    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on
+    (inside `thread_limit(n)`: n, in that Python thread)."""
+    return _LIMIT.get() or _NUM_THREADS
+
+
+_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("wasmops_thread_limit", default=None)
+
+
+@contextlib.contextmanager
+def thread_limit(n: int | None) -> Iterator[None]:
+    """Kernel calls made inside the block (from this Python thread) use n threads; None: the process setting.
+    A session's `intra_op_num_threads` is this around each run."""
+    if n is not None and not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"thread_limit: n must be in [1, {MAX_THREADS}], got {n}")
+    token = _LIMIT.set(n)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
 
 
 @functools.cache
@@ -135,8 +155,9 @@ class Instances:
     def sync_threads(self) -> None:
         """Match the pool to get_num_threads(); the caller holds the owner's lock (the main Store is used).
         Callers check `self.threads != get_num_threads()` first: that comparison is all a call pays."""
-        if self.threads != _NUM_THREADS:
-            self.resize(_NUM_THREADS)
+        n = get_num_threads()
+        if self.threads != n:
+            self.resize(n)
 
     def resize(self, n: int) -> None:
         self.stop()
