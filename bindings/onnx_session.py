@@ -8,6 +8,7 @@ single host crossing; `run_steps` runs the same program node by node with timing
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import ChainMap, OrderedDict
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..registry.onnx_ops import NeedsValue
 from ..registry.table import REGISTRY, UnsupportedError
 from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
 
+log = logging.getLogger("wasmops.session")
 _MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
 
 
@@ -187,6 +189,7 @@ class InferenceSession:
                 self._by_value.add(need.name)  # specialise on it too, and translate again
                 continue
             self._programs[key] = program
+            log.info("translated the model for input shapes %s: %d kernel steps", shapes, len(program.steps))
             if len(self._programs) > _MAX_PROGRAMS:
                 self._programs.popitem(last=False)[1].close()
             return program

@@ -79,30 +79,12 @@ def compiled_model(tmp_path_factory):
     """A small conv + relu + gemm model compiled here (TVM), its input and onnxruntime's output."""
     pytest.importorskip("tvm", reason="compiling the graph the wheel runs needs the [build] extra")
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is the reference")
-    from onnx import TensorProto, helper, numpy_helper
-
     import wasmops.graph as wg
 
+    from .tiny_model import tiny_model
+
+    model = tiny_model()
     rng = np.random.default_rng(2)
-    inits = [
-        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w"),
-        numpy_helper.from_array(rng.standard_normal((10, 4 * 8 * 8)).astype(np.float32), "fc"),
-        numpy_helper.from_array(np.array([1, -1], np.int64), "flat"),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("Reshape", ["r", "flat"], ["f"]),
-        helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     root = tmp_path_factory.mktemp("model")
     path = wg.compile_graph(model, root / "tiny.wasm", progress=False)
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
