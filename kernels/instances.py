@@ -7,6 +7,7 @@ module owns the process-wide thread count (`set_num_threads`) and the wasmtime-p
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import ctypes
@@ -15,6 +16,7 @@ import importlib.util
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,6 +141,7 @@ class Instances:
         self._threads: list[threading.Thread] = []
         self._stacks: list[int] = []
         self.worker_trap = ""  # the message of the last trap in a worker
+        _LIVE.add(self)
 
     def _instance(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
         store = wasmtime.Store(self.engine)
@@ -197,6 +200,13 @@ class Instances:
             self.exports["wasmops_free"](self.store, stack)
         self._threads, self._stacks = [], []
 
+    def close(self) -> None:
+        """Stop the workers and free the wasmtime objects now (at exit: before Python tears modules down)."""
+        self.stop()
+        for obj in (self.store, self.memory, self.module, self.engine):
+            with contextlib.suppress(Exception):
+                obj.close()
+
     def _serve(self, task: int, stack_top: int) -> None:
         """A worker thread's life: its own Store and instance, its own stack, then wasmops_worker until stop."""
         store, instance = self._instance()
@@ -217,6 +227,18 @@ class Instances:
         """After a trap in the main instance: wait for the workers' tasks of the abandoned launch, reset."""
         self.exports["wasmops_recover"](self.store)
         self.stack_pointer.set_value(self.store, wasmtime.Val.i32(self.stack_top))
+
+
+#: every live pool, closed at exit: wasmtime-py's finalizers call into ctypes functions that module teardown
+#: may already have set to None (four "Exception ignored in Managed.__del__" lines per module otherwise,
+#: seen when MindSpore is imported and keeps the objects alive until then)
+_LIVE: weakref.WeakSet[Instances] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for inst in list(_LIVE):
+        inst.close()
 
 
 def c_string(mem: np.ndarray, ptr: int) -> str:
