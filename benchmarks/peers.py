@@ -7,9 +7,11 @@ subprocess (stdlib only: the Python side needs nothing new) and reads the one JS
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
@@ -34,7 +36,9 @@ def install(quiet: bool = True) -> None:
         raise RuntimeError(f"npm install failed ({out.returncode}):\n{_tail(out.stderr)}")
 
 
-def run_peer(engine: str, model: Path, threads: int, iters: int = 10, warmup: int = 2) -> dict:
+def run_peer(
+    engine: str, model: Path, threads: int, iters: int = 10, warmup: int = 2, feeds: dict | None = None
+) -> dict:
     """Time `iters` inferences of `model` in one fresh Node process (own heap and thread pool) per call.
 
     Returns bench.mjs's JSON (engine, threads, times_ms, median_ms, min_ms, version, ...); a key "error"
@@ -46,7 +50,19 @@ def run_peer(engine: str, model: Path, threads: int, iters: int = 10, warmup: in
     install()
     cmd = ["node", str(BENCH), "--engine", engine, "--model", str(Path(model).resolve())]
     cmd += ["--threads", str(threads), "--iters", str(iters), "--warmup", str(warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=PEERS_DIR)
+    if feeds is not None:  # every input, as ONNX Runtime Web tensors (float32 / int32 / int64)
+        doc = {
+            k: {"dtype": str(v.dtype), "shape": list(v.shape), "data": base64.b64encode(v.tobytes()).decode()}
+            for k, v in feeds.items()
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(doc, f)
+        cmd += ["--feeds", f.name]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=PEERS_DIR)
+    finally:
+        if feeds is not None:
+            Path(f.name).unlink(missing_ok=True)
     if out.returncode != 0:
         raise RuntimeError(f"{engine} benchmark failed ({out.returncode}):\n{_tail(out.stderr)}")
     lines = out.stdout.strip().splitlines()

@@ -40,6 +40,7 @@ ENGINE_ORDER = [
     "wasm-graph",
     "wasm-graph-2t",
     "wasm-plan",
+    "wasm-plan-2t",
     "wasm-steps",
     "onnxruntime",
     "onnxruntime-2t",

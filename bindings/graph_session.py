@@ -143,6 +143,8 @@ def compile_graph(
     output_path: str | Path,
     *,
     sample_input=None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    input_values: dict[str, np.ndarray] | None = None,
     weights: str = "auto",
     isa: str = "relaxed-simd",
     progress: bool = True,
@@ -152,6 +154,10 @@ def compile_graph(
     `model`: an ONNX file path, serialized bytes or ModelProto, or a MindSpore Cell (exported to ONNX by
     MindSpore, traced on `sample_input`). `weights`: 'embed' in the module, 'file' (a `.weights` side file
     next to it) or 'auto' (a side file above 256 MiB). `isa`: 'relaxed-simd' (FMA) or 'simd128'.
+    `input_shapes`: the size of every symbolic input dim, e.g. ``{"x": (1, 3, 736, 736)}``: a module serves one
+    shape per input (its memory plan and kernels are specialised to it), so a model with symbolic dims is
+    compiled once per shape you need. `input_values`: inputs frozen to a value (a sample rate, a mode flag); the
+    module no longer takes them. Shape arithmetic is folded and Ifs on known conditions inlined for those.
     """
     import onnx
 
@@ -171,6 +177,9 @@ def compile_graph(
         proto = export_onnx(model, sample_input)
     else:
         raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+    from .graph_static import specialise
+
+    proto = specialise(proto, input_shapes, input_values)
     return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress)
 
 

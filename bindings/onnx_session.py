@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import ChainMap, OrderedDict
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
-from ..ops.spec import TensorRef
-from ..registry import dtypes, onnx_all  # noqa: F401 - registers every translator module
-from ..registry.graph import GraphBuilder
-from ..registry.onnx_ops import NeedsValue
+from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
+from .onnx_translate import NeedsFeedValues, Translator, np_dtype
 from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
 
 log = logging.getLogger("wasmops.session")
@@ -34,10 +32,6 @@ def _value_info(vi: onnx.ValueInfoProto) -> NodeArg:
     tt = vi.type.tensor_type
     dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim]
     return NodeArg(vi.name, dims, f"tensor({helper.tensor_dtype_to_string(tt.elem_type).split('.')[-1].lower()})")
-
-
-def _np_dtype(vi: onnx.ValueInfoProto) -> np.dtype:
-    return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type))
 
 
 def _type_problem(vi: onnx.ValueInfoProto) -> str:
@@ -52,14 +46,6 @@ def _type_problem(vi: onnx.ValueInfoProto) -> str:
     except (KeyError, TypeError, ValueError):
         np_name = name
     return dtypes.refusal(np_name if np_name not in ("object", "void") else name)
-
-
-class _NeedsFeedValue(Exception):
-    """Internal: translation needs the value of graph input `name` (the session then specialises on it)."""
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
 
 
 class InferenceSession:
@@ -87,11 +73,9 @@ class InferenceSession:
             model = onnx.load_from_string(model)
         self.model = model
         self.runtime = runtime or default_runtime()
-        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
-        graph = model.graph
-        self.constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-        self._inputs = [vi for vi in graph.input if vi.name not in self.constants]
-        self._outputs = list(graph.output)
+        self._translator = Translator(model)
+        self.opset = self._translator.opset
+        self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
         self._check_supported()
         self._programs: OrderedDict[tuple, Program] = OrderedDict()
         #: inputs used as attributes (axes, shape, k, an If condition, ...): programs specialise on their values
@@ -101,7 +85,7 @@ class InferenceSession:
             shapes = {vi.name: tuple(_value_info(vi).shape) for vi in self._inputs}
             try:
                 self._translate(shapes, {})
-            except _NeedsFeedValue:
+            except NeedsFeedValues:
                 pass  # the program depends on input values: it is translated at the first run
 
     # ---- onnxruntime-style introspection -----------------------------------------------------------
@@ -185,8 +169,8 @@ class InferenceSession:
             shapes = {name: arr.shape for name, arr in arrays.items()}
             try:
                 program = self._translate(shapes, {n: arrays[n] for n in self._by_value})
-            except _NeedsFeedValue as need:
-                self._by_value.add(need.name)  # specialise on it too, and translate again
+            except NeedsFeedValues as need:
+                self._by_value |= need.names  # specialise on them too, and translate again
                 continue
             self._programs[key] = program
             log.info("translated the model for input shapes %s: %d kernel steps", shapes, len(program.steps))
@@ -195,70 +179,10 @@ class InferenceSession:
             return program
 
     def _translate(self, shapes: dict[str, tuple[int, ...]], known: dict[str, np.ndarray]) -> Program:
-        g = GraphBuilder()
-        g.subgraph = lambda graph, bound: self._translate_graph(g, graph, ChainMap(bound, g.scope))
-        values: dict[str, object] = dict(self.constants)
-        feeds, by_buffer = {}, {}
-        for vi in self._inputs:
-            if vi.name in known:
-                values[vi.name] = known[vi.name]  # a constant of this program, in its own dtype
-                continue
-            ref = TensorRef(shapes[vi.name], dtypes.compute_dtype(_np_dtype(vi)))
-            feeds[vi.name] = values[vi.name] = ref
-            by_buffer[id(ref.buffer)] = vi.name
-        try:
-            outs = self._translate_graph(g, self.model.graph, values)
-        except NeedsValue as need:
-            name = by_buffer.get(id(getattr(need.ref, "buffer", None)))
-            if name is None:
-                raise UnsupportedError(f"{need}; here it is computed from tensor values at run time") from None
-            raise _NeedsFeedValue(name) from None
-        outputs = dict(zip((vi.name for vi in self._outputs), outs, strict=True))
+        g, feeds, values, _ = self._translator.translate(shapes, known)
+        outputs = dict(zip((vi.name for vi in self._outputs), self._translator.output_values(values), strict=True))
         with self.runtime.lock:
             return Program(self.runtime, g.steps, feeds, outputs)
-
-    def _translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:
-        """Translate `graph`'s nodes over `outer` values (a subgraph sees its enclosing scope); its outputs."""
-        # the model's own initializers are already in self.constants (converted once, at creation)
-        local = {} if graph is self.model.graph else {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-        values = ChainMap(local, outer)
-        enclosing, g.scope = g.scope, values
-        try:
-            return self._translate_nodes(g, graph, values)
-        finally:
-            g.scope = enclosing
-
-    def _translate_nodes(self, g: GraphBuilder, graph: onnx.GraphProto, values: ChainMap) -> list:
-        for i, node in enumerate(graph.node):
-            label = f"node {node.name or i!r} ({node.op_type})"
-            entry = REGISTRY.lookup("onnx", node.op_type, self.opset)
-            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            try:
-                args = [values[name] if name else None for name in node.input]
-            except KeyError as exc:
-                raise UnsupportedError(f"{label}: input {exc} is not computed by the op library") from None
-            while args and args[-1] is None:
-                args.pop()
-            g.label, g.num_outputs = label, len(node.output)
-            try:
-                out = entry.translate(g, attrs, *args)
-            except (NeedsValue, UnsupportedError):
-                raise
-            except (ValueError, TypeError, KeyError, NotImplementedError, OverflowError, IndexError) as exc:
-                message = str(exc)
-                raise UnsupportedError(message if message.startswith(label) else f"{label}: {message}") from None
-            g.label = label
-            outs = out if isinstance(out, list) else [out]
-            for k, name in enumerate(node.output):
-                if not name:
-                    continue
-                if k >= len(outs) or outs[k] is None:
-                    raise UnsupportedError(f"{label}: output #{k} ({name!r}) is not supported")
-                values[name] = outs[k]
-        try:
-            return [values[vi.name] for vi in graph.output]
-        except KeyError as exc:
-            raise UnsupportedError(f"graph output {exc} is not computed") from None
 
     # ---- running ---------------------------------------------------------------------------------------
     def _prepare(self, output_names, feeds: dict) -> tuple[Program, dict[str, np.ndarray], list[str]]:
@@ -271,7 +195,7 @@ class InferenceSession:
         arrays = {}
         for name, vi in expected.items():
             arr = np.asarray(feeds[name])
-            info, want = _value_info(vi), _np_dtype(vi)
+            info, want = _value_info(vi), np_dtype(vi)
             if arr.dtype != want:
                 raise TypeError(f"input {name!r} has dtype {arr.dtype}; the model expects {info.type}")
             if len(arr.shape) != len(info.shape) or any(
@@ -292,7 +216,7 @@ class InferenceSession:
         return ", ".join(f"{a.name}: {a.type}{a.shape}" for a in self.get_inputs())
 
     def _outputs_as_declared(self, results: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
-        declared = {vi.name: _np_dtype(vi) for vi in self._outputs}
+        declared = {vi.name: np_dtype(vi) for vi in self._outputs}
         return [np.asarray(results[n]).astype(declared[n], copy=False) for n in names]
 
     def run(

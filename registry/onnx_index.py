@@ -16,6 +16,7 @@ import numpy as np
 from .dtypes import narrow_constant as _narrow
 from .graph import GraphBuilder, is_const
 from .onnx_ops import AttributeError_, F, _const, onnx_op
+from .onnx_shape_ops import _cast_to
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
 
@@ -40,7 +41,21 @@ def _reduction(g: GraphBuilder, a: dict, op: str) -> str:
 
 
 # ---- gathers and scatters -------------------------------------------------------------------------------
+def _moves_bools(translate):
+    """Gathers and scatters only move elements: bool data (a dynamo export's attention mask) moves as int32."""
+
+    def wrapper(g: GraphBuilder, a: dict, data, indices, *updates):
+        if is_const(data) or np.dtype(data.dtype) != np.bool_:
+            return translate(g, a, data, indices, *updates)
+        updates = [_cast_to(g, u, np.dtype(np.int32)) for u in updates]
+        moved = translate(g, a, _cast_to(g, data, np.dtype(np.int32)), indices, *updates)
+        return _cast_to(g, moved, np.dtype(np.bool_))
+
+    return wrapper
+
+
 @onnx_op(F, "GatherElements", 11, ("axis",))
+@_moves_bools
 def gather_elements(g: GraphBuilder, a: dict, data, indices):
     return g.op("take_along_axis", _narrow(data), _narrow(indices), axis=int(a.get("axis", 0)))
 
@@ -58,16 +73,19 @@ def scatter(g: GraphBuilder, a: dict, data, indices, updates):
 
 
 @onnx_op(F, "ScatterElements", 11, ("axis", "reduction"))
+@_moves_bools
 def scatter_elements(g: GraphBuilder, a: dict, data, indices, updates):
     return _scatter_elements(g, a, data, indices, updates, _reduction(g, a, "ScatterElements"))
 
 
 @onnx_op(F, "GatherND", 11, ("batch_dims",))
+@_moves_bools
 def gather_nd(g: GraphBuilder, a: dict, data, indices):
     return g.op("gather_nd", _narrow(data), _narrow(indices), batch_dims=int(a.get("batch_dims", 0)))
 
 
 @onnx_op(F, "ScatterND", 11, ("reduction",))
+@_moves_bools
 def scatter_nd(g: GraphBuilder, a: dict, data, indices, updates):
     red = _reduction(g, a, "ScatterND")
     return g.op("scatter_nd", _narrow(data), _narrow(indices), _narrow(updates), reduction=red)

@@ -1,7 +1,7 @@
 // Peer benchmark: latency of one ResNet-50 inference in Node with a browser-class WebAssembly engine.
 //
 //   node bench.mjs --model <path.onnx> --threads <n> --iters <k> --warmup <w> --engine ort-web|tfjs-wasm
-//                  [--shape 1,3,224,224]
+//                  [--shape 1,3,224,224] [--feeds feeds.json]
 //
 // Prints exactly one JSON line on stdout; every log goes to stderr (libraries that print with
 // console.log are redirected), so a caller can parse stdout as-is.
@@ -29,6 +29,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '2' },
     engine: { type: 'string' },
     shape: { type: 'string' },
+    feeds: { type: 'string' }, // {"name": {"dtype": "float32"|"int32"|"int64", "shape": [...], "data": base64}}
     'no-thread-shim': { type: 'boolean', default: false },
   },
 });
@@ -106,16 +107,26 @@ async function benchOrtWeb() {
   const loadMs = performance.now() - t0;
   const name = session.inputNames[0];
   let shape = opt.shape?.split(',').map(Number);
-  if (!shape) {
+  let feeds = null;
+  if (opt.feeds) {
+    const arrays = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array };
+    feeds = {};
+    for (const [key, f] of Object.entries(JSON.parse(readFileSync(opt.feeds, 'utf8')))) {
+      const bytes = Buffer.from(f.data, 'base64');
+      const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      feeds[key] = new ort.Tensor(f.dtype, new arrays[f.dtype](copy), f.shape);
+    }
+    shape = feeds[name].dims;
+  } else if (!shape) {
     const meta = session.inputMetadata?.[0];
     shape = meta?.shape;
     if (!shape || shape.some((d) => typeof d !== 'number' || d < 1)) {
       throw new Error(`input ${name} has no fixed shape (${JSON.stringify(shape)}); pass --shape`);
     }
   }
-  const x = new ort.Tensor('float32', randomFloats(shape.reduce((a, b) => a * b, 1)), shape);
+  feeds ??= { [name]: new ort.Tensor('float32', randomFloats(shape.reduce((a, b) => a * b, 1)), shape) };
   const res = await timeIt(async () => {
-    const out = await session.run({ [name]: x });
+    const out = await session.run(feeds);
     for (const t of Object.values(out)) t.dispose?.();
   });
   const after = osThreads();
