@@ -185,6 +185,7 @@ def _rewrite_round(model: onnx.ModelProto, values: dict, round_: int) -> bool:
 def _prune(model: onnx.ModelProto) -> None:
     """Drop initializers nothing reads (folded intermediates of a folded chain)."""
     graph = model.graph
+    initialized = {t.name for t in graph.initializer}  # before pruning: old-IR models list these as inputs too
     used = {o.name for o in graph.output}
     for node in graph.node:
         used.update(node.input)
@@ -194,7 +195,7 @@ def _prune(model: onnx.ModelProto) -> None:
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
-    inputs = [vi for vi in graph.input if vi.name not in {t.name for t in graph.initializer} or vi.name in used]
+    inputs = [vi for vi in graph.input if vi.name not in initialized or vi.name in used]
     del graph.input[:]
     graph.input.extend(inputs)
 
