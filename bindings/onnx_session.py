@@ -21,6 +21,7 @@ from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
+from .onnx_rewrite import optimize
 from .onnx_translate import NeedsFeedValues, Translator, np_dtype
 from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
 
@@ -73,7 +74,7 @@ class InferenceSession:
             model = onnx.load_from_string(model)
         self.model = model
         self.runtime = runtime or default_runtime()
-        self._translator = Translator(model)
+        self._translator = Translator(optimize(model))  # BN folded into convs, hard-swish fused, ... (onnx_rewrite)
         self.opset = self._translator.opset
         self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
         self._check_supported()

@@ -49,6 +49,7 @@ class GraphBuilder:
         self.steps: list[Step] = []
         #: pack constant weights into the kernels' layouts (off when only shapes and folded values are wanted)
         self.pack = pack
+        self.trips: dict[str, int] = {}  # iterations each Loop ran, by node label
         self.label = ""
         self.num_outputs = 1  # of the node being translated (ONNX Split needs it)
         #: translate a subgraph (If / Loop / Scan bodies) inline: (graph, {name: value}) -> output values;
