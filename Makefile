@@ -42,9 +42,12 @@ bench: build
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-disable-gc --benchmark-json=benchmarks/results/latest.json -q
 	$(PY) -m benchmarks.report benchmarks/results/latest.json
 
-wheel: build
+# the wheel is the runtime-only install: it must carry the op library (setup.py refuses to build without it)
+wheel: $(LIB)
 	rm -rf dist
 	$(PY) -m build --wheel --outdir dist .
+	$(PY) -c "import glob, zipfile; names = zipfile.ZipFile(glob.glob('dist/wasmops-*.whl')[0]).namelist(); \
+	assert 'wasmops/kernels/lib/wasmops.wasm' in names, 'the wheel has no op library'"
 
 lint: setup
 	$(PY) -m ruff check .

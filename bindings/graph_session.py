@@ -1,18 +1,23 @@
 """Prebuilt whole graphs: `compile_graph` turns a model into one `.wasm`; `InferenceSession` runs it.
 
 The session has the op-by-op session's (and onnxruntime's) idiom: `get_inputs()`, `get_outputs()`,
-`run(output_names, feeds)`. Feeds are checked against the module's manifest before anything runs, and a
-wrong name, shape or dtype gets an error listing what the model expects.
+`run(output_names, feeds)`, `providers=`, `sess_options=`, `get_modelmeta()`. Feeds are checked against the
+module's manifest before anything runs, and a wrong name, shape or dtype gets an error listing what the
+model expects. Running needs only numpy and wasmtime (no onnx, no TVM): the runtime-only install runs it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ..kernels.graph_runtime import GraphModule
-from .onnx_session import NodeArg
+from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
+
+log = logging.getLogger("wasmops.graph")
 
 _ONNX_TYPES = {"float32": "float", "float64": "double", "int64": "int64", "int32": "int32", "bool": "bool"}
 
@@ -22,11 +27,62 @@ def _node_arg(entry: dict) -> NodeArg:
 
 
 class InferenceSession:
-    """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``."""
+    """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``.
 
-    def __init__(self, path: str | Path, weights: str | Path | None = None):
+    `sess_options` (wasmops.graph.SessionOptions, onnxruntime's names): `intra_op_num_threads`,
+    `enable_profiling` (per-kernel timings, `end_profiling()` writes them). `providers`: onnxruntime's
+    argument; the model always runs on "WasmExecutionProvider" (the wasm kernels under wasmtime, on the CPU),
+    and "CPUExecutionProvider" is taken to mean it. `weights`: the side weight file, if not next to the module.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        sess_options: SessionOptions | None = None,
+        providers=None,
+        provider_options=None,
+        *,
+        weights: str | Path | None = None,
+    ):
+        if isinstance(sess_options, str | Path) and weights is None:
+            raise TypeError("the second argument is sess_options; pass a weight file as weights=...")
+        self._settings = SessionSettings(sess_options, providers, provider_options)
         self.module = GraphModule(path, weights)
         self.manifest = self.module.manifest
+        log.info("loaded compiled graph %s (%d steps)", self.module.path, len(self.manifest["steps"]))
+
+    def get_providers(self) -> list[str]:
+        return list(self._settings.providers)
+
+    def get_provider_options(self) -> dict[str, dict]:
+        return {p: {} for p in self._settings.providers}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._settings.options
+
+    def get_modelmeta(self) -> ModelMetadata:
+        """What the compiled module records: no ONNX metadata survives compilation, the build facts do."""
+        doc = self.manifest
+        custom = {
+            "source_sha256": doc["source_sha256"],
+            "isa": doc["isa"],
+            "tvm_version": doc["build"]["tvm_version"],
+            "weights": doc["weights"]["mode"],
+            "arena_bytes": str(doc["arena_bytes"]),
+        }
+        return ModelMetadata(
+            producer_name="wasmops compile",
+            graph_name=self.module.path.stem,
+            description=f"whole graph compiled from the ONNX model with sha256 {doc['source_sha256']}",
+            custom_metadata_map=custom,
+        )
+
+    def end_profiling(self) -> str:
+        """onnxruntime's: write the profile of every run since creation; its file name ('' if not profiling)."""
+        return self._settings.end_profiling()
+
+    def get_profiling_start_time_ns(self) -> int:
+        return self._settings.start_ns
 
     def get_inputs(self) -> list[NodeArg]:
         return [_node_arg(e) for e in self.module.inputs]
@@ -40,7 +96,12 @@ class InferenceSession:
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
-        """The whole graph in one call into wasm. Returns the outputs in `output_names` order."""
+        """The whole graph in one call into wasm (node by node when profiling). Outputs in `output_names` order."""
+        if self._settings.profiling:
+            started, timings = time.time_ns(), []
+            outputs = self._run(output_names, input_feed, timings)
+            self._settings.record_run(started, [(name, name, seconds) for name, seconds in timings])
+            return outputs
         return self._run(output_names, input_feed, None)
 
     def run_steps(
@@ -72,7 +133,8 @@ class InferenceSession:
         bad = sorted(set(names) - set(outputs))
         if bad:
             raise ValueError(f"unknown output(s) {bad}; the model outputs are {outputs}")
-        results = dict(zip(outputs, self.module.run(arrays, timings), strict=True))
+        with self._settings.threads():
+            results = dict(zip(outputs, self.module.run(arrays, timings), strict=True))
         return [results[n] for n in names]
 
 
@@ -152,7 +214,10 @@ def compiled_graph(model, directory: str | Path, name: str, **kwargs) -> Path:
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     path = compiled_path(proto, directory, name, **kwargs)
-    if not path.exists():
+    if path.exists():
+        log.info("compiled graph cache hit: %s", path)
+    else:
+        log.info("compiling %s into %s (not cached yet)", name, path)
         path.parent.mkdir(parents=True, exist_ok=True)
         compile_graph(proto, path, **kwargs)
         for stale in path.parent.glob(f"{name}-????????????????.*"):

@@ -234,17 +234,17 @@ def _rewrite_round(model: onnx.ModelProto, values: dict, trips: dict[str, int], 
 def _prune(model: onnx.ModelProto) -> None:
     """Drop initializers nothing reads (folded intermediates of a folded chain)."""
     graph = model.graph
+    initialized = {t.name for t in graph.initializer}  # before pruning: old-IR models list these as inputs too
     used = {o.name for o in graph.output}
     for node in graph.node:
         used.update(node.input)
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
                 used.update(n for inner in attr.g.node for n in inner.input)
-    initializers = {t.name for t in graph.initializer}  # before pruning: a pruned one's input entry goes too
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
-    inputs = [vi for vi in graph.input if vi.name not in initializers or vi.name in used]
+    inputs = [vi for vi in graph.input if vi.name not in initialized or vi.name in used]
     del graph.input[:]
     graph.input.extend(inputs)
 

@@ -8,8 +8,9 @@ single host crossing; `run_steps` runs the same program node by node with timing
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,10 @@ from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
 from .onnx_rewrite import optimize
 from .onnx_translate import NeedsFeedValues, Translator, np_dtype
+from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
 
+log = logging.getLogger("wasmops.session")
 _MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
-
-
-@dataclass(frozen=True)
-class NodeArg:
-    """An input or output of the model, as onnxruntime describes it."""
-
-    name: str
-    shape: list[int | str | None]
-    type: str
 
 
 def _value_info(vi: onnx.ValueInfoProto) -> NodeArg:
@@ -56,9 +50,24 @@ def _type_problem(vi: onnx.ValueInfoProto) -> str:
 
 
 class InferenceSession:
-    """Run an ONNX model on the op library: ``sess.run(None, {"input": x}) -> [outputs]``."""
+    """Run an ONNX model on the op library: ``sess.run(None, {"input": x}) -> [outputs]``.
 
-    def __init__(self, model: str | Path | bytes | onnx.ModelProto, runtime: Runtime | None = None):
+    onnxruntime's arguments: `sess_options` (wasmops.onnx.SessionOptions: `intra_op_num_threads`,
+    `enable_profiling` for per-node timings written by `end_profiling()`); `providers`: the model always runs
+    on "WasmExecutionProvider" (the op library's wasm kernels under wasmtime, on the CPU), and
+    "CPUExecutionProvider" is taken to mean it; other names are skipped with onnxruntime's warning.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | bytes | onnx.ModelProto,
+        sess_options: SessionOptions | None = None,
+        providers=None,
+        provider_options=None,
+        *,
+        runtime: Runtime | None = None,
+    ):
+        self._settings = SessionSettings(sess_options, providers, provider_options)
         if isinstance(model, str | Path):
             model = onnx.load(str(model))
         elif isinstance(model, bytes):
@@ -86,6 +95,35 @@ class InferenceSession:
 
     def get_outputs(self) -> list[NodeArg]:
         return [_value_info(vi) for vi in self._outputs]
+
+    def get_providers(self) -> list[str]:
+        return list(self._settings.providers)
+
+    def get_provider_options(self) -> dict[str, dict]:
+        return {p: {} for p in self._settings.providers}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._settings.options
+
+    def get_modelmeta(self) -> ModelMetadata:
+        """The model's metadata, as onnxruntime reads it from the ModelProto."""
+        m = self.model
+        return ModelMetadata(
+            producer_name=m.producer_name,
+            graph_name=m.graph.name,
+            domain=m.domain,
+            description=m.doc_string,
+            graph_description=m.graph.doc_string,
+            version=m.model_version,
+            custom_metadata_map={p.key: p.value for p in m.metadata_props},
+        )
+
+    def end_profiling(self) -> str:
+        """onnxruntime's: write the profile of every run since creation; its file name ('' if not profiling)."""
+        return self._settings.end_profiling()
+
+    def get_profiling_start_time_ns(self) -> int:
+        return self._settings.start_ns
 
     def _check_supported(self) -> None:
         problems = []
@@ -136,6 +174,7 @@ class InferenceSession:
                 self._by_value |= need.names  # specialise on them too, and translate again
                 continue
             self._programs[key] = program
+            log.info("translated the model for input shapes %s: %d kernel steps", shapes, len(program.steps))
             if len(self._programs) > _MAX_PROGRAMS:
                 self._programs.popitem(last=False)[1].close()
             return program
@@ -184,9 +223,15 @@ class InferenceSession:
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
-        """All nodes in one call into wasm (the plan runner). Returns the outputs in `output_names` order."""
+        """All nodes in one call into wasm (the plan runner; node by node when profiling). Returns the outputs
+        in `output_names` order."""
+        if self._settings.profiling:
+            started = time.time_ns()
+            outputs, timings = self.run_steps(output_names, input_feed)
+            self._settings.record_run(started, [(t.label, t.kernel, t.seconds) for t in timings])
+            return outputs
         program, arrays, names = self._prepare(output_names, input_feed)
-        with self.runtime.lock:
+        with self.runtime.lock, self._settings.threads():
             results = program.run(arrays)
         return self._outputs_as_declared(results, names)
 
@@ -195,6 +240,6 @@ class InferenceSession:
     ) -> tuple[list[np.ndarray], list[StepTiming]]:
         """Node by node (one host call per kernel), with per-step timings: for debugging and profiling."""
         program, arrays, names = self._prepare(output_names, input_feed)
-        with self.runtime.lock:
+        with self.runtime.lock, self._settings.threads():
             results, timings = program.run_steps(arrays, keep_outputs)
         return self._outputs_as_declared(results, names), timings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import logging
 import multiprocessing
 import os
 import re
@@ -22,6 +23,8 @@ from pathlib import Path
 from .. import ops as ops_pkg
 from ..ops import all_ops
 from . import manifest as mf
+
+log = logging.getLogger("wasmops.build")
 
 HERE = Path(__file__).parent
 SUPPORT_C = HERE / "wasm_support.c"
@@ -186,6 +189,7 @@ def build_library(
     cache.mkdir(parents=True, exist_ok=True)
     units = [Unit(n, isa, _unit_key(n, isa, tvm.__version__)) for isa in isas for n in names]
     todo = [u for u in units if not (cache / u.filename).exists()]
+    log.info("op objects: %d cached in %s, %d to compile", len(units) - len(todo), cache, len(todo))
     jobs = jobs or max(1, min(len(todo), os.cpu_count() or 1))
     if todo:
         ctx = multiprocessing.get_context("spawn")
@@ -200,6 +204,7 @@ def build_library(
                     fut.result()
                 except Exception as exc:
                     raise RuntimeError(f"compiling op {u.op!r} for {u.isa} failed: {exc}") from exc
+                log.debug("compiled op %s (%s)", u.op, u.isa)
                 bar.set_postfix_str(f"{u.op} ({u.isa})")
                 bar.update()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -226,6 +231,7 @@ def build_library(
         tmp_path = path.with_suffix(".tmp")
         tmp_path.write_bytes(mf.attach(module, man))
         os.replace(tmp_path, path)
+        log.info("linked %s: %d kernels, %d KiB", path, len(entries), path.stat().st_size >> 10)
         written.append(path)
     return written
 

@@ -7,12 +7,17 @@ module owns the process-wide thread count (`set_num_threads`) and the wasmtime-p
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import contextvars
 import ctypes
 import functools
 import importlib.util
 import os
 import threading
 import time
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +63,25 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on."""
-    return _NUM_THREADS
+    """Threads kernel calls use: $WASMOPS_NUM_THREADS, else the cores this process may run on
+    (inside `thread_limit(n)`: n, in that Python thread)."""
+    return _LIMIT.get() or _NUM_THREADS
+
+
+_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("wasmops_thread_limit", default=None)
+
+
+@contextlib.contextmanager
+def thread_limit(n: int | None) -> Iterator[None]:
+    """Kernel calls made inside the block (from this Python thread) use n threads; None: the process setting.
+    A session's `intra_op_num_threads` is this around each run."""
+    if n is not None and not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"thread_limit: n must be in [1, {MAX_THREADS}], got {n}")
+    token = _LIMIT.set(n)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
 
 
 @functools.cache
@@ -119,6 +141,7 @@ class Instances:
         self._threads: list[threading.Thread] = []
         self._stacks: list[int] = []
         self.worker_trap = ""  # the message of the last trap in a worker
+        _LIVE.add(self)
 
     def _instance(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
         store = wasmtime.Store(self.engine)
@@ -135,8 +158,9 @@ class Instances:
     def sync_threads(self) -> None:
         """Match the pool to get_num_threads(); the caller holds the owner's lock (the main Store is used).
         Callers check `self.threads != get_num_threads()` first: that comparison is all a call pays."""
-        if self.threads != _NUM_THREADS:
-            self.resize(_NUM_THREADS)
+        n = get_num_threads()
+        if self.threads != n:
+            self.resize(n)
 
     def resize(self, n: int) -> None:
         self.stop()
@@ -176,6 +200,13 @@ class Instances:
             self.exports["wasmops_free"](self.store, stack)
         self._threads, self._stacks = [], []
 
+    def close(self) -> None:
+        """Stop the workers and free the wasmtime objects now (at exit: before Python tears modules down)."""
+        self.stop()
+        for obj in (self.store, self.memory, self.module, self.engine):
+            with contextlib.suppress(Exception):
+                obj.close()
+
     def _serve(self, task: int, stack_top: int) -> None:
         """A worker thread's life: its own Store and instance, its own stack, then wasmops_worker until stop."""
         store, instance = self._instance()
@@ -196,6 +227,18 @@ class Instances:
         """After a trap in the main instance: wait for the workers' tasks of the abandoned launch, reset."""
         self.exports["wasmops_recover"](self.store)
         self.stack_pointer.set_value(self.store, wasmtime.Val.i32(self.stack_top))
+
+
+#: every live pool, closed at exit: wasmtime-py's finalizers call into ctypes functions that module teardown
+#: may already have set to None (four "Exception ignored in Managed.__del__" lines per module otherwise,
+#: seen when MindSpore is imported and keeps the objects alive until then)
+_LIVE: weakref.WeakSet[Instances] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for inst in list(_LIVE):
+        inst.close()
 
 
 def c_string(mem: np.ndarray, ptr: int) -> str:

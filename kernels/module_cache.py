@@ -8,6 +8,7 @@ before use, and pruned least-recently-used beyond $WASMOPS_CACHE_MAX_MB.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import wasmtime
 from .manifest import LibraryError
 
 LIB_DIR = Path(__file__).parent / "lib"
+log = logging.getLogger("wasmops.cache")
 
 
 def default_library(relaxed: bool | None = None) -> Path:
@@ -28,7 +30,11 @@ def default_library(relaxed: bool | None = None) -> Path:
         return relaxed_path
     path = LIB_DIR / "wasmops.wasm"
     if not path.exists():
-        raise FileNotFoundError(f"no op library at {path}: run `wasmops build` (or `make build`) first")
+        raise FileNotFoundError(
+            f"no op library at {path}. In a source checkout, `make build` builds it (it needs the [build] extra); "
+            "an installed wheel should contain it: reinstall from a wheel made by `make wheel`, or point "
+            "$WASMOPS_LIBRARY at a wasmops.wasm"
+        )
     return path
 
 
@@ -37,6 +43,11 @@ def _cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "wasmops"
     )
     return Path(root)
+
+
+def cache_dir() -> Path:
+    """wasmops's cache folder: $WASMOPS_CACHE_DIR, else $XDG_CACHE_HOME/wasmops (~/.cache/wasmops)."""
+    return _cache_dir()
 
 
 def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Module:
@@ -48,9 +59,11 @@ def _load_module(engine: wasmtime.Engine, data: bytes, key: str) -> wasmtime.Mod
         if hashlib.sha256(blob).hexdigest() == digest.read_text().strip():
             module = wasmtime.Module.deserialize(engine, blob)
             os.utime(cache)  # recently used: pruned last
+            log.debug("compiled module cache hit: %s", cache)
             return module
     except (OSError, wasmtime.WasmtimeError):
         pass
+    log.info("compiling %s with wasmtime (%d KiB; cached in %s afterwards)", key, len(data) >> 10, cache.parent)
     try:
         module = wasmtime.Module(engine, data)
     except wasmtime.WasmtimeError as exc:
@@ -90,6 +103,7 @@ def _prune_cache(folder: Path, keep: Path) -> None:
         if total <= budget:
             break
         if path != keep:
+            log.info("cache over $WASMOPS_CACHE_MAX_MB: removed %s", path.name)
             path.unlink(missing_ok=True)
             path.with_suffix(".sha256").unlink(missing_ok=True)
             total -= size

@@ -106,6 +106,28 @@ class Call:
             self.out_shape = tuple(int(d) for d in self.out_shape)
 
 
+#: the dtype a refused one casts to without changing its kind (the hint in DtypeError's message)
+_NARROWER = {"f": "float32", "i": "int32", "u": "int32", "b": "bool"}
+
+
+class DtypeError(TypeError):
+    """An array of a dtype the op does not compute in (float64, int64, ...). The message says how to cast;
+    `wasmops.numpy.allow_casting()` casts for the caller and logs each cast."""
+
+    def __init__(self, op: str, what: str, dtype: np.dtype, allowed: tuple[np.dtype, ...]):
+        self.op, self.what, self.dtype, self.allowed = op, what, np.dtype(dtype), allowed
+        names = " or ".join(str(d) for d in allowed)
+        target = _NARROWER.get(self.dtype.kind)
+        hint = ""
+        if target and np.dtype(target) in allowed:
+            hint = f": cast it with {what}.astype(np.{target})"
+            if self.dtype.kind in "iu":
+                hint += " (its values must fit)"
+        elif self.dtype.kind in "iub" and np.dtype("float32") in allowed:
+            hint = f": cast it with {what}.astype(np.float32)"
+        super().__init__(f"{op}: {what} has dtype {self.dtype}; expected {names}{hint}")
+
+
 class Op:
     """Base of every operator. Subclasses set `name` and write `kernels`, `reference` and `plan`.
 
@@ -148,8 +170,7 @@ class Op:
             elif arr.dtype.kind in "iub" and np.dtype("float32") in allowed:
                 arr = arr.astype(np.float32)
         if arr.dtype not in allowed:
-            names = " or ".join(str(np.dtype(d)) for d in dtypes)
-            raise TypeError(f"{self.name}: {what} has dtype {arr.dtype}; expected {names}")
+            raise DtypeError(self.name, what, arr.dtype, tuple(np.dtype(d) for d in dtypes))
         if ndim is not None:
             ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
             if arr.ndim not in ranks:

@@ -6,7 +6,13 @@ from .table import REGISTRY
 
 
 def _onnx_names() -> list[str]:
-    from onnx import defs
+    try:
+        from onnx import defs
+    except ImportError:
+        raise ModuleNotFoundError(
+            "the ONNX coverage lists onnx's operator schemas: it needs the onnx package (pip install 'wasmops[onnx]')",
+            name="onnx",
+        ) from None
 
     return sorted({s.name for s in defs.get_all_schemas() if s.domain in ("", "ai.onnx")})
 
@@ -22,12 +28,16 @@ def _numpy_names() -> list[str]:
 
 
 def _mindspore_names() -> list[str]:
-    """MindSpore's layers (nn.*) and primitives (ops.*), when MindSpore is installed."""
+    """MindSpore's layers (nn.*) and primitives (ops.*): the coverage needs MindSpore to know what exists."""
     try:
         from mindspore import nn, ops
         from mindspore.ops import Primitive
     except ImportError:
-        return []
+        raise ModuleNotFoundError(
+            "the MindSpore coverage compares with MindSpore's own layers and primitives: it needs MindSpore "
+            "(pip install 'wasmops[mindspore]')",
+            name="mindspore",
+        ) from None
     cells = [f"nn.{n}" for n in dir(nn) if isinstance(getattr(nn, n), type) and issubclass(getattr(nn, n), nn.Cell)]
     prims = [
         f"ops.{n}" for n in dir(ops) if isinstance(getattr(ops, n), type) and issubclass(getattr(ops, n), Primitive)

@@ -49,7 +49,8 @@ def test_cli_info_prints_one_line_per_kernel(runtime):
     out = subprocess.run(
         [sys.executable, "-m", "wasmops", "info", str(runtime.path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    assert len(out) == 1 + len(runtime.manifest.kernels)
+    assert out[0].startswith("wasmops ") and "wasmtime " in out[0]  # the versions first
+    assert len(out) == 2 + len(runtime.manifest.kernels)
     assert any("f32_conv2d_nchw_s1" in line and "conv2d" in line for line in out)
 
 

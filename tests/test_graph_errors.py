@@ -153,13 +153,14 @@ def test_compiled_graph_reuses_its_build_and_drops_older_ones(tmp_path):
     np.testing.assert_allclose(got, _reference(model, x), rtol=1e-4, atol=1e-5)
 
 
-def test_cli_compiles_and_runs(tmp_path, capsys):
+def test_cli_compiles_and_runs(tmp_path, capsys, monkeypatch):
     from wasmops.cli import main
 
     onnx.save(small_model(4), tmp_path / "m.onnx")
+    monkeypatch.chdir(tmp_path)  # compile writes to the current folder
     assert main(["compile", str(tmp_path / "m.onnx"), "--quiet"]) == 0
     assert (tmp_path / "m.wasm").exists()
-    assert main(["run", str(tmp_path / "m.wasm"), "--repeat", "2"]) == 0
+    assert main(["run", str(tmp_path / "m.wasm"), "--repeat", "2", "--random-inputs"]) == 0
     out = capsys.readouterr().out
     assert "output probs: float32(1, 5)" in out and "whole graph" in out
     assert main(["info", str(tmp_path / "m.wasm")]) == 0

@@ -106,9 +106,10 @@ def test_if_on_an_input_runs_the_branch_it_picks():
 
 
 def test_a_value_computed_at_run_time_is_refused_clearly():
+    # an input of more than MAX_VALUE_INPUT (64) elements: a small one would be specialised on instead
     model = _model(
         [helper.make_node("Cast", ["x"], ["s"], to=TensorProto.INT64), helper.make_node("Reshape", ["x", "s"], ["y"])],
-        [_vi("x", TensorProto.FLOAT, [2])],
+        [_vi("x", TensorProto.FLOAT, [100])],
         [_vi("y", TensorProto.FLOAT, None)],
     )
     with pytest.raises(wo.UnsupportedError, match="Reshape shape must be known before the run.*computed from tensor"):

@@ -7,8 +7,19 @@ Submodules: ops (definitions), kernels (builder + runtime), registry (frontend n
 
 from __future__ import annotations
 
-from .bindings.numpy_api import FUNCTIONS
-from .kernels import KernelError, LibraryError, Runtime, WasmTrap, get_num_threads, set_num_threads
+from ._logging import configure_logging
+
+configure_logging()  # a NullHandler, or stderr at $WASMOPS_LOG's level: set before any other module logs
+
+from .bindings.numpy_api import FUNCTIONS  # noqa: E402
+from .kernels import (  # noqa: E402
+    KernelError,
+    LibraryError,
+    Runtime,
+    WasmTrap,
+    get_num_threads,
+    set_num_threads,
+)
 
 __version__ = "0.1.0"
 

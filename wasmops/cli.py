@@ -1,11 +1,29 @@
-"""The `wasmops` command: build the op library, inspect it, compile whole graphs, run models, run the demo."""
+"""The `wasmops` command: build the op library, inspect it, compile whole graphs, run models, run the demo.
+
+Errors print one line (what went wrong, and what to do) and exit 1; `--debug` shows the traceback and logs
+what the library does; `--verbose` logs it without tracebacks.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
+
+from ._logging import configure_logging
+
+#: a missing module -> the extra that brings it
+_EXTRAS = {
+    "onnx": "pip install 'wasmops[onnx]'",
+    "tvm": "pip install 'wasmops[build]' (TVM is needed to build the op library and to compile graphs)",
+    "tvm_ffi": "pip install 'wasmops[build]'",
+    "ziglang": "pip install 'wasmops[build]'",
+    "tqdm": "pip install 'wasmops[build]'",
+    "mindspore": "pip install 'wasmops[mindspore]'",
+    "onnxruntime": "pip install onnxruntime (the demo compares with it)",
+}
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -24,10 +42,44 @@ def _default_out() -> Path:
     return DEFAULT_OUT
 
 
+def versions() -> dict[str, str]:
+    """wasmops, wasmtime, numpy and TVM versions (TVM: only needed to build and compile)."""
+    import importlib.metadata
+
+    from . import __version__
+
+    found = {"wasmops": __version__}
+    for dist in ("wasmtime", "numpy", "apache-tvm", "onnx", "mindspore"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def _version_text() -> str:
+    v = versions()
+    return (
+        f"wasmops {v['wasmops']}\nwasmtime {v['wasmtime']}\nnumpy {v['numpy']}\n"
+        f"TVM {v['apache-tvm']}{'' if v['apache-tvm'] != 'not installed' else ' (needed only to build and compile)'}"
+    )
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the wasmops, wasmtime, numpy and TVM versions")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version_text())
+        parser.exit()
+
+
 def _info(args: argparse.Namespace) -> int:
     from .kernels import manifest
     from .kernels.runtime import default_library
 
+    v = versions()
+    print(f"wasmops {v['wasmops']}, wasmtime {v['wasmtime']}, numpy {v['numpy']}")
     path = Path(args.library) if args.library else default_library()
     data = path.read_bytes()
     if manifest.split_sections(data, "wasmops.graph")[1] is not None:
@@ -76,11 +128,17 @@ def _ops(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    import warnings
+
     from .graph import compile_graph
 
-    out = Path(args.output) if args.output else Path(args.model).with_suffix(".wasm")
+    # default: the current folder, never next to the model (which may be inside site-packages)
+    out = Path(args.output) if args.output else Path.cwd() / (Path(args.model).stem + ".wasm")
     isa = "simd128" if args.no_relaxed else "relaxed-simd"
-    path = compile_graph(args.model, out, weights=args.weights, isa=isa, progress=not args.quiet)
+    with warnings.catch_warnings():
+        if args.quiet:  # TVM's importer warns about harmless things (e.g. shape-less value infos)
+            warnings.simplefilter("ignore")
+        path = compile_graph(args.model, out, weights=args.weights, isa=isa, progress=not args.quiet)
     side = path.with_suffix(".weights")
     extra = f" + {side} ({side.stat().st_size >> 20} MiB)" if side.exists() else ""
     print(f"wrote {path} ({path.stat().st_size >> 20} MiB){extra}")
@@ -92,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from .cli_inputs import load_inputs, random_inputs
+
     if args.model.endswith(".wasm"):  # a whole graph compiled by `wasmops compile`
         from .graph import InferenceSession as GraphSession
 
@@ -102,16 +162,18 @@ def _run(args: argparse.Namespace) -> int:
 
         sess = InferenceSession(args.model)
         mode = "plan runner"
-    feeds = {}
-    for item in args.input:
-        name, _, path = item.partition("=")
-        feeds[name] = np.load(path)
-    for arg in sess.get_inputs():
-        if arg.name not in feeds:  # unspecified inputs: seeded random data of the declared shape
-            shape = [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]
-            dtype = np.float32 if "float" in arg.type else np.int64
-            feeds[arg.name] = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-            print(f"input {arg.name}: random {dtype.__name__}{tuple(shape)}")
+    inputs = sess.get_inputs()
+    feeds = load_inputs(args.input, inputs)
+    missing = [a for a in inputs if a.name not in feeds]
+    if missing and not args.random_inputs:
+        listed = ", ".join(f"{a.name} ({a.type}{a.shape})" for a in missing)
+        raise UsageError(
+            f"no data for input(s) {listed}: give --input NAME=file.npy (or .npz), "
+            "or --random-inputs for seeded random data"
+        )
+    for name, arr in random_inputs(missing).items():
+        feeds[name] = arr
+        print(f"input {name}: random {arr.dtype}{arr.shape}")
     outputs = sess.run(None, feeds)
     times = []
     for _ in range(args.repeat):
@@ -134,28 +196,48 @@ def _demo(args: argparse.Namespace) -> int:
     return main([args.which])
 
 
-def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `wasmops info | head` ends quietly, like other command-line tools
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = argparse.ArgumentParser(prog="wasmops", description=__doc__)
+class UsageError(ValueError):
+    """A command line that cannot work as given (the message says what to give instead)."""
+
+
+def _hint(exc: BaseException, command: str) -> str:
+    if isinstance(exc, ModuleNotFoundError) and command == "compile":
+        return "pip install 'wasmops[build,onnx]' (compiling a graph needs TVM and onnx)"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        if top in _EXTRAS:
+            return _EXTRAS[top]
+    return ""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks and debug logs")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what runs")
+    parser = argparse.ArgumentParser(prog="wasmops", description=__doc__, parents=[common])
+    parser.add_argument("-V", "--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("build", help="compile every op with TVM and link the op library")
+    p = sub.add_parser("build", parents=[common], help="compile every op with TVM and link the op library")
     p.add_argument("--out", help="output folder (default: the package's kernels/lib)")
     p.add_argument("--ops", help="comma-separated op names (default: all)")
     p.add_argument("--jobs", type=int, default=None, help="parallel compile processes (default: cores)")
     p.add_argument("--no-relaxed", action="store_true", help="skip the relaxed-SIMD build")
     p.set_defaults(func=_build)
-    p = sub.add_parser("info", help="describe an op library (its kernels) or a compiled graph, from its manifest")
+    p = sub.add_parser(
+        "info", parents=[common], help="versions, and an op library's kernels or a compiled graph's manifest"
+    )
     p.add_argument("library", nargs="?", help="an op library or compiled graph (default: the installed library)")
     p.set_defaults(func=_info)
-    p = sub.add_parser("ops", help="print the operator coverage of a frontend")
+    p = sub.add_parser("ops", parents=[common], help="print the operator coverage of a frontend")
     p.add_argument("--frontend", choices=["onnx", "numpy", "mindspore"], default="onnx")
     p.add_argument("--all", action="store_true", help="list unsupported operators too")
     p.add_argument("--readme", action="store_true", help="print the README's generated operator list")
     p.set_defaults(func=_ops)
-    p = sub.add_parser("compile", help="compile an ONNX model into one self-contained .wasm (whole graph)")
+    p = sub.add_parser(
+        "compile", parents=[common], help="compile an ONNX model into one self-contained .wasm (whole graph)"
+    )
     p.add_argument("model", help="the .onnx file")
-    p.add_argument("-o", "--output", help="the .wasm to write (default: the model's name with .wasm)")
+    p.add_argument("-o", "--output", help="the .wasm to write (default: the model's name + .wasm, in this folder)")
     p.add_argument(
         "--weights",
         choices=["auto", "embed", "file"],
@@ -163,19 +245,60 @@ def main(argv: list[str] | None = None) -> int:
         help="embed the weights in the module, or write them to a .weights side file (auto: above 256 MiB)",
     )
     p.add_argument("--no-relaxed", action="store_true", help="plain SIMD128 (no relaxed-SIMD FMA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no compiler warnings")
     p.set_defaults(func=_compile)
-    p = sub.add_parser("run", help="run an ONNX model op by op, or a compiled .wasm graph")
+    p = sub.add_parser("run", parents=[common], help="run an ONNX model op by op, or a compiled .wasm graph")
     p.add_argument("model", help="an .onnx model (op by op) or a .wasm from `wasmops compile`")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=file.npy")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="an input's data: NAME=x.npy, NAME=data.npz (its array NAME, or its only array), a plain .npz "
+        "(one array per input name) or a plain .npy for a model with one input; repeat per input",
+    )
+    p.add_argument(
+        "--random-inputs", action="store_true", help="feed seeded random data to every input not given by --input"
+    )
     p.add_argument("--output", help="save the outputs to this .npz")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")
     p.set_defaults(func=_run)
-    p = sub.add_parser("demo", help="ResNet-50 three ways (whole graph, op by op, onnxruntime); 'lenet': a small tour")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="ResNet-50 three ways (whole graph, op by op, onnxruntime); 'lenet': a small tour",
+    )
     p.add_argument("which", nargs="?", choices=["resnet50", "lenet"], default="resnet50")
     p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `wasmops info | head` ends quietly, like other command-line tools
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    parser = _parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    debug, verbose = getattr(args, "debug", False), getattr(args, "verbose", False)
+    if debug or verbose:
+        configure_logging(logging.DEBUG if debug else logging.INFO)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("wasmops: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        message = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, FileNotFoundError) and exc.filename and exc.strerror is not None:
+            message = f"{exc.strerror}: {exc.filename}"  # OSError's own text repeats [Errno 2]
+        kind = "" if isinstance(exc, UsageError) else f"{type(exc).__name__}: "
+        print(f"wasmops {args.command}: error: {kind}{message}", file=sys.stderr)
+        if isinstance(exc, UsageError):
+            return 2
+        hint = _hint(exc, args.command)
+        print(f"  hint: {hint}" if hint else "  (--debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

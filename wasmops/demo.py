@@ -1,9 +1,10 @@
 """`make demo`: the project's main job, ResNet-50 run three ways, outputs compared, latency table printed.
 
 The light ResNet-50 from the `onnx` package (seeded random weights) runs as one compiled whole-graph
-`.wasm` (compiled once per machine into build/graphs), op by op on the op library (wasmops.onnx), and on
-onnxruntime's native CPU provider, on one thread and on every core. `wasmops demo lenet` is the small
-op-by-op tour: a LeNet-5 forward pass through the numpy API, checked against the ops' numpy references.
+`.wasm` (compiled once per machine into the cache folder, ~/.cache/wasmops/graphs), op by op on the op
+library (wasmops.onnx), and on onnxruntime's native CPU provider, on one thread and on every core.
+`wasmops demo lenet` is the small op-by-op tour: a LeNet-5 forward pass through the numpy API, checked
+against the ops' numpy references.
 """
 
 from __future__ import annotations
@@ -72,14 +73,17 @@ def _timed(fn: Callable[[], np.ndarray], repeat: int) -> tuple[np.ndarray, float
     return out, statistics.median(times)
 
 
-def resnet50(repeat: int = 5, graph_dir: str | Path = "build/graphs") -> int:
+def resnet50(repeat: int = 5, graph_dir: str | Path | None = None) -> int:
     import onnxruntime as ort
 
     import wasmops.graph as wg
     import wasmops.onnx as wo
     from wasmops.bindings.graph_session import compiled_graph
+    from wasmops.kernels.module_cache import cache_dir
     from wasmops.models import light_model
 
+    # the cache folder, not ./build: the demo may run from any folder (the module is ~460 MiB with weights)
+    graph_dir = Path(graph_dir) if graph_dir is not None else cache_dir() / "graphs"
     model = light_model("resnet50")
     cores = wasmops.get_num_threads()
     print(f"ResNet-50 (onnx light model, seeded random weights), 1x3x224x224 float32, 1 and {cores} threads\n")

@@ -2,11 +2,19 @@
 
 compile_graph(model, "model.wasm") compiles an ONNX model (or a MindSpore network through its ONNX export)
 with TVM into one self-contained module: fused kernels, executor and weights. InferenceSession runs it
-with the same idiom as wasmops.onnx.InferenceSession.
+with the same idiom as wasmops.onnx.InferenceSession and onnxruntime, from numpy + wasmtime alone.
 """
 
 from .bindings.graph_session import InferenceSession, compile_graph
-from .bindings.onnx_session import NodeArg
+from .bindings.session_options import ModelMetadata, NodeArg, SessionOptions, get_available_providers
 from .kernels.manifest import LibraryError
 
-__all__ = ["InferenceSession", "LibraryError", "NodeArg", "compile_graph"]
+__all__ = [
+    "InferenceSession",
+    "LibraryError",
+    "ModelMetadata",
+    "NodeArg",
+    "SessionOptions",
+    "compile_graph",
+    "get_available_providers",
+]

@@ -1,6 +1,17 @@
-"""`import wasmops.onnx`: ONNX models op by op on the wasm kernels (needs the [onnx] extra)."""
+"""`import wasmops.onnx`: ONNX models op by op on the wasm kernels (needs the [onnx] extra).
 
-from .bindings.onnx_session import InferenceSession, NodeArg
+`InferenceSession`, `SessionOptions`, `get_available_providers` and `NodeArg` follow onnxruntime.
+"""
+
+from .bindings.onnx_session import InferenceSession
+from .bindings.session_options import ModelMetadata, NodeArg, SessionOptions, get_available_providers
 from .registry.table import UnsupportedError
 
-__all__ = ["InferenceSession", "NodeArg", "UnsupportedError"]
+__all__ = [
+    "InferenceSession",
+    "ModelMetadata",
+    "NodeArg",
+    "SessionOptions",
+    "UnsupportedError",
+    "get_available_providers",
+]
