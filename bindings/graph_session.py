@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kernels.graph_runtime import GraphModule
+from ..kernels.limits import run_timeout, time_limit
 from .onnx_session import NodeArg
 
 _ONNX_TYPES = {"float32": "float", "float64": "double", "int64": "int64", "int32": "int32", "bool": "bool"}
@@ -22,10 +23,20 @@ def _node_arg(entry: dict) -> NodeArg:
 
 
 class InferenceSession:
-    """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``."""
+    """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``.
 
-    def __init__(self, path: str | Path, weights: str | Path | None = None):
-        self.module = GraphModule(path, weights)
+    `max_memory`: the most linear memory (bytes) the module may use (default: `wasmops.set_memory_limit`);
+    past it a run raises MemoryError. `time_limits=True` builds it so runs can be given a time limit
+    (default: whether `wasmops.set_timeout` / $WASMOPS_TIME_LIMITS is set); the checks cost kernel speed."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        weights: str | Path | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
+    ):
+        self.module = GraphModule(path, weights, max_memory, time_limits)
         self.manifest = self.module.manifest
 
     def get_inputs(self) -> list[NodeArg]:
@@ -40,8 +51,12 @@ class InferenceSession:
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
-        """The whole graph in one call into wasm. Returns the outputs in `output_names` order."""
-        return self._run(output_names, input_feed, None)
+        """The whole graph in one call into wasm. Returns the outputs in `output_names` order.
+
+        ``run_options={"timeout": seconds}`` (a session created with time_limits): past it the run is
+        interrupted and raises TimeoutError (the session stays usable); default `wasmops.set_timeout`."""
+        with time_limit(run_timeout(run_options)):
+            return self._run(output_names, input_feed, None)
 
     def run_steps(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray]

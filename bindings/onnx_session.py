@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from ..kernels.limits import run_timeout, time_limit
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..registry import dtypes
@@ -57,13 +58,27 @@ def _type_problem(vi: onnx.ValueInfoProto) -> str:
 class InferenceSession:
     """Run an ONNX model on the op library: ``sess.run(None, {"input": x}) -> [outputs]``."""
 
-    def __init__(self, model: str | Path | bytes | onnx.ModelProto, runtime: Runtime | None = None):
+    def __init__(
+        self,
+        model: str | Path | bytes | onnx.ModelProto,
+        runtime: Runtime | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
+    ):
+        """`runtime`: the op library instance to run on (default: the process's). `max_memory` (bytes) or
+        `time_limits=True` give the session its own runtime: its linear memory may not grow past max_memory
+        (MemoryError instead); with time limits its runs take ``run_options={"timeout": s}``."""
         if isinstance(model, str | Path):
             model = onnx.load(str(model))
         elif isinstance(model, bytes):
             model = onnx.load_from_string(model)
         self.model = model
-        self.runtime = runtime or default_runtime()
+        own = max_memory is not None or time_limits is not None
+        if own and runtime is not None:
+            raise ValueError("give either a runtime or max_memory / time_limits (they create the session's runtime)")
+        self.runtime = runtime or (
+            Runtime(max_memory=max_memory, time_limits=time_limits) if own else default_runtime()
+        )
         self._translator = Translator(model)
         self.opset = self._translator.opset
         self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
@@ -183,9 +198,13 @@ class InferenceSession:
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
-        """All nodes in one call into wasm (the plan runner). Returns the outputs in `output_names` order."""
+        """All nodes in one call into wasm (the plan runner). Returns the outputs in `output_names` order.
+
+        ``run_options={"timeout": seconds}``: past it the run is interrupted and raises TimeoutError naming
+        the node (the session stays usable); default `wasmops.set_timeout`."""
+        timeout = run_timeout(run_options)
         program, arrays, names = self._prepare(output_names, input_feed)
-        with self.runtime.lock:
+        with self.runtime.lock, time_limit(timeout):
             results = program.run(arrays)
         return self._outputs_as_declared(results, names)
 

@@ -8,7 +8,19 @@ Submodules: ops (definitions), kernels (builder + runtime), registry (frontend n
 from __future__ import annotations
 
 from .bindings.numpy_api import FUNCTIONS
-from .kernels import KernelError, LibraryError, Runtime, WasmTrap, get_num_threads, set_num_threads
+from .kernels import (
+    KernelError,
+    LibraryError,
+    Runtime,
+    WasmTrap,
+    get_memory_limit,
+    get_num_threads,
+    get_timeout,
+    set_memory_limit,
+    set_num_threads,
+    set_timeout,
+    time_limit,
+)
 
 __version__ = "0.1.0"
 
@@ -18,7 +30,12 @@ __all__ = [
     "LibraryError",
     "Runtime",
     "WasmTrap",
+    "get_memory_limit",
     "get_num_threads",
+    "get_timeout",
+    "set_memory_limit",
     "set_num_threads",
+    "set_timeout",
+    "time_limit",
     *sorted(FUNCTIONS),
 ]  # noqa: PLE0604
