@@ -119,60 +119,109 @@ def _rename_reads(graph: onnx.GraphProto, rename: dict[str, str]) -> None:
         vi.name = rename.get(vi.name, vi.name)
 
 
-def _inline_branch(node: onnx.NodeProto, branch: onnx.GraphProto, round_: int) -> list[onnx.NodeProto]:
-    """The nodes of `branch` in place of the If `node`: its own names prefixed, its outputs renamed to the If's."""
-    prefix = f"{node.name or node.output[0]}__r{round_}__"
-    own = {t.name for t in branch.initializer} | {o for n in branch.node for o in n.output if o}
-    rename = {name: prefix + name for name in own}
-
-    def renamed(n: str) -> str:
-        return rename.get(n, n)
-
+def _copy_body(body: onnx.GraphProto, prefix: str, bound: dict[str, str]) -> tuple[list, dict[str, str]]:
+    """A copy of a subgraph's nodes with its own names prefixed and its inputs read from `bound` names."""
+    own = {t.name for t in body.initializer} | {o for n in body.node for o in n.output if o}
+    rename = {name: prefix + name for name in own} | bound
     nodes = [
-        helper.make_node("Constant", [], [rename[t.name]], name=prefix + t.name, value=t) for t in branch.initializer
+        helper.make_node("Constant", [], [rename[t.name]], name=prefix + t.name, value=t) for t in body.initializer
     ]
-    for inner in branch.node:
+    for inner in body.node:
         copy = onnx.NodeProto()
         copy.CopyFrom(inner)
         copy.name = prefix + (inner.name or inner.output[0])
         del copy.input[:]
-        copy.input.extend(renamed(n) if n else "" for n in inner.input)
+        copy.input.extend(rename.get(n, n) if n else "" for n in inner.input)
         del copy.output[:]
-        copy.output.extend(renamed(n) if n else "" for n in inner.output)
+        copy.output.extend(rename.get(n, n) if n else "" for n in inner.output)
         for attr in copy.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
                 _rename_reads(attr.g, rename)
         nodes.append(copy)
+    return nodes, rename
+
+
+def _inline_branch(node: onnx.NodeProto, branch: onnx.GraphProto, round_: int) -> list[onnx.NodeProto]:
+    """The nodes of `branch` in place of the If `node`: its own names prefixed, its outputs renamed to the If's."""
+    prefix = f"{node.name or node.output[0]}__r{round_}__"
+    nodes, rename = _copy_body(branch, prefix, {})
     for out, vi in zip(node.output, branch.output, strict=True):
         if out:
-            nodes.append(helper.make_node("Identity", [renamed(vi.name)], [out], name=f"{prefix}out_{out}"))
+            nodes.append(helper.make_node("Identity", [rename.get(vi.name, vi.name)], [out], name=f"{prefix}out_{out}"))
     return nodes
 
 
-def _rewrite_round(model: onnx.ModelProto, values: dict, round_: int) -> bool:
-    """Fold nodes whose outputs the translator found constant; inline Ifs whose condition is known."""
+def _unroll_loop(node: onnx.NodeProto, trips: int, round_: int, opset: int) -> list[onnx.NodeProto]:
+    """A Loop that ran `trips` iterations (the translator evaluated its trip count and conditions for these
+    shapes) as that many copies of its body; scan outputs are the per-iteration values stacked on axis 0."""
+    body = next(a.g for a in node.attribute if a.name == "body")
+    prefix = f"{node.name or node.output[0]}__r{round_}__"
+    names = [vi.name for vi in body.input]
+    n_carried = len(node.input) - 2
+    carried = list(node.input[2:])
+    cond = node.input[1] if len(node.input) > 1 and node.input[1] else ""
+    nodes: list[onnx.NodeProto] = []
+    scans: list[list[str]] = [[] for _ in range(len(body.output) - 1 - n_carried)]
+    for k in range(trips):
+        step = f"{prefix}it{k}__"
+        nodes.append(helper.make_node("Constant", [], [step + "iter"], value=numpy_helper.from_array(np.int64(k))))
+        if not cond:
+            nodes.append(helper.make_node("Constant", [], [step + "cond"], value=numpy_helper.from_array(np.bool_(1))))
+        bound = {names[0]: step + "iter", names[1]: cond or step + "cond"}
+        bound.update(zip(names[2:], carried, strict=True))
+        copied, rename = _copy_body(body, step, bound)
+        nodes += copied
+        outs = [rename.get(vi.name, vi.name) for vi in body.output]
+        cond, carried = outs[0], outs[1 : 1 + n_carried]
+        for acc, name in zip(scans, outs[1 + n_carried :], strict=True):
+            acc.append(name)
+    axes = f"{prefix}axes0"
+    if any(scans):
+        nodes.append(helper.make_node("Constant", [], [axes], value=numpy_helper.from_array(np.array([0], np.int64))))
+    finals = carried + [f"{prefix}scan{j}" for j in range(len(scans))]
+    for j, acc in enumerate(scans):
+        parts = [f"{prefix}scan{j}_{k}" for k in range(len(acc))]
+        if opset >= 13:
+            nodes += [helper.make_node("Unsqueeze", [a, axes], [p]) for a, p in zip(acc, parts, strict=True)]
+        else:  # axes was an attribute before opset 13
+            nodes += [helper.make_node("Unsqueeze", [a], [p], axes=[0]) for a, p in zip(acc, parts, strict=True)]
+        nodes.append(helper.make_node("Concat", parts, [finals[len(carried) + j]], axis=0))
+    for out, name in zip(node.output, finals, strict=True):
+        if out:
+            nodes.append(helper.make_node("Identity", [name], [out], name=f"{prefix}out_{out}"))
+    return nodes
+
+
+def _rewrite_round(model: onnx.ModelProto, values: dict, trips: dict[str, int], round_: int) -> bool:
+    """Fold nodes whose outputs the translator found constant; inline Ifs whose condition is known; unroll
+    Loops whose iterations it counted."""
     graph = model.graph
     types = _elem_types(model)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     keep_names = {o.name for o in graph.output}
     have = {t.name for t in graph.initializer}
     nodes, changed = [], False
-    for node in graph.node:
+    for i, node in enumerate(graph.node):
         outs = [o for o in node.output if o]
+        label = f"node {node.name or i!r} ({node.op_type})"
         cond = values.get(node.input[0]) if node.op_type == "If" else None
         if cond is not None and is_const(cond) and np.asarray(cond).size:
             flag = bool(np.asarray(cond).reshape(-1)[0])
             branch = next(a.g for a in node.attribute if a.name == ("then_branch" if flag else "else_branch"))
             nodes += _inline_branch(node, branch, round_)
             changed = True
-        elif (
-            outs
-            and node.op_type not in ("Constant",)
-            and all(o in values and is_const(values[o]) for o in outs)
-            and not keep_names.intersection(outs)
-        ):
+        elif node.op_type == "Loop" and label in trips and not all(o in values and is_const(values[o]) for o in outs):
+            if any(n in values and not is_const(values[n]) for n in node.input[:2] if n):
+                raise GraphCompileError(f"{label}: its trip count or condition is only known at run time")
+            nodes += _unroll_loop(node, trips[label], round_, opset)
+            changed = True
+        elif outs and node.op_type != "Constant" and all(o in values and is_const(values[o]) for o in outs):
             for o in outs:
-                if o not in have:
-                    graph.initializer.append(_as_initializer(o, values[o], types.get(o)))
+                tensor = _as_initializer(o, values[o], types.get(o))
+                if o in keep_names:  # a graph output known for these shapes: a Constant node produces it
+                    nodes.append(helper.make_node("Constant", [], [o], name=f"{o}__folded", value=tensor))
+                elif o not in have:
+                    graph.initializer.append(tensor)
                     have.add(o)
             changed = True
         else:
@@ -199,20 +248,27 @@ def _prune(model: onnx.ModelProto) -> None:
     graph.input.extend(inputs)
 
 
-def _check_runtime_ifs(model: onnx.ModelProto) -> None:
-    """An If still in the graph branches on run-time data: refuse it, naming the inputs it depends on."""
+def _check_control_flow(model: onnx.ModelProto) -> None:
+    """Control flow still in the graph depends on run-time data: refuse it, naming the inputs it depends on."""
     inputs = {vi.name for vi in model.graph.input} - {t.name for t in model.graph.initializer}
     deps = input_dependencies(model.graph, inputs)
     problems = []
     for i, node in enumerate(model.graph.node):
-        if node.op_type == "If":
-            sources = sorted(deps.get(node.input[0], set()))
-            hint = (
-                f"; it depends on input(s) {sources}: give their values with input_values={{{sources[0]!r}: ...}}"
-                if sources
-                else ""
-            )
-            problems.append(f"node {node.name or i!r} (If): its condition is only known at run time{hint}")
+        if node.op_type not in ("If", "Loop", "Scan"):
+            continue
+        what = {"If": "its condition is", "Loop": "its trip count or condition is"}.get(node.op_type)
+        controls = node.input[:1] if node.op_type == "If" else node.input[:2] if node.op_type == "Loop" else []
+        sources = sorted(set().union(*(deps.get(n, set()) for n in controls if n)))
+        if sources:
+            hint = f"; it depends on input(s) {sources}: give their values with input_values={{{sources[0]!r}: ...}}"
+        elif what:
+            hint = " (computed from tensor data)"
+        else:
+            hint = ""
+        if what:
+            problems.append(f"node {node.name or i!r} ({node.op_type}): {what} only known at run time{hint}")
+        else:
+            problems.append(f"node {node.name or i!r} (Scan): not supported in whole graphs (op by op runs it)")
     if problems:
         raise GraphCompileError("; ".join(problems))
 
@@ -229,11 +285,11 @@ def specialise(
     for round_ in range(_MAX_ROUNDS):
         translator = Translator(model)
         shapes = {vi.name: tuple(d.dim_value for d in vi.type.tensor_type.shape.dim) for vi in translator.inputs}
-        _, _, values, _ = translator.translate(shapes, {}, tolerant=True)
-        if not _rewrite_round(model, values, round_):
+        g, _, values, _ = translator.translate(shapes, {}, tolerant=True)
+        if not _rewrite_round(model, values, g.trips, round_):
             break
     _prune(model)
-    _check_runtime_ifs(model)
+    _check_control_flow(model)
     return model
 
 

@@ -21,6 +21,7 @@ from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
+from .onnx_rewrite import optimize
 from .onnx_translate import NeedsFeedValues, Translator, np_dtype
 
 _MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
@@ -79,7 +80,7 @@ class InferenceSession:
         self.runtime = runtime or (
             Runtime(max_memory=max_memory, time_limits=time_limits) if own else default_runtime()
         )
-        self._translator = Translator(model)
+        self._translator = Translator(optimize(model))  # BN folded into convs, hard-swish fused, ... (onnx_rewrite)
         self.opset = self._translator.opset
         self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
         self._check_supported()

@@ -88,8 +88,9 @@ class Translator:
         """Steps for these input shapes, with the inputs in `known` taken as constants.
 
         Returns the builder, the fed inputs, the top graph's values by name and, when `tolerant`, the problems
-        of nodes that could not be translated (their outputs are left out instead of raising)."""
-        g = GraphBuilder()
+        of nodes that could not be translated (their outputs are left out instead of raising); a tolerant walk
+        only traces values (weights are not packed)."""
+        g = GraphBuilder(pack=not tolerant)
         g.subgraph = lambda graph, bound: self.translate_graph(g, graph, ChainMap(bound, g.scope))
         values: dict[str, object] = dict(self.constants)
         feeds, by_buffer = {}, {}

@@ -442,6 +442,7 @@ def sources() -> list[Path]:
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
+    names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
 
@@ -481,8 +482,10 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
+        from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
+
         convs: dict = {}
-        mod = lower(canonicalize(model), convs, tick)
+        mod = lower(canonicalize(expand_recurrent(model)), convs, tick)
         plan = read_plan(mod, input_names, output_names)
         used = sorted({name for name, _ in plan.steps})
         funcs, fallbacks = {}, []

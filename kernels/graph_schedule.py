@@ -342,7 +342,7 @@ def _generic_block(sch: tvm.s_tir.Schedule, name: str) -> None:
                 sch.parallel(sch.fuse(*spatial[:-1]))
             return
         rows = _extent(sch, spatial[-2]) if len(spatial) > 1 else None
-        if ext % TILE_COLS == 0 and rows and rows % TILE_ROWS == 0 and len(reduce) == 1:
+        if ext % TILE_COLS == 0 and rows and (rows % TILE_ROWS == 0 or rows < TILE_ROWS) and len(reduce) == 1:
             _tile_reduction(sch, blk, spatial, reduce[0], work, panels_outer=name.startswith(PACKED_MATMUL))
             return
         outer, inner = sch.split(spatial[-1], [None, LANES])
@@ -362,7 +362,7 @@ def _tile_reduction(sch: tvm.s_tir.Schedule, blk, spatial: list, k, work: int, p
     microkernel shape (ops/_tiled.py) for the dense / matmul layers of transformers in whole graphs.
     `panels_outer` (packed weights): column panels outside the row tiles, so a panel stays in cache while
     every row tile reads it."""
-    io, ii = sch.split(spatial[-2], [None, TILE_ROWS])
+    io, ii = sch.split(spatial[-2], [None, min(TILE_ROWS, _extent(sch, spatial[-2]))])  # 1 row: a GEMV
     jo, ji = sch.split(spatial[-1], [None, TILE_COLS])
     jv, jl = sch.split(ji, [None, LANES])
     tiles = [jo, io] if panels_outer else [io, jo]

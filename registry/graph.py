@@ -45,8 +45,11 @@ def _fold(op, args: tuple, attrs: dict) -> np.ndarray:
 class GraphBuilder:
     """Collects steps for one set of input shapes; `label` names the node being translated (for errors)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pack: bool = True) -> None:
         self.steps: list[Step] = []
+        #: pack constant weights into the kernels' layouts (off when only shapes and folded values are wanted)
+        self.pack = pack
+        self.trips: dict[str, int] = {}  # iterations each Loop ran, by node label
         self.label = ""
         self.num_outputs = 1  # of the node being translated (ONNX Split needs it)
         #: translate a subgraph (If / Loop / Scan bodies) inline: (graph, {name: value}) -> output values;
@@ -59,7 +62,7 @@ class GraphBuilder:
         op = all_ops()[name]
         if not _has_ref(args):
             return _fold(op, args, attrs)
-        token = PACK_CONSTANTS.set(True)  # weights are constants of the graph: pack them once, here
+        token = PACK_CONSTANTS.set(self.pack)  # weights are constants of the graph: pack them once, here
         try:
             plan = op.plan(*(narrow_constant(a) for a in args), **attrs)
         finally:

@@ -79,6 +79,7 @@ def loop(g: GraphBuilder, a: dict, trip=None, cond=None, *initial):
         for acc, v in zip(scans, step_scans, strict=True):
             acc.append(v)
         i += 1
+    g.trips[g.label] = i  # a whole-graph compile unrolls the Loop node that many times (bindings/graph_static.py)
     n_scans = len(body.output) - 1 - n_carried
     if n_scans and not scans:
         raise AttributeError_(f"{g.label}: Loop ran zero iterations; its scan outputs have no known shape")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.recurrent_spec import RECURRENT_ACTIVATIONS as _ACTIVATIONS
 from .graph import GraphBuilder, Value, is_const
 from .onnx_ops import AttributeError_, F, onnx_op
 
@@ -24,21 +25,6 @@ _COMMON = (
     "hidden_size",
     "layout",
 )
-
-#: activation -> (uses alpha, uses beta, default alpha, default beta); None: no default, must be given
-_ACTIVATIONS = {
-    "relu": (False, False, None, None),
-    "tanh": (False, False, None, None),
-    "sigmoid": (False, False, None, None),
-    "softsign": (False, False, None, None),
-    "softplus": (False, False, None, None),
-    "leakyrelu": (True, False, 0.01, None),
-    "thresholdedrelu": (True, False, 1.0, None),
-    "elu": (True, False, 1.0, None),
-    "hardsigmoid": (True, True, 0.2, 0.5),
-    "affine": (True, True, None, None),
-    "scaledtanh": (True, True, None, None),
-}
 
 
 def _str(value) -> str:

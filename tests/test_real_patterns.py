@@ -233,3 +233,39 @@ def test_bool_data_in_gathers(op, tmp_path):
     inits = {"zero": np.zeros((), np.float32), "idx": indices}
     model = _model(nodes, [("x", TensorProto.FLOAT, [2, 3])], inits)
     _both_paths(model, {"x": np.array([[1, -1, 2], [-3, 4, 0]], np.float32)}, tmp_path)
+
+
+def test_loop_over_a_computed_trip_count(tmp_path):
+    """A Loop whose trip count is a dim (Shape -> Gather): carried state and scan outputs, unrolled in both
+    paths (whole graphs: copies of the body, the scan outputs stacked)."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Gather", ["x", "i"], ["row"], axis=0),
+            helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
+            helper.make_node("Identity", ["c_in"], ["c_out"]),
+            helper.make_node("Tanh", ["acc_out"], ["scan"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", I64, []),
+            helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("scan", TensorProto.FLOAT, None),
+        ],
+    )
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        _c("i0", 0),
+        helper.make_node("Gather", ["s", "i0"], ["rows"]),
+        helper.make_node("Loop", ["rows", "", "acc0"], ["acc", "scans"], body=body),
+        helper.make_node("ReduceSum", ["scans"], ["total"], keepdims=0),
+        helper.make_node("Add", ["acc", "total"], ["y"]),
+    ]
+    inits = {"acc0": np.zeros(5, np.float32)}
+    model = _model(nodes, [("x", TensorProto.FLOAT, ["n", 5])], inits)
+    x = np.random.default_rng(5).standard_normal((4, 5)).astype(np.float32)
+    _both_paths(model, {"x": x}, tmp_path)

@@ -20,7 +20,7 @@ def fetched(request):
     return model, cache
 
 
-@pytest.mark.parametrize("path", ["op by op", "whole graph"])
+@pytest.mark.parametrize("path", ["op by op", "whole graph"], ids=["op_by_op", "whole_graph"])
 def test_real_model_matches_onnxruntime(fetched, path):
     model, cache = fetched
     if path == "whole graph":

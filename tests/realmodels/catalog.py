@@ -85,17 +85,19 @@ def _embedding_direction(outputs: list[np.ndarray], _: Path) -> np.ndarray:
 
 
 def _silero_v5_calls(_: Path) -> list[Feeds]:
-    audio = inputs.speech(1.0, seed=1)
+    audio = inputs.speech(2.0, seed=1)
     first = {"state": np.zeros((2, 1, 128), np.float32), "sr": np.array(16000, np.int64)}
-    chunks = [audio[i : i + 512][None] for i in range(0, 512 * 12, 512)]
+    # silero's own wrapper feeds 64 samples of context before each 512-sample chunk
+    chunks = [audio[i : i + 576][None] for i in range(0, audio.size - 575, 512)]
     return [{"input": c, **(first if k == 0 else {"sr": first["sr"]})} for k, c in enumerate(chunks)]
 
 
 def _silero_v6_calls(_: Path) -> list[Feeds]:
-    audio = inputs.speech(1.0, seed=2)
-    rows = np.stack([audio[i : i + 576] for i in range(0, 512 * 8, 512)])  # 64 samples of context + 512
+    audio = inputs.speech(2.0, seed=2)
+    rows = np.stack([audio[i : i + 576] for i in range(0, audio.size - 575, 512)])  # 64 of context + 512
     zeros = np.zeros((1, 1, 128), np.float32)
-    return [{"input": rows[k : k + 4], **({"h": zeros, "c": zeros} if k == 0 else {})} for k in (0, 4)]
+    steps = range(0, len(rows) - 3, 4)  # four rows a call, the state carried
+    return [{"input": rows[k : k + 4], **({"h": zeros, "c": zeros} if k == 0 else {})} for k in steps]
 
 
 def _tokens(cache: Path) -> list[Feeds]:

@@ -53,15 +53,31 @@ def photo(height: int, width: int, seed: int) -> np.ndarray:
     return img[None].astype(np.float32)
 
 
+def _resonator(signal: np.ndarray, freq: float, bandwidth: float, rate: int) -> np.ndarray:
+    """A two-pole formant filter (the vocal tract's resonance at `freq`)."""
+    r = np.exp(-np.pi * bandwidth / rate)
+    a1, a2 = 2 * r * np.cos(2 * np.pi * freq / rate), -r * r
+    out = np.zeros_like(signal)
+    y1 = y2 = 0.0
+    for i, v in enumerate(signal):
+        y = v + a1 * y1 + a2 * y2
+        out[i], y2, y1 = y, y1, y
+    return out
+
+
 def speech(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
-    """Silence, then voiced bursts (harmonics of a gliding pitch with an envelope), then noise: float32."""
+    """Silence, then vowel-like syllables (a glottal pulse train at a gliding pitch through three formant
+    resonators, about four syllables a second), then silence again: float32 in [-1, 1]."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
-    pitch = 140 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(pitch) / rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 8))
-    envelope = np.clip(np.sin(2 * np.pi * 1.5 * t), 0, None) * (t > seconds * 0.25)
-    audio = 0.3 * voiced * envelope + 0.003 * rng.standard_normal(t.size)
+    pitch = 120 + 30 * np.sin(2 * np.pi * 0.8 * t)
+    phase = np.cumsum(pitch) / rate
+    pulses = np.diff(np.floor(phase), prepend=0.0)  # one impulse per glottal period
+    voice = sum(_resonator(pulses, f, bw, rate) for f, bw in ((700, 90), (1220, 110), (2600, 160)))
+    syllables = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5
+    active = (t > seconds * 0.3) & (t < seconds * 0.85)
+    audio = voice * syllables * active
+    audio = 0.5 * audio / np.abs(audio).max() + 0.002 * rng.standard_normal(t.size)
     return audio.astype(np.float32)
 
 
