@@ -5,8 +5,8 @@ MindSpore reads a pyfunc's source with `inspect` and takes its input count from 
 a bound method of its own Runner, so MindSpore's function-id registry tells the ops apart. That
 registry never forgets a function, so a Runner holds its op weakly: the op (and the wasm memory of its
 programs) goes when the Custom op that owns it goes. But PyNative runs ops asynchronously: in
-`to_wasm(net)(x)` the wrapper is gone before MindSpore calls the Runner, so the most recently built or
-run ops are also held strongly (a bounded set: older ones are left to their owners).
+`to_wasm(net)(x)` the wrapper is gone before MindSpore calls the Runner, so an op is also held strongly
+from when it is built until it first runs (a bounded set: older ones are left to their owners).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 MAX_INPUTS = 8
-_RECENT_KEPT = 64  # ops held alive after their wrapper went, for the queued PyNative calls that still run them
+_RECENT_KEPT = 64  # ops built but not yet run, held for the queued PyNative calls that will run them
 _recent: collections.OrderedDict[int, object] = collections.OrderedDict()
 _recent_lock = threading.Lock()
 
@@ -45,9 +45,12 @@ class Runner:
         values = [self.baked[i] if i in self.baked else next(it) for i in range(self.total)]
         op = self.op()
         if op is None:
-            raise RuntimeError(f"this wasm Custom op was released ({_RECENT_KEPT} newer ops were built or run since)")
-        _keep(op)
-        return op.run(values)
+            raise RuntimeError(f"this wasm Custom op was released ({_RECENT_KEPT} newer ops were built since)")
+        try:
+            return op.run(values)
+        finally:
+            with _recent_lock:
+                _recent.pop(id(op), None)  # it ran: its owner decides its life from now on
 
     def call1(self, a):
         return self.run(a)
