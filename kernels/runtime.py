@@ -8,6 +8,7 @@ naming the kernel, and the instance stays usable. Knows nothing about frameworks
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import importlib.metadata
@@ -25,6 +26,7 @@ from wasmtime import _ffi as ffi
 
 from ..ops.spec import BLOCK, PREV, Call
 from . import manifest as mf
+from .bound import _THREE, _TWO, Bound, _call_unchecked, _same_bytes
 from .instances import (  # noqa: F401 - re-exported: the runtime's public face
     MAX_THREADS,
     WORKER_TRAPPED,
@@ -33,6 +35,7 @@ from .instances import (  # noqa: F401 - re-exported: the runtime's public face
     get_num_threads,
     set_num_threads,
 )
+from .limits import get_timeout, time_limits_default
 from .manifest import LibraryError, Manifest
 from .module_cache import LIB_DIR, _cache_dir, _prune_cache, default_library  # noqa: F401 - re-exported
 
@@ -56,13 +59,6 @@ def _metadata_struct(ndims: tuple[int, ...], float_scalars: tuple[bool, ...]) ->
     return struct.Struct(fmt + "".join(f"IiiiBBHII4xQ{nd}q" for nd in ndims))
 
 
-# the raw ctypes entry points under wasmtime-py's Python wrappers: one Python frame less per call
-# wasmtime_func_call_unchecked without ctypes argtypes: the hot paths pass ready-made ctypes objects, which
-# skips per-argument conversion (~0.6 us a call instead of ~1.5); it returns the error's address or None
-_call_unchecked = ctypes.CFUNCTYPE(ctypes.c_void_p)(
-    ctypes.cast(_bindings._wasmtime_func_call_unchecked, ctypes.c_void_p).value
-)
-_THREE, _TWO = ctypes.c_size_t(3), ctypes.c_size_t(2)
 _memory_size = _bindings._wasmtime_sharedmemory_data_size
 _TYPE_INT, _TYPE_FLOAT, _TYPE_DLTENSOR = 1, 3, 7
 _DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
@@ -81,12 +77,22 @@ class WasmTrap(KernelError):
 class Runtime:
     """One instance of the op library: its memory, its kernels, its call path. Not thread-safe."""
 
-    def __init__(self, path: str | Path | None = None, relaxed: bool | None = None):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        relaxed: bool | None = None,
+        max_memory: int | None = None,
+        time_limits: bool | None = None,
+    ):
+        """`max_memory`: the most linear memory (bytes) it may use (default `set_memory_limit`); `time_limits`:
+        build it with epoch interruption so calls can be given a time limit (default: whether one is set)."""
         path = Path(path) if path else default_library(relaxed)
         data, self.manifest = mf.read(path)
         self.path = path
         key = f"{self.manifest.content_hash[:32]}-{self.manifest.isa}-wasmtime{_WASMTIME_VERSION}"
-        self.instances = inst = Instances(data, self.manifest.isa, key, path.name)
+        if time_limits is None:
+            time_limits = time_limits_default()
+        self.instances = inst = Instances(data, self.manifest.isa, key, path.name, max_memory, time_limits)
         self.store, ex = inst.store, inst.exports
         weakref.finalize(self, inst.stop)  # the workers hold the pool, not this object
         self._exports = ex
@@ -285,12 +291,35 @@ class Runtime:
             self.instances.sync_threads()
         raw = self._raw
         raw[0].i32, raw[1].i32, raw[2].i32 = index, args, n
-        error = _call_unchecked(self._ctx_arg, self._func_ref, raw, _THREE, self._trap_ref)
-        if error or self._trap or raw[0].i32:
-            self._failed(kernel, error)
+        timeout = get_timeout()
+        if timeout is None:
+            error = _call_unchecked(self._ctx_arg, self._func_ref, raw, _THREE, self._trap_ref)
+            if error or self._trap or raw[0].i32:
+                self._failed(kernel, error)
+            return
+        with self.time_limit(kernel, timeout):
+            error = _call_unchecked(self._ctx_arg, self._func_ref, raw, _THREE, self._trap_ref)
+            if error or self._trap or raw[0].i32:
+                self._failed(kernel, error)
+
+    @contextlib.contextmanager
+    def time_limit(self, what: str, seconds: float):
+        """Run the block's call into wasm with a deadline: past it the call is interrupted (epoch
+        interruption, kernels/limits.py), the pool recovered, and TimeoutError names `what`."""
+        token = self.instances.start_timed(seconds, what)
+        try:
+            yield
+        except KernelError as exc:
+            if self.instances.end_timed(token):
+                timeout = TimeoutError(f"{what}: interrupted after its time limit of {seconds:g} s")
+                timeout.step = exc.step
+                raise timeout from None
+            raise
+        self.instances.end_timed(token)  # finished (maybe just past the limit): the result is whole
 
     def _failed(self, kernel: str, error) -> None:
         """Raise for the call that just returned: a trap (or wasmtime error), else the kernel's status."""
+        self.instances.clear_deadline()  # an interrupted call's deadline has passed: the calls below run
         if error or self._trap:
             self._raise_trap(kernel, error)
         self._raise_status(kernel, self._raw[0].i32)
@@ -305,10 +334,19 @@ class Runtime:
         `step` attribute is the index of the step that failed."""
         if self.instances.threads != get_num_threads():
             self.instances.sync_threads()
+        timeout = get_timeout()
+        if timeout is None:
+            self._run_plan(table, num_steps)
+        else:
+            with self.time_limit("plan", timeout):
+                self._run_plan(table, num_steps)
+
+    def _run_plan(self, table: int, num_steps: int) -> None:
         raw = self._raw
         raw[0].i32, raw[1].i32 = table, num_steps
         error = _call_unchecked(self._ctx_arg, byref(self._plan_func), raw, _TWO, self._trap_ref)
         if error or self._trap or raw[0].i32 != 0:
+            self.instances.clear_deadline()  # an interrupted call's deadline has passed: the calls below run
             step = self._exports["wasmops_failed_step"](self.store)
             try:
                 if error or self._trap:
@@ -335,69 +373,26 @@ class Runtime:
         return c_string(self.memory(), self._exports["wasmops_last_error"](self.store))
 
 
-def _same_bytes(arg: np.ndarray, x: np.ndarray) -> bool:
-    """`x` is `arg` or a contiguous reshape of it (same buffer, same bytes): copying arg is copying x."""
-    if arg is x:
-        return True
-    return (
-        x.dtype == arg.dtype
-        and x.nbytes == arg.nbytes
-        and x.flags.c_contiguous
-        and arg.flags.c_contiguous
-        and x.__array_interface__["data"][0] == arg.__array_interface__["data"][0]
-    )
-
-
-class Bound:
-    """A call signature bound to arena addresses (Runtime.bind): the per-call path is one slice assignment per input,
-    the argument records rewritten only if another call used the block since, one unchecked call into
-    wasm, and a copy of the output. Stale (returns None) once the arena has moved; the caller rebinds."""
-
-    __slots__ = ("copies", "ctx", "epoch", "func", "instances", "lock", "out", "rt", "steps", "trap")
-
-    def __init__(self, rt: Runtime, copies: tuple, steps: list, out: np.ndarray):
-        self.rt, self.copies, self.out, self.epoch = rt, copies, out, rt._arena_epoch
-        self.instances, self.lock = rt.instances, rt.lock
-        self.ctx, self.func, self.trap = rt._ctx_arg, rt._func_ref, rt._trap_ref  # a trap bumps the epoch
-        self.steps = []
-        for kernel, prepared in steps:  # each step its own argument array: only the result slot changes
-            raw = (ffi.wasmtime_val_raw * 3)()
-            raw[0].i32, raw[1].i32, raw[2].i32 = prepared[0], rt._meta, prepared[2]
-            self.steps.append((kernel, prepared, prepared[0], raw))
-
-    def __call__(self, args: tuple) -> np.ndarray | None:
-        """The output, or None when this binding is stale or the pool must change size (the caller then
-        takes the full path, which adapts both)."""
-        rt = self.rt
-        if rt._arena_epoch != self.epoch or self.instances.threads != get_num_threads():
-            return None
-        for view, j in self.copies:
-            view[...] = args[j]
-        for kernel, prepared, index, raw in self.steps:
-            if prepared is not rt._last_prepared:
-                blob = prepared[1]
-                rt._view[rt._meta : rt._meta + len(blob)] = blob
-                rt._last_prepared = prepared
-            raw[0].i32 = index
-            error = _call_unchecked(self.ctx, self.func, raw, _THREE, self.trap)
-            if error or rt._trap or raw[0].i32:
-                rt._raw[0].i32 = raw[0].i32  # where _failed reads the status
-                rt._failed(kernel, error)
-        return self.out.copy()
-
-
 _DEFAULT: Runtime | None = None
+_TIMED: Runtime | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_runtime() -> Runtime:
-    """The process-wide runtime, loaded on first use."""
-    global _DEFAULT
+def default_runtime(timed: bool = False) -> Runtime:
+    """The process-wide runtime, loaded on first use. `timed`: one that takes time limits (the same one if
+    it was built with them, else a second one, loaded the first time a call has a time limit)."""
+    global _DEFAULT, _TIMED
     if _DEFAULT is None:
         with _DEFAULT_LOCK:
             if _DEFAULT is None:
                 _DEFAULT = Runtime()
-    return _DEFAULT
+    if not timed or _DEFAULT.instances.time_limits:
+        return _DEFAULT
+    if _TIMED is None:
+        with _DEFAULT_LOCK:
+            if _TIMED is None:
+                _TIMED = Runtime(time_limits=True)
+    return _TIMED
 
 
 __all__ = [

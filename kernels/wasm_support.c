@@ -33,11 +33,11 @@ static void* free_lists[MAX_CLASS + 1];
 static uint32_t bytes_in_use;
 static int32_t heap_lock; /* workers may allocate TVM workspace inside a parallel loop */
 
-static void lock(int32_t* l) {
+static inline __attribute__((always_inline)) void lock(int32_t* l) {
   while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
   }
 }
-static void unlock(int32_t* l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
+static inline __attribute__((always_inline)) void unlock(int32_t* l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 
 static int size_class(uint32_t n) {
   int c = MIN_CLASS;
@@ -45,9 +45,9 @@ static int size_class(uint32_t n) {
   return c;
 }
 
-static void* alloc_locked(uint32_t nbytes) {
-  int c = size_class(nbytes ? nbytes : 1);
-  if ((1u << c) < nbytes) return 0;
+/* The caller holds heap_lock and computed the class: this body has no loop and calls nothing, so an epoch
+ * interruption (a call's deadline, see kernels/limits.py) cannot stop it halfway with the lock held. */
+static inline __attribute__((always_inline)) void* alloc_locked(int c) {
   uint32_t* block;
   if (free_lists[c]) {
     block = (uint32_t*)free_lists[c];
@@ -57,7 +57,9 @@ static void* alloc_locked(uint32_t nbytes) {
     uint64_t end = (uint64_t)heap_top + HEADER + (1ull << c);
     uint64_t have = (uint64_t)__builtin_wasm_memory_size(0) * PAGE;
     if (end > 0xFFFFFFFFull) return 0;
-    if (end > have && __builtin_wasm_memory_grow(0, (uint32_t)((end - have + PAGE - 1) / PAGE)) < 0) return 0;
+    /* memory.grow returns -1 as an unsigned size: past the memory's maximum (a limit) it fails */
+    if (end > have && __builtin_wasm_memory_grow(0, (uint32_t)((end - have + PAGE - 1) / PAGE)) == (__SIZE_TYPE__)-1)
+      return 0;
     block = (uint32_t*)heap_top;
     heap_top = (uintptr_t)end;
   }
@@ -67,8 +69,10 @@ static void* alloc_locked(uint32_t nbytes) {
 }
 
 void* EXPORT(wasmops_alloc)(uint32_t nbytes) {
+  int c = size_class(nbytes ? nbytes : 1);
+  if ((1u << c) < nbytes) return 0;
   lock(&heap_lock);
-  void* ptr = alloc_locked(nbytes);
+  void* ptr = alloc_locked(c);
   unlock(&heap_lock);
   return ptr;
 }
@@ -244,6 +248,7 @@ void* __TVMBackendParallelBarrier = (void*)&TVMBackendParallelBarrier;
  * memory), so a job launched while the host was handling the trap is not missed. */
 #define MAX_WORKERS 64
 static int32_t last_seen[MAX_WORKERS];
+static int32_t in_task[MAX_WORKERS]; /* the worker is inside run_tasks of the current job */
 
 void EXPORT(wasmops_worker)(int32_t id, int32_t resume) {
   if (id <= 0 || id >= MAX_WORKERS) return;
@@ -257,8 +262,10 @@ void EXPORT(wasmops_worker)(int32_t id, int32_t resume) {
       __atomic_sub_fetch(&workers_ready, 1, __ATOMIC_ACQ_REL);
       return;
     }
+    __atomic_store_n(&in_task[id], 1, __ATOMIC_RELEASE);
     int rc = run_tasks();
     if (rc) __atomic_store_n(&job_status, rc, __ATOMIC_RELEASE);
+    __atomic_store_n(&in_task[id], 0, __ATOMIC_RELEASE); /* no loop or call from here to the decrement */
     if (__atomic_sub_fetch(&pending, 1, __ATOMIC_ACQ_REL) == 0) __builtin_wasm_memory_atomic_notify(&pending, 1);
   }
 }
@@ -277,20 +284,29 @@ void EXPORT(wasmops_restart_workers)(void) { __atomic_store_n(&shutdown_flag, 0,
 
 int32_t EXPORT(wasmops_workers_ready)(void) { return __atomic_load_n(&workers_ready, __ATOMIC_ACQUIRE); }
 
-/* A worker's task trapped: the host calls this on that worker's instance so the launch does not wait for it
- * forever; the launching kernel returns WORKER_TRAPPED (-3). Then the host puts the worker back to work. */
-void EXPORT(wasmops_worker_failed)(void) {
+/* Worker `id` trapped (a fault in its task, or its call's deadline passed while it waited): the host calls
+ * this on that worker's instance, then puts the worker back to work. Only a trap inside a task fails the
+ * launch (its kernel returns WORKER_TRAPPED, -3) and counts the task as done, so the launch does not wait
+ * for it forever; a trap while idle changes nothing. */
+void EXPORT(wasmops_worker_failed)(int32_t id) {
+  __atomic_sub_fetch(&workers_ready, 1, __ATOMIC_ACQ_REL);
+  if (id <= 0 || id >= MAX_WORKERS || !__atomic_load_n(&in_task[id], __ATOMIC_ACQUIRE)) return;
+  __atomic_store_n(&in_task[id], 0, __ATOMIC_RELEASE);
   TVMFFIErrorSetRaisedFromCStr("WasmTrap", "a worker thread trapped in its share of a parallel loop");
   __atomic_store_n(&job_status, -3, __ATOMIC_RELEASE);
-  __atomic_sub_fetch(&workers_ready, 1, __ATOMIC_ACQ_REL);
   if (__atomic_sub_fetch(&pending, 1, __ATOMIC_ACQ_REL) == 0) __builtin_wasm_memory_atomic_notify(&pending, 1);
 }
 
-/* The main instance trapped (maybe inside a launch): let the workers finish the abandoned tasks, then
- * accept launches again. Uses no shadow stack: the trapped frames it sits on may still be read. */
+/* The main instance trapped (maybe inside a launch, maybe interrupted by a deadline): hand out no more
+ * tasks of the abandoned launch, let the workers finish (or be interrupted in) the ones they hold, then
+ * accept launches again. No thread is in the allocator by then, so a lock an interrupted call held is
+ * released. Uses no shadow stack: the trapped frames it sits on may still be read. */
 void EXPORT(wasmops_recover)(void) {
-  if (!__atomic_load_n(&busy, __ATOMIC_ACQUIRE)) return;
-  int32_t left;
-  while ((left = __atomic_load_n(&pending, __ATOMIC_ACQUIRE)) != 0) wait_while_equal(&pending, left);
-  __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+  if (__atomic_load_n(&busy, __ATOMIC_ACQUIRE)) {
+    __atomic_store_n(&next_task, job_tasks, __ATOMIC_RELEASE);
+    int32_t left;
+    while ((left = __atomic_load_n(&pending, __ATOMIC_ACQUIRE)) != 0) wait_while_equal(&pending, left);
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+  }
+  unlock(&heap_lock);
 }

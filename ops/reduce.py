@@ -55,6 +55,8 @@ def view_shape(groups: list[tuple[int, bool]]) -> tuple[str, tuple[int, ...]] | 
 class Reduce(Op):
     """One reduction (sum / mean / max / min / prod) in its rows and cols kernels."""
 
+    uses = ("broadcast_to",)  # an empty reduction: its identity, broadcast
+
     def __init__(self, name: str, dtypes: tuple[str, ...], doc: str):
         self.name = name
         self.dtypes = dtypes
@@ -153,6 +155,13 @@ class Reduce(Op):
             result = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
         else:
             result = tuple(n for d, n in enumerate(x.shape) if d not in axes)
+        if count == 0 and math.prod(result):
+            # an empty reduction is its identity everywhere (nan for a mean): a broadcast of that value, not
+            # the row kernel, whose vector loop gave 0 for an empty product
+            from . import all_ops
+
+            identity = {"sum": 0, "prod": 1, "mean": np.nan}[self.name]
+            return all_ops()["broadcast_to"].plan(np.full((), identity, x.dtype), result)
         found = view_shape(reduce_groups(x.shape, axes))
         if found is None:
             raise self.fail(

@@ -51,7 +51,7 @@ class Cumulative(Op):
         fn = np.cumsum if self.name == "cumsum" else np.cumprod
         x = np.flip(a, axis) if reverse else a
         y = fn(x, axis=axis, dtype=a.dtype)
-        if exclusive:
+        if exclusive and x.shape[axis]:  # an empty axis has no first element to leave out
             one = np.zeros_like if self.name == "cumsum" else np.ones_like
             first = one(np.take(y, [0], axis=axis))
             y = np.concatenate([first, np.take(y, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)

@@ -17,8 +17,13 @@ from .kernels import (  # noqa: E402
     LibraryError,
     Runtime,
     WasmTrap,
+    get_memory_limit,
     get_num_threads,
+    get_timeout,
+    set_memory_limit,
     set_num_threads,
+    set_timeout,
+    time_limit,
 )
 
 __version__ = "0.1.0"
@@ -29,7 +34,12 @@ __all__ = [
     "LibraryError",
     "Runtime",
     "WasmTrap",
+    "get_memory_limit",
     "get_num_threads",
+    "get_timeout",
+    "set_memory_limit",
     "set_num_threads",
+    "set_timeout",
+    "time_limit",
     *sorted(FUNCTIONS),
 ]  # noqa: PLE0604

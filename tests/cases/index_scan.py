@@ -58,3 +58,6 @@ CASES += [
 ]
 for red in ("none", "add", "mul", "max", "min"):
     CASES.append(Case("scatter_nd", (_data, _nd_idx, rand(3, seed=9)), {"reduction": red}, id=red))
+# found by the fuzz: an exclusive scan of an empty array is empty (the reference raised IndexError)
+_EMPTY = {"exclusive": True, "reverse": True}
+CASES += [Case(op, (np.zeros((0,), np.float32),), _EMPTY, id="empty") for op in ("cumsum", "cumprod")]

@@ -85,4 +85,12 @@ CASES += [
     Case("max", (rand(8, 12, 128, 128),), {"axis": -1}, id="bert-attention-rows"),
     Case("max", (rand(64, 1000),), {"axis": 0}, id="cols-1000"),
     Case("sum", (rand(1 << 20),), {}, id="1M", **_tol((1 << 20,), 0)),
+    # found by the fuzz (tests/fuzz): an empty reduction is the identity (the row kernel gave 0 for a product)
+    *[
+        Case(op, (np.zeros(shape, dt),), {"axis": axis, "keepdims": kd}, id=f"empty{shape}{axis}{kd}-{dt}")
+        for op in ("prod", "sum")
+        for dt in ("float32", "int32")
+        for shape, axis, kd in [((0,), 0, False), ((3, 0), 1, True), ((2, 0, 4), (1,), False), ((0,), None, False)]
+    ],
+    Case("mean", (np.zeros((3, 0), np.float32),), {"axis": -1}, id="empty-rows-nan"),
 ]
