@@ -268,7 +268,8 @@ class WasmNetwork(nn.Cell):
         if key in self._prepared:
             return
         first = not self._fusion.decided
-        self._fusion.prepare(self, args)
+        if not self._fusion.prepare(self, args):
+            return
         self._prepared.add(key)
         if first and self._fusion.root is not None:
             self.wasm_report.entries = _graph_entries(self._fusion, self._layer_paths)
@@ -330,7 +331,7 @@ def _under(path: str, prefixes) -> bool:
 def _graph_entries(fusion: Fusion, layer_paths: list[str]) -> list[ReportEntry]:
     """The report from the root graph: every compute node, where it ran, its FLOPs, why not wasm."""
     fused = list(fusion.fused)
-    blockers = [n for n in fusion.root.nodes if n.problem]
+    blockers = [n for n in fusion.root.nodes if n.problem and not n.problem.startswith("its input comes from")]
     entries = []
     for node in fusion.root.nodes:
         wasm = _under(node.path, fused) or _under(node.path, layer_paths)

@@ -115,13 +115,18 @@ class Fusion:
         self.root: GraphTranslation | None = None
         self.decided = False
 
-    def prepare(self, converted_holder, args) -> None:
-        """Before a call with a new input signature: decide (first time) or extend the fused cells."""
-        calls = record_inputs(self.native, args)
+    def prepare(self, converted_holder, args) -> bool:
+        """Before a call with a new input signature: decide (first time) or extend the fused cells.
+        False if the network itself refuses these inputs natively (the layer-level path then names the
+        layer and the problem)."""
+        try:
+            calls = record_inputs(self.native, args)
+        except (TypeError, ValueError, RuntimeError):
+            return False
         if not self.decided:
             self.decided = True
             self._decide(converted_holder, calls)
-            return
+            return True
         for path, op in self.fused.items():
             for inputs in calls.get(path, []):
                 if op.find(tuple((s, d, None) for s, d in signature(inputs))) is None:
@@ -129,6 +134,7 @@ class Fusion:
                     if tr.output is None:
                         why = "; ".join(f"{n.path}: {n.prim}: {n.problem}" for n in tr.problems) or "tuple output"
                         raise UnsupportedError(f"{op.label}: for inputs {signature(inputs)}: {why}")
+        return True
 
     def _decide(self, holder, calls: dict[str, list[tuple]]) -> None:
         todo = [""]

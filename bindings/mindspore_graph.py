@@ -177,14 +177,14 @@ def translate_graph(model: pb.ModelProto, g: GraphBuilder, prefix: str = "") -> 
     for p in graph.parameter:
         values[p.name] = _tensor(p)
         shapes[p.name] = tuple(p.dims)
-    failed: set[str] = set()  # values that could not be computed on wasm
+    failed: dict[str, str] = {}  # values that could not be computed on wasm -> the node that could not
     for node in graph.node:
         out = node.output[0]
         if node.op_type == "Constant":
             try:
                 values[out] = _value(node.attribute[0])
             except UnsupportedError as exc:
-                failed.add(out)
+                failed[out] = f"a constant ({exc})"
                 values[out] = exc
             continue
         key = node.op_type.removeprefix("REF::")
@@ -196,44 +196,45 @@ def translate_graph(model: pb.ModelProto, g: GraphBuilder, prefix: str = "") -> 
         if name in _PLUMBING:
             values[out], lost = _route(name, args, node.input, failed)
             if lost:
-                failed.add(out)
+                failed[out] = lost
             continue
         attrs = {a.name: _value(a) for a in proto.attribute} if proto is not None else {}
         path = scope_path(node.domain)
         instance = proto.instance_name if proto is not None else ""
-        if instance and instance not in ("", name.lower()):
+        if instance:  # a primitive attribute of a cell: its attribute name
             path = f"{path}.{instance}" if path else instance
         path = f"{prefix}.{path}".strip(".") if prefix else path
         info = NodeInfo(path, f"ops.{name}", _flops(name, shapes[out], [shapes.get(i) for i in node.input], attrs))
         result.nodes.append(info)
         if bad:
-            info.problem = f"its input comes from a node that is not on wasm ({bad[0].rsplit(':', 1)[-1]})"
-            failed.add(out)
+            info.problem = f"its input comes from {failed[bad[0]]}, which is not on wasm"
+            failed[out] = failed[bad[0]]
             continue
         try:
             values[out] = _translate_node(g, name, attrs, [a for a in args if a is not MONAD], info.path)
         except (UnsupportedError, ValueError, TypeError, KeyError, NotImplementedError, IndexError) as exc:
             info.problem = str(exc)
-            failed.add(out)
+            failed[out] = f"{info.prim} ({info.path or 'top'})"
     name = graph.output[0].name
     result.output = None if name in failed or result.problems else values.get(name)
     return result
 
 
-def _route(name: str, args: list, names, failed: set) -> tuple[object, bool]:
-    """Load / Depend pass their first input on, MakeTuple packs, TupleGetItem picks (never a None)."""
+def _route(name: str, args: list, names, failed: dict) -> tuple[object, str]:
+    """Load / Depend pass their first input on, MakeTuple packs, TupleGetItem picks (never a None).
+    The second value names the untranslatable node a routed value depends on ("" if none)."""
     if name in ("Load", "Depend"):
-        return args[0], names[0] in failed
+        return args[0], failed.get(names[0], "")
     if name == "UpdateState":
-        return MONAD, False
+        return MONAD, ""
     if name in ("MakeTuple", "MakeList"):
-        return tuple(args), any(n in failed for n in names)
+        return tuple(args), next((failed[n] for n in names if n in failed), "")
     if names[0] in failed:
-        return None, True
+        return None, failed[names[0]]
     item = args[0][int(args[1])]
     if item is None:
         raise UnsupportedError(f"output {int(args[1])} of a tuple-valued primitive is read, and wasm does not compute it")
-    return item, False
+    return item, ""
 
 
 def _translate_node(g: GraphBuilder, name: str, attrs: dict, args: list, label: str):

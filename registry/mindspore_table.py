@@ -159,5 +159,5 @@ def _inplace_binary(name: str, op: str) -> None:
     ms_op(name)(translate)
 
 
-for _name, _op in [("ops.InplaceMul", "multiply"), ("ops.InplaceDiv", "divide")]:
+for _name, _op in [("ops.InplaceMul", "multiply"), ("ops.InplaceDiv", "divide"), ("ops.Muls", "multiply")]:
     _inplace_binary(_name, _op)
