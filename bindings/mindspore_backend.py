@@ -46,7 +46,10 @@ from . import ms_aot
 from .ms_pyfunc import MAX_INPUTS, Runner
 
 # a TensorType, not a number type: a 0-d output must stay a tensor, not become a Python scalar
-_NP_TO_MS = {np.dtype(n): mstype.TensorType(t) for n, t in [("float32", mstype.float32), ("int32", mstype.int32), ("bool", mstype.bool_)]}
+_NP_TO_MS = {
+    np.dtype(n): mstype.TensorType(t)
+    for n, t in [("float32", mstype.float32), ("int32", mstype.int32), ("bool", mstype.bool_)]
+}
 
 
 _MS_TO_NP = {

@@ -144,7 +144,8 @@ class Fusion:
             converted = holder.net if not path else _child(holder.net, path)
             if cell is None or converted is None or isinstance(converted, WasmCell) or path not in calls:
                 continue
-            op = GraphWasmOp(f"{path or type(cell).__name__} (whole cell)", cell, len(calls[path][0]), self.backend, path)
+            label = f"{path or type(cell).__name__} (whole cell)"
+            op = GraphWasmOp(label, cell, len(calls[path][0]), self.backend, path)
             ok = True
             for inputs in calls[path]:
                 try:

@@ -233,7 +233,7 @@ def _route(name: str, args: list, names, failed: dict) -> tuple[object, str]:
         return None, failed[names[0]]
     item = args[0][int(args[1])]
     if item is None:
-        raise UnsupportedError(f"output {int(args[1])} of a tuple-valued primitive is read, and wasm does not compute it")
+        raise UnsupportedError(f"output {int(args[1])} of a tuple-valued primitive is read; wasm does not compute it")
     return item, ""
 
 

@@ -41,9 +41,7 @@ def dropout_prim(g: GraphBuilder, a: dict, x, *_):
     return (x, None)
 
 
-@ms_op(
-    "ops.LayerNorm", ("begin_norm_axis", "begin_params_axis", "epsilon"), _tuple_check
-)
+@ms_op("ops.LayerNorm", ("begin_norm_axis", "begin_params_axis", "epsilon"), _tuple_check)
 def layer_norm_prim(g: GraphBuilder, a: dict, x, gamma, beta, *rest):
     """(y, mean, rstd), with MindSpore's defaults begin_norm_axis=1, begin_params_axis=1, epsilon=1e-7"""
     rank = len(x.shape)
@@ -212,3 +210,30 @@ def broadcast_to_prim(g: GraphBuilder, a: dict, x, shape=None):
     lead = len(target) - len(x.shape)
     full = tuple(x.shape[i - lead] if t == -1 else t for i, t in enumerate(target))
     return g.op("broadcast_to", x, full)
+
+
+for _name in ("ops.Contiguous", "ops.Copy"):
+    ms_op(_name)(_identity)
+
+
+@ms_op("ops.AdaptiveAvgPool2DExt")
+def adaptive_avg_pool_prim(g: GraphBuilder, a: dict, x, output_size):
+    """output_size 1 (global average pooling) only"""
+    size = _ints(_const(g, output_size, "AdaptiveAvgPool2D output_size"))
+    if any(s != 1 for s in size):
+        raise ValueError(f"adaptive average pooling to {size} is not supported (1 only)")
+    return g.op("mean", x, axis=(-2, -1), keepdims=True)
+
+
+# MindSpore's TypeId numbers, as a compiled graph passes Cast's target dtype
+_TYPE_IDS = {30: "bool", 34: "int32", 43: "float32"}
+
+
+@ms_op("ops.Cast")
+def cast_prim(g: GraphBuilder, a: dict, x, dtype):
+    """x as float32, int32 or bool (`.astype`; other targets are refused, not narrowed)"""
+    value = _const(g, dtype, "Cast dtype")
+    name = _TYPE_IDS.get(int(value)) if np.ndim(value) == 0 and value.dtype.kind in "iu" else str(value)
+    if name not in ("float32", "int32", "bool"):
+        raise ValueError(f"Cast to {value} is not supported (float32, int32, bool)")
+    return x if np.dtype(name) == x.dtype else g.op("cast", x, np.dtype(name))

@@ -161,3 +161,38 @@ def _inplace_binary(name: str, op: str) -> None:
 
 for _name, _op in [("ops.InplaceMul", "multiply"), ("ops.InplaceDiv", "divide"), ("ops.Muls", "multiply")]:
     _inplace_binary(_name, _op)
+
+
+for _name, _op in [("ops.Divs", "divide"), ("ops.PowTensorScalar", "power")]:
+    _inplace_binary(_name, _op)
+ms_op("ops.AddScalar")(_add_alpha)
+ms_op("ops.SubScalar")(_sub_alpha)
+
+
+@ms_op("ops.ClampScalar")
+def clamp_scalar_prim(g: GraphBuilder, a: dict, x, low=None, high=None):
+    """min(max(x, min), max); a missing bound is open"""
+    lo = -np.inf if low is None or np.ndim(low) and np.size(low) == 0 else float(np.asarray(low))
+    hi = np.inf if high is None or np.ndim(high) and np.size(high) == 0 else float(np.asarray(high))
+    return g.op("clip", x, min=lo, max=hi)
+
+
+def _ext_reduce(op: str):
+    def translate(g: GraphBuilder, a: dict, x, dim=None, keepdim=False, dtype=None):
+        if dtype is not None and np.size(dtype):
+            raise ValueError(f"{op} with a dtype argument is not supported")
+        axes = () if dim is None else _ints(_const(g, dim, f"{op} dim"))
+        return g.op(op, x, axis=axes or None, keepdims=bool(np.asarray(keepdim)))
+
+    translate.__doc__ = f"{op} over dim (all dims by default)"
+    return translate
+
+
+ms_op("ops.MeanExt")(_ext_reduce("mean"))
+ms_op("ops.SumExt")(_ext_reduce("sum"))
+
+
+@ms_op("ops.Dense")
+def dense_prim(g: GraphBuilder, a: dict, x, weight, bias=None):
+    """x @ weight.T + bias (mint's linear)"""
+    return g.op("dense", x, weight, bias)

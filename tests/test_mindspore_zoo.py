@@ -15,7 +15,7 @@ from mindspore import Tensor, nn  # noqa: E402
 
 from wasmops.mindspore import WasmCell, to_wasm  # noqa: E402
 
-from .ms_nets import COMBOS, numpy2_warmup, set_mode  # noqa: E402
+from .ms_nets import numpy2_warmup, set_mode  # noqa: E402
 from .ms_zoo import ZOO, build, perturb_norms  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -54,7 +54,8 @@ def _check(net: nn.Cell, x: np.ndarray, mode: str, backend: str) -> None:
 
 # every network in both modes and on both backends; three of them in all four combinations (time)
 _CASES = [(n, m, b) for n in ZOO for m, b in [("pynative", "pyfunc"), ("graph", "aot")]]
-_CASES += [(n, m, b) for n in ("resnet", "convnext_v2", "vit") for m, b in COMBOS if (m, b) in [("pynative", "aot"), ("graph", "pyfunc")]]
+_MORE = [("pynative", "aot"), ("graph", "pyfunc")]
+_CASES += [(n, m, b) for n in ("resnet", "convnext_v2", "vit") for m, b in _MORE]
 
 
 @pytest.mark.parametrize("name,mode,backend", _CASES)
