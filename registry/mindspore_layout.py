@@ -13,7 +13,7 @@ import numpy as np
 from .graph import GraphBuilder
 from .mindspore_ops import _const, _ints, ms_op
 
-TUPLE_OUTPUT = {"ops.LayerNorm", "ops.BatchNorm", "ops.Unstack", "ops.Split", "ops.Dropout"}
+TUPLE_OUTPUT = {"ops.LayerNorm", "ops.BatchNorm", "ops.Unstack", "ops.Split", "ops.Dropout", "ops.ArgMaxWithValue"}
 
 
 def _tuple_check(a: dict) -> str | None:
@@ -237,3 +237,16 @@ def cast_prim(g: GraphBuilder, a: dict, x, dtype):
     if name not in ("float32", "int32", "bool"):
         raise ValueError(f"Cast to {value} is not supported (float32, int32, bool)")
     return x if np.dtype(name) == x.dtype else g.op("cast", x, np.dtype(name))
+
+
+@ms_op("ops.ArgMaxWithValue", ("axis", "keep_dims"), _tuple_check)
+def argmax_with_value_prim(g: GraphBuilder, a: dict, x):
+    """(index, value) of the maximum along axis (`x.max(axis)`); the index as int32"""
+    axis, keep = int(a.get("axis", 0)), bool(a.get("keep_dims", False))
+    return (g.op("argmax", x, axis=axis, keepdims=keep), g.op("max", x, axis=(axis,), keepdims=keep))
+
+
+@ms_op("ops.Argmax", ("axis", "output_type"))
+def argmax_prim(g: GraphBuilder, a: dict, x):
+    """index of the maximum along axis (default -1), as int32"""
+    return g.op("argmax", x, axis=int(a.get("axis", -1)))
