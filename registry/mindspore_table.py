@@ -67,7 +67,8 @@ REDUCE: list[tuple[str, str]] = [("ops.ReduceMin", "min"), ("ops.ReduceProd", "p
 def _unary_row(name: str, op: str, fixed: dict, read: dict) -> None:
     def translate(g: GraphBuilder, a: dict, x):
         attrs = dict(fixed)
-        attrs.update({ours: float(a.get(theirs, default)) for ours, (theirs, default) in read.items()})
+        for ours, (theirs, default) in read.items():
+            attrs[ours] = float(default if a.get(theirs) is None else a[theirs])
         return g.op(op, x, **attrs)
 
     translate.__doc__ = f"{op}"
