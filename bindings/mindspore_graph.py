@@ -145,9 +145,12 @@ class GraphTranslation:
 
 
 def _out_shape(node: pb.NodeProto):
+    """The node's (first) output shape, as MindSpore inferred it."""
     for a in node.attribute:
-        if a.name == "shape" and a.tensors:
-            return tuple(a.tensors[0].dims)
+        if a.name == "shape":
+            while not a.tensors and a.values:  # a tuple output: its first element
+                a = a.values[0]
+            return tuple(a.tensors[0].dims) if a.tensors else None
     return None
 
 
