@@ -142,7 +142,11 @@ class Fusion:
             path = todo.pop(0)
             cell = _child(self.native, path)
             converted = holder.net if not path else _child(holder.net, path)
-            if cell is None or converted is None or isinstance(converted, WasmCell) or path not in calls:
+            if cell is None or converted is None or isinstance(converted, WasmCell):
+                continue
+            children = [f"{path}.{name}" if path else name for name, c in cell._cells.items() if c is not None]
+            if path not in calls:  # never called with tensors only (or not at all): try its sub-cells
+                todo.extend(children)
                 continue
             label = f"{path or type(cell).__name__} (whole cell)"
             op = GraphWasmOp(label, cell, len(calls[path][0]), self.backend, path)
@@ -166,4 +170,4 @@ class Fusion:
                 else:
                     holder.net = wasm
                 continue
-            todo.extend(f"{path}.{name}" if path else name for name, c in cell._cells.items() if c is not None)
+            todo.extend(children)

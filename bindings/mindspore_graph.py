@@ -50,6 +50,8 @@ def _tensor(t: pb.TensorProto) -> np.ndarray:
     if t.raw_data:
         return np.frombuffer(t.raw_data, dtype).reshape(shape).copy()
     data = t.float_data or t.int32_data or t.int64_data or t.double_data
+    if len(data) != math.prod(shape):
+        raise UnsupportedError(f"tensor {t.name or ''} of shape {shape} has no data in the exported graph")
     return np.asarray(list(data), dtype).reshape(shape)
 
 
@@ -164,6 +166,12 @@ def _flops(prim: str, out_shape, in_shapes: list, attrs: dict) -> int:
     return n
 
 
+def _flop_attrs(proto) -> dict:
+    if proto is None:
+        return {}
+    return {a.name: bool(a.i) for a in proto.attribute if a.name == "transpose_a"}
+
+
 def translate_graph(model: pb.ModelProto, g: GraphBuilder, prefix: str = "") -> GraphTranslation:
     """Translate every node of the graph; inputs become TensorRefs, parameters constants."""
     graph = model.graph
@@ -197,23 +205,28 @@ def translate_graph(model: pb.ModelProto, g: GraphBuilder, prefix: str = "") -> 
         shapes[out] = _out_shape(node)
         bad = [i for i in node.input if i in failed]
         if name in _PLUMBING:
-            values[out], lost = _route(name, args, node.input, failed)
+            try:
+                values[out], lost = _route(name, args, node.input, failed)
+            except UnsupportedError as exc:
+                result.nodes.append(NodeInfo(scope_path(node.domain), f"ops.{name}", 0, str(exc)))
+                values[out], lost = None, f"ops.{name} ({scope_path(node.domain) or 'top'})"
             if lost:
                 failed[out] = lost
             continue
-        attrs = {a.name: _value(a) for a in proto.attribute} if proto is not None else {}
         path = scope_path(node.domain)
         instance = proto.instance_name if proto is not None else ""
         if instance:  # a primitive attribute of a cell: its attribute name
             path = f"{path}.{instance}" if path else instance
         path = f"{prefix}.{path}".strip(".") if prefix else path
-        info = NodeInfo(path, f"ops.{name}", _flops(name, shapes[out], [shapes.get(i) for i in node.input], attrs))
+        flops = _flops(name, shapes[out], [shapes.get(i) for i in node.input], _flop_attrs(proto))
+        info = NodeInfo(path, f"ops.{name}", flops)
         result.nodes.append(info)
         if bad:
             info.problem = f"its input comes from {failed[bad[0]]}, which is not on wasm"
             failed[out] = failed[bad[0]]
             continue
         try:
+            attrs = {a.name: _value(a) for a in proto.attribute} if proto is not None else {}
             values[out] = _translate_node(g, name, attrs, [a for a in args if a is not MONAD], info.path)
         except (UnsupportedError, ValueError, TypeError, KeyError, NotImplementedError, IndexError) as exc:
             info.problem = str(exc)
