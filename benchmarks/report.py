@@ -49,6 +49,7 @@ ENGINE_ORDER = [
     "tfjs-wasm-1t",
     "tfjs-wasm-2t",
     "wasm-aot",
+    "wasm-aot-2t",
     "wasm-pyfunc",
     "mindspore-native",
 ]

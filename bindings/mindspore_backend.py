@@ -39,14 +39,17 @@ except ImportError:  # pragma: no cover - other MindSpore versions
 from ..kernels.plan import Program
 from ..kernels.runtime import default_runtime
 from ..ops.spec import TensorRef
-from ..registry import mindspore_ops, mindspore_pool_norm  # noqa: F401 - register the MindSpore translators
+from ..registry import mindspore_layout, mindspore_ops, mindspore_pool_norm, mindspore_table  # noqa: F401 - register
 from ..registry.graph import GraphBuilder
 from ..registry.table import REGISTRY, UnsupportedError
 from . import ms_aot
 from .ms_pyfunc import MAX_INPUTS, Runner
 
 # a TensorType, not a number type: a 0-d output must stay a tensor, not become a Python scalar
-_NP_TO_MS = {np.dtype("float32"): mstype.TensorType(mstype.float32), np.dtype("int32"): mstype.TensorType(mstype.int32)}
+_NP_TO_MS = {
+    np.dtype(n): mstype.TensorType(t)
+    for n, t in [("float32", mstype.float32), ("int32", mstype.int32), ("bool", mstype.bool_)]
+}
 
 
 _MS_TO_NP = {
@@ -115,9 +118,9 @@ class WasmOp:
         return _arities(self.entry.translate)
 
     def variant(self, sig: tuple) -> Variant:
-        for v in self.variants:
-            if len(v.sig) == len(sig) and all(_same(a, b) for a, b in zip(v.sig, sig, strict=True)):
-                return v
+        found = self.find(sig)
+        if found is not None:
+            return found
         g = GraphBuilder()
         g.label = self.label
         inputs, refs = [], {}
@@ -133,12 +136,22 @@ class WasmOp:
             raise UnsupportedError(f"{self.label}: {exc}") from None
         if not isinstance(out, TensorRef):
             raise UnsupportedError(f"{self.label}: every input is a constant, so there is nothing to run on wasm")
+        return self.add_variant(tuple(sig), g, refs, out)
+
+    def add_variant(self, sig: tuple, g: GraphBuilder, refs: dict[int, TensorRef], out: TensorRef) -> Variant:
+        """Compile the recorded steps into a program for this signature."""
         with self.backend.locked() as rt:
             program = Program(rt, g.steps, {f"in{i}": r for i, r in refs.items()}, {"y": out})
         self._programs.append(program)
         variant = Variant(tuple(sig), program, refs, out)
         self.variants.append(variant)
         return variant
+
+    def find(self, sig: tuple) -> Variant | None:
+        for v in self.variants:
+            if len(v.sig) == len(sig) and all(_same(a, b) for a, b in zip(v.sig, sig, strict=True)):
+                return v
+        return None
 
     def run(self, values: list) -> np.ndarray:
         """pyfunc path: the program whose signature matches these arrays, run once."""

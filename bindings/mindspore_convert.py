@@ -10,13 +10,10 @@ which a cell-level conversion cannot reach.
 
 from __future__ import annotations
 
-import ast
 import copy
 import inspect
 import logging
 import tempfile
-import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import mindspore as ms
@@ -27,41 +24,12 @@ from mindspore.ops import Primitive
 from ..registry.mindspore_ops import static_problem
 from ..registry.table import REGISTRY, UnsupportedError
 from .mindspore_backend import WasmCell, WasmOp, get_backend
+from .mindspore_fuse import Fusion, signature
+from .mindspore_report import ConversionReport, ReportEntry, _functional_calls, _graph_entries
 from .ms_aot import shim
 
 log = logging.getLogger("wasmops.mindspore")
 _CONTAINERS = ("SequentialCell", "CellList", "CellDict")
-_FUNCTIONAL_MODULES = {"ops", "F", "P", "mint", "ms", "mindspore", "nn", "np", "numpy"}
-
-
-@dataclass
-class ReportEntry:
-    path: str  # where in the network: "layer1.0.conv1", or "Block.construct" for calls in construct
-    what: str  # "nn.Conv2d", "ops.Add", "ops.relu(...)", "operator +"
-    wasm: bool
-    reason: str = ""
-
-
-@dataclass
-class ConversionReport:
-    """What `to_wasm` put on wasm and what stayed native, and why."""
-
-    backend: str
-    entries: list[ReportEntry] = field(default_factory=list)
-
-    @property
-    def wasm(self) -> list[ReportEntry]:
-        return [e for e in self.entries if e.wasm]
-
-    @property
-    def native(self) -> list[ReportEntry]:
-        return [e for e in self.entries if not e.wasm]
-
-    def __str__(self) -> str:
-        lines = [f"to_wasm ({self.backend}): {len(self.wasm)} on wasm, {len(self.native)} native"]
-        lines += [f"  wasm    {e.path}: {e.what}" for e in self.wasm]
-        lines += [f"  native  {e.path}: {e.what} — {e.reason}" for e in self.native]
-        return "\n".join(lines)
 
 
 def _registry_name(obj) -> str | None:
@@ -110,75 +78,83 @@ def _translate(obj, path: str, be, report: ConversionReport) -> WasmCell | None:
     return WasmCell(WasmOp(f"{path} ({name})", name, attrs, be))
 
 
-def _source_tree(fn) -> ast.AST | None:
-    try:
-        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return None
+def _container_items(value) -> list[tuple[object, object]]:
+    """(key, item) pairs of a plain list / tuple / dict attribute that holds cells or primitives."""
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    if any(isinstance(v, nn.Cell | Primitive) for _, v in items):
+        return items
+    return []
 
 
-def _functional_calls(cell_type: type) -> list[tuple[str, str]]:
-    """Calls in construct (and in the methods it calls) that are not cell / primitive attributes."""
-    tree = _source_tree(cell_type.construct)
-    if tree is None:
-        return [("construct", "source unavailable: calls inside it could not be checked")]
-    trees = [tree]
-    for node in ast.walk(tree):  # helper methods construct calls, one level deep
-        fn = node.func if isinstance(node, ast.Call) else None
-        if isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) and fn.value.id == "self":
-            method = inspect.getattr_static(cell_type, fn.attr, None)
-            if inspect.isfunction(method) and fn.attr != "construct":
-                trees += [t for t in [_source_tree(method)] if t is not None]
-    found: dict[str, str] = {}
-    reason = "computed by MindSpore: to_wasm replaces cell and primitive attributes, not calls in construct"
-    for node in (n for t in trees for n in ast.walk(t)):
-        if isinstance(node, ast.Call):
-            fn = node.func
-            if isinstance(fn, ast.Call):
-                found.setdefault(f"{ast.unparse(fn)}(...)", reason)
-            elif isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name):
-                if fn.value.id in _FUNCTIONAL_MODULES:
-                    found.setdefault(f"{fn.value.id}.{fn.attr}(...)", reason)
-                elif fn.value.id != "self":
-                    found.setdefault(f"tensor method .{fn.attr}(...)", reason)
-        elif isinstance(node, ast.BinOp):
-            symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}.get(type(node.op))
-            if symbol:
-                found.setdefault(f"operator {symbol}", reason + " (if it acts on tensors)")
-    return sorted(found.items())
+class _Walk:
+    """One conversion pass: every cell or primitive object is converted once, however often it is shared."""
 
+    def __init__(self, be, report: ConversionReport):
+        self.be, self.report = be, report
+        self.done: dict[int, object] = {}  # id(original object) -> what replaces it (itself if converted in place)
+        self.seen_types: set[type] = set()
 
-def _convert(cell: nn.Cell, path: str, be, report: ConversionReport, seen: set[type]) -> None:
-    for name, child in list(cell._cells.items()):
-        if child is None:
-            continue
-        where = f"{path}.{name}" if path else name
-        if _registry_name(child) and type(child).__name__ not in _CONTAINERS:
-            wasm = _translate(child, where, be, report)
+    def replace(self, obj, path: str):
+        """What `obj` (a child cell or primitive) becomes: a WasmCell, or obj itself converted in place."""
+        if id(obj) in self.done:
+            return self.done[id(obj)]
+        self.done[id(obj)] = obj
+        if isinstance(obj, Primitive) or (_registry_name(obj) and type(obj).__name__ not in _CONTAINERS):
+            wasm = _translate(obj, path, self.be, self.report)
             if wasm is not None:
-                cell._cells[name] = wasm
-        else:
-            _convert(child, where, be, report, seen)
-    if _registry_name(cell):
-        return  # MindSpore's containers: no primitives or construct of their own to look at
-    for name, prim in list(cell._primitives.items()):
-        where = f"{path}.{name}" if path else name
-        wasm = _translate(prim, where, be, report)
-        if wasm is not None:
-            del cell._primitives[name]
-            setattr(cell, name, wasm)
-    if type(cell) not in seen:
-        seen.add(type(cell))
-        for expr, reason in _functional_calls(type(cell)):
-            report.entries.append(ReportEntry(f"{type(cell).__name__}.construct", expr, False, reason))
+                self.done[id(obj)] = wasm
+                return wasm
+        elif isinstance(obj, nn.Cell) and not isinstance(obj, WasmCell):
+            self.cell(obj, path)
+        return obj
+
+    def cell(self, cell: nn.Cell, path: str) -> None:
+        for name, child in list(cell._cells.items()):
+            if child is not None:
+                cell._cells[name] = self.replace(child, f"{path}.{name}" if path else name)
+        if isinstance(cell, nn.SequentialCell):  # it iterates a list copy of its cells
+            cell.cell_list = list(cell._cells.values())
+        if _registry_name(cell):
+            return  # MindSpore's containers: no primitives or construct of their own to look at
+        for name, prim in list(cell._primitives.items()):
+            wasm = self.replace(prim, f"{path}.{name}" if path else name)
+            if wasm is not prim:
+                del cell._primitives[name]
+                setattr(cell, name, wasm)
+        for name, value in list(vars(cell).items()):  # cells held in plain lists, tuples and dicts
+            if isinstance(value, list | tuple | dict) and not name.startswith("_"):
+                items = _container_items(value)
+                if not items:
+                    continue
+                new = {k: self.replace(v, f"{path}.{name}.{k}" if path else f"{name}.{k}") for k, v in items}
+                if isinstance(value, dict):
+                    value.update(new)
+                elif isinstance(value, list):
+                    value[:] = new.values()
+                else:
+                    object.__setattr__(cell, name, tuple(new.values()))
+        if type(cell) not in self.seen_types:
+            self.seen_types.add(type(cell))
+            for expr, reason in _functional_calls(type(cell)):
+                self.report.entries.append(ReportEntry(f"{type(cell).__name__}.construct", expr, False, reason))
 
 
-def _refresh_lists(cell: nn.Cell) -> None:
-    if hasattr(cell, "cell_list"):  # SequentialCell iterates a list copy of its cells
-        cell.cell_list = list(cell._cells.values())
-    for child in cell._cells.values():
-        if child is not None and not isinstance(child, WasmCell):
-            _refresh_lists(child)
+def _copy(cell):
+    """A deep copy of the network that shares its primitives: some primitives cannot be deep-copied (their
+    init_attrs miss required arguments, e.g. ops.LpNorm), and to_wasm never changes a primitive."""
+    memo: dict[int, object] = {}
+    todo, visited = [cell], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in visited or not isinstance(c, nn.Cell):
+            continue
+        visited.add(id(c))
+        todo.extend(ch for ch in c._cells.values() if ch is not None)
+        for value in list(c._primitives.values()) + list(vars(c).values()):
+            held = [v for _, v in _container_items(value)] if isinstance(value, list | tuple | dict) else [value]
+            memo.update((id(v), v) for v in held if isinstance(v, Primitive))
+            todo.extend(v for v in held if isinstance(v, nn.Cell))
+    return copy.deepcopy(cell, memo)
 
 
 class WasmNetwork(nn.Cell):
@@ -186,16 +162,34 @@ class WasmNetwork(nn.Cell):
     the shim's message. (A top-level construct(*args) keeps MindSpore from ever freeing a compiled
     graph, so `_wrap` picks a subclass with the network's own input count when it can.)"""
 
-    def __init__(self, net, report: ConversionReport, backend_name: str):
+    def __init__(self, net, report: ConversionReport, backend_name: str, fusion: Fusion | None = None):
         super().__init__(auto_prefix=False)
         self.net = net
         self.wasm_report = report
         self._backend_name = backend_name
+        self._fusion = fusion
+        self._prepared: set[tuple] = set()
+        self._layer_paths = [e.path for e in report.wasm]
 
     def construct(self, *args):
         return self.net(*args)
 
+    def _prepare(self, args) -> None:
+        """A new input signature: compile whole cells for it (the first one decides which cells)."""
+        if self._fusion is None or not args or not all(isinstance(a, ms.Tensor) for a in args):
+            return
+        key = signature(args)
+        if key in self._prepared:
+            return
+        first = not self._fusion.decided
+        if not self._fusion.prepare(self, args):
+            return
+        self._prepared.add(key)
+        if first and self._fusion.root is not None:
+            self.wasm_report.entries = _graph_entries(self._fusion, self._layer_paths)
+
     def __call__(self, *args, **kwargs):
+        self._prepare(args)
         try:
             return super().__call__(*args, **kwargs)
         except RuntimeError as exc:
@@ -240,31 +234,37 @@ def _input_count(net) -> int | None:
     return len(params)
 
 
-def _wrap(net, report: ConversionReport, backend_name: str) -> WasmNetwork:
-    return _FIXED.get(_input_count(net), WasmNetwork)(net, report, backend_name)
+def _wrap(net, report: ConversionReport, backend_name: str, fusion: Fusion | None) -> WasmNetwork:
+    return _FIXED.get(_input_count(net), WasmNetwork)(net, report, backend_name, fusion)
 
 
-def to_wasm(cell, backend: str = "pyfunc", strict: bool = False) -> WasmNetwork:
+def to_wasm(cell, backend: str = "pyfunc", strict: bool = False, whole_cells: bool = True) -> WasmNetwork:
     """A copy of `cell` whose supported layers and primitives run on wasm kernels.
 
     backend: "pyfunc" (MindSpore calls Python per op) or "aot" (a compiled C shim, no Python per
     op in GRAPH_MODE). strict=True raises UnsupportedError listing what would stay native. The result
     is an inference network (no gradients); its `wasm_report` lists every layer, primitive and
     construct-level call that stayed native, with the reason.
+
+    whole_cells=True: at the first call, the largest cells whose compiled graph translates completely
+    (construct-level code included) become one wasm program each (bindings/mindspore_fuse.py), and the
+    report is rebuilt from the compiled graph: every operation, with FLOPs and the reason it stayed native.
     """
     be = get_backend(backend)
     report = ConversionReport(be.name)
-    net = copy.deepcopy(cell)
+    net = cell if isinstance(cell, Primitive) else _copy(cell)
     if isinstance(net, Primitive) or (_registry_name(net) and type(net).__name__ not in _CONTAINERS):
         net = _translate(net, type(net).__name__, be, report) or net
     else:
-        _convert(net, "", be, report, set())
-        _refresh_lists(net)
+        _Walk(be, report).cell(net, "")
     if strict and report.native:
         raise UnsupportedError(str(report))
     for entry in report.native:
         log.info("stays native: %s: %s (%s)", entry.path, entry.what, entry.reason)
-    return _wrap(net, report, be.name)
+    fusion = (
+        Fusion(_copy(cell), be) if whole_cells and isinstance(net, nn.Cell) and not isinstance(net, WasmCell) else None
+    )
+    return _wrap(net, report, be.name, fusion)
 
 
 def export_onnx(cell: nn.Cell, sample):

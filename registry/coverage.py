@@ -56,7 +56,7 @@ def coverage(frontend: str) -> list[tuple[str, bool, str]]:
 
         universe = _numpy_names()
     else:
-        from . import mindspore_ops, mindspore_pool_norm  # noqa: F401 - registration
+        from . import mindspore_layout, mindspore_ops, mindspore_pool_norm, mindspore_table  # noqa: F401
 
         universe = _mindspore_names()
     rows = []

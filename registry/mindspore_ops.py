@@ -170,6 +170,12 @@ def batch_matmul_prim(g: GraphBuilder, a: dict, x, y):
     return g.op("matmul", x, _swap_last(g, y) if a.get("transpose_b") else y)
 
 
+@ms_op("ops.MatMulExt")
+def matmul_ext_prim(g: GraphBuilder, a: dict, x, y):
+    """ops.matmul: numpy matmul semantics, batch dims broadcast"""
+    return g.op("matmul", x, y)
+
+
 @ms_op("ops.BiasAdd", ("data_format",))
 def bias_add_prim(g: GraphBuilder, a: dict, x, bias):
     """NCHW adds along axis 1, NHWC along the last axis."""

@@ -82,9 +82,11 @@ def test_to_wasm_copies_the_network(lenet):
     assert all(np.array_equal(before[p.name], p.asnumpy()) for p in lenet.get_parameters())
 
 
+@pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("backend", ["pyfunc", "aot"])
-def test_graph_mode_python_per_op(lenet, backend, monkeypatch):
-    """After compilation, GRAPH_MODE on aot never enters wasmops' Python; pyfunc enters it once per op."""
+def test_graph_mode_python_per_op(lenet, backend, whole, monkeypatch):
+    """After compilation, GRAPH_MODE on aot never enters wasmops' Python; pyfunc enters it once per op:
+    once per call when the whole network is one program, once per layer when it is converted layer by layer."""
     from wasmops.bindings import mindspore_backend as mb
 
     calls = {"infer": 0, "run": 0}
@@ -101,7 +103,7 @@ def test_graph_mode_python_per_op(lenet, backend, monkeypatch):
     monkeypatch.setattr(mb.WasmCustom, "__infer__", counting_infer)
     monkeypatch.setattr(mb.WasmOp, "run", counting_run)
     set_mode("graph")
-    wasm = to_wasm(lenet, backend)
+    wasm = to_wasm(lenet, backend, whole_cells=whole)
     x = Tensor(f32(np.random.default_rng(0), 1, 1, 32, 32))
     wasm(x).asnumpy()  # compiles: shape inference builds the programs
     assert calls["infer"] > 0
@@ -109,7 +111,8 @@ def test_graph_mode_python_per_op(lenet, backend, monkeypatch):
     for _ in range(3):
         wasm(x).asnumpy()
     assert calls["infer"] == 0
-    assert calls["run"] == (0 if backend == "aot" else 3 * 12)  # LeNet runs 12 wasm ops per call
+    per_call = 1 if whole else 12  # LeNet layer by layer runs 12 wasm ops per call
+    assert calls["run"] == (0 if backend == "aot" else 3 * per_call)
 
 
 def test_aot_slots_are_reused_safely(resnet):

@@ -14,7 +14,7 @@ ms = pytest.importorskip("mindspore", reason="MindSpore is optional (pip install
 
 from mindspore import Tensor, nn, ops  # noqa: E402
 
-from wasmops.mindspore import to_wasm  # noqa: E402
+from wasmops.mindspore import WasmCell, to_wasm  # noqa: E402
 
 from .ms_nets import COMBOS, numpy2_warmup, set_mode  # noqa: E402
 
@@ -93,6 +93,17 @@ CELLS = [
     ("LogSoftmax", nn.LogSoftmax, [r(3, 7)]),
     ("Flatten", nn.Flatten, [X4]),
     ("Flatten-from2", lambda: nn.Flatten(start_dim=2), [X4]),
+    ("HSwish", nn.HSwish, [X4 * 4]),
+    ("HSigmoid", nn.HSigmoid, [X4 * 4]),
+    ("SiLU", nn.SiLU, [X4]),
+    ("Mish", nn.Mish, [X4]),
+    ("Softsign", nn.Softsign, [X4]),
+    ("ELU", nn.ELU, [X4]),
+    ("LeakyReLU", lambda: nn.LeakyReLU(alpha=0.1), [X4]),
+    ("Identity", nn.Identity, [X4]),
+    ("Dropout-eval", lambda: nn.Dropout(p=0.3).set_train(False), [X4]),
+    ("Pad-constant", lambda: nn.Pad(((0, 0), (1, 2), (0, 1), (2, 0))), [X4]),
+    ("Pad-reflect", lambda: nn.Pad(((0, 0), (0, 0), (1, 1), (2, 1)), mode="REFLECT"), [X4]),
 ]
 
 W = r(6, 4, 3, 3)
@@ -135,6 +146,22 @@ PRIMS = [
         [np.arange(12, dtype=np.int32).reshape(3, 4), np.arange(4, dtype=np.int32)],
     ),
     ("Flatten", lambda: Apply(ops.Flatten()), [X4]),
+    ("Exp", lambda: Apply(ops.Exp()), [X4]),
+    ("Log", lambda: Apply(ops.Log()), [r(3, 4, low=0.1)]),
+    ("Sqrt", lambda: Apply(ops.Sqrt()), [r(3, 4, low=0.1)]),
+    ("Rsqrt", lambda: Apply(ops.Rsqrt()), [r(3, 4, low=0.1)]),
+    ("Square", lambda: Apply(ops.Square()), [X4]),
+    ("Neg-Abs-Floor", lambda: nn.SequentialCell([Apply(ops.Neg()), Apply(ops.Abs()), Apply(ops.Floor())]), [X4 * 3]),
+    ("Erf", lambda: Apply(ops.Erf()), [X4]),
+    ("HSwish", lambda: Apply(ops.HSwish()), [X4 * 4]),
+    ("HSigmoid", lambda: Apply(ops.HSigmoid()), [X4 * 4]),
+    ("Elu", lambda: Apply(ops.Elu(alpha=1.0)), [X4]),
+    ("Pow", lambda: Apply(ops.Pow()), [r(3, 4, low=0.5), r(3, 4)]),
+    ("Greater", lambda: Apply(ops.Greater()), [X4, r(1, 4, 1, 1)]),
+    ("LpNorm-p2", lambda: Apply(ops.LpNorm(axis=[1, 2], p=2, keep_dims=True)), [X4]),
+    ("LpNorm-p1", lambda: Apply(ops.LpNorm(axis=[0], p=1)), [X4]),
+    ("Pad", lambda: Apply(ops.Pad(((0, 0), (1, 0), (2, 3), (0, 1)))), [X4]),
+    ("Squeeze", lambda: Apply(ops.Squeeze(1)), [r(3, 1, 4)]),
 ]
 
 # primitives with non-tensor arguments: these run in every mode x backend combination
@@ -149,6 +176,10 @@ CONSTS = [
     ("Concat", lambda: Apply(ops.Concat(axis=1), pack=True), [X4, r(2, 3, 9, 11)]),
     ("Concat-3-last", lambda: Apply(ops.Concat(axis=-1), pack=True), [r(2, 3), r(2, 1), r(2, 4)]),
     ("Mul-scalar", lambda: Apply(ops.Mul(), (2.5,)), [X4]),
+    ("ReduceMin", lambda: Apply(ops.ReduceMin(keep_dims=True), ((1, 2),)), [X4]),
+    ("ReduceProd", lambda: Apply(ops.ReduceProd(), (-1,)), [r(3, 4, low=0.5)]),
+    ("ExpandDims", lambda: Apply(ops.ExpandDims(), (1,)), [r(3, 4)]),
+    ("StridedSlice", lambda: Apply(ops.StridedSlice(begin_mask=1), ((0, 1, 0), (2, 4, 9), (1, 2, 3))), [r(3, 5, 9)]),
     ("Add-int-scalar", lambda: Apply(ops.Add(), (3,)), [X4]),
 ]
 
@@ -160,15 +191,21 @@ def _mindspore():
     ms.set_context(mode=ms.GRAPH_MODE)
 
 
-def _check(factory, inputs, mode: str, backend: str) -> None:
+def _check(factory, inputs, mode: str, backend: str, whole: bool = False) -> None:
+    """whole=False: the layer / primitive translator itself; whole=True: the cell compiled by MindSpore and
+    translated from its graph's primitives (the default route), with nothing left native."""
     set_mode(mode)
     ms.set_seed(0)
     net = factory()
     tensors = [Tensor(x) for x in inputs]
     ref = net(*tensors).asnumpy()
-    wasm = to_wasm(net, backend)
-    assert len(wasm.wasm_report.wasm) == 1 and not wasm.wasm_report.native, str(wasm.wasm_report)
+    wasm = to_wasm(net, backend, whole_cells=whole)
+    if not whole:
+        assert len(wasm.wasm_report.wasm) >= 1 and not wasm.wasm_report.native, str(wasm.wasm_report)
     out = wasm(*tensors).asnumpy()
+    if whole:  # nothing native; a primitive in a user cell (Apply) is compiled with the cell, as one program
+        assert not wasm.wasm_report.native, str(wasm.wasm_report)
+        assert isinstance(wasm.net, WasmCell) or not isinstance(net, Apply), str(wasm.wasm_report)
     assert out.shape == ref.shape and out.dtype == ref.dtype
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
 
@@ -189,3 +226,14 @@ def test_primitive(case, factory, inputs, mode, backend):
 @pytest.mark.parametrize("case,factory,inputs", CONSTS, ids=[c[0] for c in CONSTS])
 def test_primitive_with_constant_arguments(case, factory, inputs, mode, backend):
     _check(factory, inputs, mode, backend)
+
+
+ALL = CELLS + PRIMS + CONSTS
+
+
+@pytest.mark.parametrize("case,factory,inputs", ALL, ids=[c[0] for c in ALL])
+def test_graph_route(case, factory, inputs):
+    """The same layers and primitives through their compiled graph (to_wasm's default; a lone layer would be
+    converted as a layer, so each sits in a SequentialCell)."""
+    wrap = any(factory is c[1] for c in CELLS)
+    _check(lambda: nn.SequentialCell([factory()]) if wrap else factory(), inputs, "pynative", "aot", whole=True)

@@ -1,9 +1,11 @@
 """`import wasmops.mindspore`: MindSpore networks on the wasm kernels (needs the [mindspore] extra).
 
 to_wasm(net, backend="pyfunc" | "aot") returns a copy of the network whose supported layers and
-primitives run as MindSpore Custom ops on wasm kernels (PyNative and GRAPH_MODE); its `wasm_report`
-lists what stayed native and why. export_to_onnx_session(net, sample) is the whole-graph route through
-MindSpore's ONNX export and wasmops.onnx.InferenceSession.
+primitives run as MindSpore Custom ops on wasm kernels (PyNative and GRAPH_MODE); at its first call, the
+largest cells whose compiled graph translates completely (construct-level code included) become one wasm
+program each. Its `wasm_report` lists what stayed native and why, with the share of ops and FLOPs on
+wasm. export_to_onnx_session(net, sample) is the whole-graph route through MindSpore's ONNX export and
+wasmops.onnx.InferenceSession.
 """
 
 from .bindings.mindspore_backend import WasmCell, WasmCustom
