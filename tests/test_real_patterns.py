@@ -269,3 +269,19 @@ def test_loop_over_a_computed_trip_count(tmp_path):
     model = _model(nodes, [("x", TensorProto.FLOAT, ["n", 5])], inits)
     x = np.random.default_rng(5).standard_normal((4, 5)).astype(np.float32)
     _both_paths(model, {"x": x}, tmp_path)
+
+
+def test_cli_compiles_symbolic_dims_for_given_shapes(tmp_path, monkeypatch):
+    """`wasmops compile --input-shape x=...` compiles the shape-chain model; the module matches onnxruntime."""
+    import onnx
+
+    from wasmops.cli import main
+
+    model = _model(_shape_chain(), [X])
+    onnx.save(model, tmp_path / "chain.onnx")
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", str(tmp_path / "chain.onnx"), "--input-shape", "x=1x8x5x6", "--quiet"]) == 0
+    x = np.random.default_rng(6).standard_normal((1, 8, 5, 6)).astype(np.float32)
+    (got,) = wg.InferenceSession(tmp_path / "chain.wasm").run(None, {"x": x})
+    (want,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)

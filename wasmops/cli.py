@@ -127,6 +127,20 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_shapes(specs: list[str] | None) -> dict[str, tuple[int, ...]] | None:
+    """`NAME=1x3x736x736` (a 0-d input: `NAME=`) -> {name: shape}."""
+    shapes = {}
+    for spec in specs or []:
+        name, sep, dims = spec.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = tuple(int(d) for d in dims.split("x")) if dims else ()
+        except ValueError:
+            raise SystemExit(f"wasmops compile: --input-shape expects NAME=1x3x224x224, got {spec!r}") from None
+    return shapes or None
+
+
 def _compile(args: argparse.Namespace) -> int:
     import warnings
 
@@ -138,7 +152,14 @@ def _compile(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         if args.quiet:  # TVM's importer warns about harmless things (e.g. shape-less value infos)
             warnings.simplefilter("ignore")
-        path = compile_graph(args.model, out, weights=args.weights, isa=isa, progress=not args.quiet)
+        path = compile_graph(
+            args.model,
+            out,
+            input_shapes=_input_shapes(args.input_shape),
+            weights=args.weights,
+            isa=isa,
+            progress=not args.quiet,
+        )
     side = path.with_suffix(".weights")
     extra = f" + {side} ({side.stat().st_size >> 20} MiB)" if side.exists() else ""
     print(f"wrote {path} ({path.stat().st_size >> 20} MiB){extra}")
@@ -243,6 +264,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=["auto", "embed", "file"],
         default="auto",
         help="embed the weights in the module, or write them to a .weights side file (auto: above 256 MiB)",
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=1x3x736x736",
+        help="the size of an input with symbolic dims (repeat per input): the module is compiled for it",
     )
     p.add_argument("--no-relaxed", action="store_true", help="plain SIMD128 (no relaxed-SIMD FMA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no compiler warnings")
