@@ -16,7 +16,7 @@ import numpy as np
 
 from ..kernels.graph_runtime import GraphModule
 from ..kernels.limits import run_timeout, time_limit
-from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
+from .session_options import ModelMetadata, NodeArg, OrtSessionApi, SessionOptions, SessionSettings
 
 log = logging.getLogger("wasmops.graph")
 
@@ -27,7 +27,7 @@ def _node_arg(entry: dict) -> NodeArg:
     return NodeArg(entry["name"], list(entry["shape"]), f"tensor({_ONNX_TYPES.get(entry['dtype'], entry['dtype'])})")
 
 
-class InferenceSession:
+class InferenceSession(OrtSessionApi):
     """Run a model compiled by `wasmops compile`: ``sess.run(None, {"input": x}) -> [outputs]``.
 
     `sess_options` (wasmops.graph.SessionOptions, onnxruntime's names): `intra_op_num_threads`,
@@ -56,15 +56,6 @@ class InferenceSession:
         self.manifest = self.module.manifest
         log.info("loaded compiled graph %s (%d steps)", self.module.path, len(self.manifest["steps"]))
 
-    def get_providers(self) -> list[str]:
-        return list(self._settings.providers)
-
-    def get_provider_options(self) -> dict[str, dict]:
-        return {p: {} for p in self._settings.providers}
-
-    def get_session_options(self) -> SessionOptions:
-        return self._settings.options
-
     def get_modelmeta(self) -> ModelMetadata:
         """What the compiled module records: no ONNX metadata survives compilation, the build facts do."""
         doc = self.manifest
@@ -81,13 +72,6 @@ class InferenceSession:
             description=f"whole graph compiled from the ONNX model with sha256 {doc['source_sha256']}",
             custom_metadata_map=custom,
         )
-
-    def end_profiling(self) -> str:
-        """onnxruntime's: write the profile of every run since creation; its file name ('' if not profiling)."""
-        return self._settings.end_profiling()
-
-    def get_profiling_start_time_ns(self) -> int:
-        return self._settings.start_ns
 
     def get_inputs(self) -> list[NodeArg]:
         return [_node_arg(e) for e in self.module.inputs]

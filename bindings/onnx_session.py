@@ -24,7 +24,7 @@ from ..registry import dtypes
 from ..registry.table import REGISTRY, UnsupportedError
 from .onnx_rewrite import optimize
 from .onnx_translate import NeedsFeedValues, Translator, np_dtype
-from .session_options import ModelMetadata, NodeArg, SessionOptions, SessionSettings
+from .session_options import ModelMetadata, NodeArg, OrtSessionApi, SessionOptions, SessionSettings
 
 log = logging.getLogger("wasmops.session")
 _MAX_PROGRAMS = 64  # programs kept per session (one per set of input shapes and specialised input values)
@@ -50,7 +50,7 @@ def _type_problem(vi: onnx.ValueInfoProto) -> str:
     return dtypes.refusal(np_name if np_name not in ("object", "void") else name)
 
 
-class InferenceSession:
+class InferenceSession(OrtSessionApi):
     """Run an ONNX model on the op library: ``sess.run(None, {"input": x}) -> [outputs]``.
 
     onnxruntime's arguments: `sess_options` (wasmops.onnx.SessionOptions: `intra_op_num_threads`,
@@ -107,15 +107,6 @@ class InferenceSession:
     def get_outputs(self) -> list[NodeArg]:
         return [_value_info(vi) for vi in self._outputs]
 
-    def get_providers(self) -> list[str]:
-        return list(self._settings.providers)
-
-    def get_provider_options(self) -> dict[str, dict]:
-        return {p: {} for p in self._settings.providers}
-
-    def get_session_options(self) -> SessionOptions:
-        return self._settings.options
-
     def get_modelmeta(self) -> ModelMetadata:
         """The model's metadata, as onnxruntime reads it from the ModelProto."""
         m = self.model
@@ -128,13 +119,6 @@ class InferenceSession:
             version=m.model_version,
             custom_metadata_map={p.key: p.value for p in m.metadata_props},
         )
-
-    def end_profiling(self) -> str:
-        """onnxruntime's: write the profile of every run since creation; its file name ('' if not profiling)."""
-        return self._settings.end_profiling()
-
-    def get_profiling_start_time_ns(self) -> int:
-        return self._settings.start_ns
 
     def _check_supported(self) -> None:
         problems = []

@@ -173,3 +173,25 @@ __all__ = [
     "check_providers",
     "get_available_providers",
 ]
+
+
+class OrtSessionApi:
+    """onnxruntime's session methods that read a session's settings, shared by both session kinds."""
+
+    _settings: SessionSettings
+
+    def get_providers(self) -> list[str]:
+        return list(self._settings.providers)
+
+    def get_provider_options(self) -> dict[str, dict]:
+        return {p: {} for p in self._settings.providers}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._settings.options
+
+    def end_profiling(self) -> str:
+        """onnxruntime's: write the profile of every run since creation; its file name ('' if not profiling)."""
+        return self._settings.end_profiling()
+
+    def get_profiling_start_time_ns(self) -> int:
+        return self._settings.start_ns
