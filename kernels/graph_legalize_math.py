@@ -14,6 +14,8 @@ import math
 import tvm
 from tvm import relax, te, tirx, topi
 
+from .graph_schedule import _broadcast
+
 
 def _dtype(expr) -> str:
     return str(expr.ty.dtype)
@@ -37,18 +39,6 @@ def _float_map(fn, name: str):
         )
 
     return legalize
-
-
-def _broadcast(x: te.Tensor, y: te.Tensor, fn, name: str) -> te.Tensor:
-    nd = max(len(x.shape), len(y.shape))
-    xs = [1] * (nd - len(x.shape)) + [int(d) for d in x.shape]
-    ys = [1] * (nd - len(y.shape)) + [int(d) for d in y.shape]
-    out = [max(p, q) for p, q in zip(xs, ys, strict=True)]
-
-    def at(t, dims, idx):
-        return t(*[0 if d == 1 else i for d, i in zip(dims, idx, strict=True)][nd - len(t.shape) :])
-
-    return te.compute(out, lambda *i: fn(at(x, xs, i), at(y, ys, i)), name=name)
 
 
 def _mod(floor: bool):
