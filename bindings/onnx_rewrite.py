@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..kernels.graph_compiler import canonicalize
+from ..kernels.graph_compiler import canonicalize, count_consumers
 
 
 def _scalar(name: str, consts: dict[str, np.ndarray]) -> float | None:
@@ -35,12 +35,7 @@ def fuse_hard_swish(model: onnx.ModelProto) -> int:
     graph = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     producer = {o: n for n in graph.node for o in n.output}
-    uses: dict[str, int] = {}
-    for n in graph.node:
-        for name in n.input:
-            uses[name] = uses.get(name, 0) + 1
-    for o in graph.output:
-        uses[o.name] = uses.get(o.name, 0) + 1
+    uses = count_consumers(graph)
     replaced: dict[int, list[onnx.NodeProto]] = {}
     dropped: set[int] = set()
     for div in graph.node:

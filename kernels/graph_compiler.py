@@ -95,6 +95,17 @@ def _ranks(model: onnx.ModelProto) -> dict[str, int]:
     return ranks
 
 
+def count_consumers(graph: onnx.GraphProto) -> dict[str, int]:
+    """How many node inputs (and graph outputs) read each value: a rewrite may only fuse away a value read once."""
+    consumers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    for out in graph.output:
+        consumers[out.name] = consumers.get(out.name, 0) + 1
+    return consumers
+
+
 def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
     """Rewrite what Relax would make slow to compile or to run, in numpy, on a copy of the model.
 
@@ -109,12 +120,7 @@ def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
     model = _fold_constant_nodes(onnx.ModelProto.FromString(model.SerializeToString()))
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    consumers: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers[name] = consumers.get(name, 0) + 1
-    for out in graph.output:
-        consumers[out.name] = consumers.get(out.name, 0) + 1
+    consumers = count_consumers(graph)
     producer = {out: node for node in graph.node for out in node.output}
     ranks = _ranks(model)
 
