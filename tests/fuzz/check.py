@@ -20,10 +20,10 @@ from .strategies import Example, tolerance
 REFUSALS = (ValueError, TypeError, IndexError, OverflowError)
 
 
-#: ops whose outputs are sums of products of their float inputs: a sum that cancels (terms of 1e15, result of
+#: ops whose outputs are sums (of products) of their float inputs: a sum that cancels (terms of 1e15, result of
 #: 1e12) carries the rounding of its terms, which float32 accumulation and the float64 reference do differently,
 #: so their error is bounded relative to the sum of the terms' magnitudes: the op on |inputs|
-MULTILINEAR = {"conv2d", "conv_transpose2d", "dense", "matmul"}
+MULTILINEAR = {"conv2d", "conv_transpose2d", "dense", "matmul", "sum", "mean", "cumsum"}
 
 
 class Mismatch(AssertionError):
