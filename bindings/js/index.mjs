@@ -3,3 +3,5 @@
 export { GraphSession, loadGraph } from "./graph.mjs";
 export { KernelError, LibraryError, WasmTrap, engineFeatures } from "./wasm.mjs";
 export { TYPED, tensor } from "./tensor.mjs";
+export { OpLibrary, ProgramSession, loadOpLibrary, loadProgram } from "./program.mjs";
+export { readNpy, writeNpy } from "./npy.mjs";
