@@ -116,7 +116,9 @@ def _describe(session: InferenceSession, program: Program, shapes: dict[str, tup
     for step in program.steps:
         args = [where(x, step.blocked) for x in [*step.inputs, step.output]]
         index = kernels.setdefault(step.kernel, len(kernels))
-        steps.append({"kernel": index, "label": step.label, "tensors": args, "scalars": [_scalar(v) for v in step.scalars]})
+        steps.append(
+            {"kernel": index, "label": step.label, "tensors": args, "scalars": [_scalar(v) for v in step.scalars]}
+        )
     library = session.runtime.manifest
     params = {k.name: list(k.params) for k in library.kernels}
     inputs = []
