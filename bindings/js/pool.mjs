@@ -26,16 +26,20 @@ async function spawnWorker() {
   const url = new URL("./worker.mjs", import.meta.url);
   if (isNode) {
     const { Worker } = await import("node:worker_threads");
-    const worker = new Worker(url);
-    worker.unref(); // a worker blocked in wasm must not keep the process alive
+    // a script given by -e / stdin runs with --input-type, which a worker's file may not take; the V8 flags
+    // (--experimental-wasm-relaxed-simd) are process-wide and may not be repeated: then the worker gets none
+    const evaluated = process.execArgv.some((a) => a.startsWith("--input-type"));
+    const worker = new Worker(url, evaluated ? { execArgv: [] } : {});
     return {
       post: (msg) => worker.postMessage(msg),
       listen: (fn) => {
         worker.on("message", fn);
         worker.on("error", (err) => fn({ error: String(err?.message || err) }));
         worker.on("exit", () => fn({ done: true }));
+        worker.unref(); // after the listeners (they ref it again): a worker in wasm must not keep the process alive
       },
       terminate: () => worker.terminate(),
+      ref: () => worker.ref(), // while the pool waits for it to leave
     };
   }
   const worker = new Worker(url, { type: "module" });
@@ -148,6 +152,7 @@ export class Pool {
     if (!this.workers.length) return;
     this.exports.wasmops_stop_workers();
     this.threads = 1;
+    for (const { worker } of this.workers) worker.ref();
     if (force) for (const { worker } of this.workers) worker.terminate();
     await Promise.all(this.workers.map((w) => w.done));
     for (const stack of this.stacks) this.free(stack);

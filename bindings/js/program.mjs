@@ -107,17 +107,37 @@ export async function loadProgram(source, { library = null, threads = null } = {
   }
   const [doc, region] = readProgramHeader(data, name);
   if (region.length !== doc.constant_bytes) throw new LibraryError(`${name} is truncated (constants region)`);
-  const lib = library instanceof OpLibrary ? library : await loadOpLibrary(library, { threads });
+  checkRegions(doc, name);
   const owned = !(library instanceof OpLibrary);
-  const indexes = doc.kernels.map(([kernel, params]) => {
-    const found = lib.kernels.get(kernel);
-    if (!found) throw new LibraryError(`${name} calls kernel ${kernel}, which ${lib.name} does not have (export it with this library)`);
-    if (JSON.stringify(found[1]) !== JSON.stringify(params)) {
-      throw new LibraryError(`${name} calls kernel ${kernel} with parameters (${params}); ${lib.name} has (${found[1]})`);
+  const lib = owned ? await loadOpLibrary(library, { threads }) : library;
+  try {
+    const indexes = doc.kernels.map(([kernel, params]) => {
+      const found = lib.kernels.get(kernel);
+      if (!found) throw new LibraryError(`${name} calls kernel ${kernel}, which ${lib.name} does not have (export it with this library)`);
+      if (JSON.stringify(found[1]) !== JSON.stringify(params)) {
+        throw new LibraryError(`${name} calls kernel ${kernel} with parameters (${params}); ${lib.name} has (${found[1]})`);
+      }
+      return found[0];
+    });
+    return new ProgramSession(name, doc, region, lib, indexes, owned);
+  } catch (err) {
+    if (owned) await lib.close();
+    throw err;
+  }
+}
+
+/** Every tensor of the program lies inside its region (arena or constants): a kernel never gets a stray address. */
+function checkRegions(doc, name) {
+  const limit = [doc.arena_bytes, doc.constant_bytes];
+  const check = ([space, offset, shape, dtype], where) => {
+    const Typed = TYPED[dtype];
+    const end = offset + size(shape) * (Typed ? Typed.BYTES_PER_ELEMENT : Infinity);
+    if (!(space === 0 || space === 1) || !Number.isInteger(offset) || offset < 0 || !(end <= limit[space])) {
+      throw new LibraryError(`${name}: ${where} lies outside its region (${dtype}[${shape}] at ${offset} of space ${space})`);
     }
-    return found[0];
-  });
-  return new ProgramSession(name, doc, region, lib, indexes, owned);
+  };
+  doc.steps.forEach((s, i) => s.tensors.forEach((t, j) => check(t, `step ${i} (${s.label}) tensor ${j}`)));
+  for (const e of [...doc.inputs, ...doc.outputs]) check([e.space, e.offset, e.shape, e.compute], `tensor ${JSON.stringify(e.name)}`);
 }
 
 /** An exported program laid out in an op library's memory. One run at a time; usable again after any error. */
