@@ -75,7 +75,9 @@ def assert_bitwise(got: dict[str, np.ndarray], want: dict[str, np.ndarray], what
     assert list(got) == list(want), what
     for name, w in want.items():
         g = got[name]
-        assert g.dtype == w.dtype and g.shape == w.shape, f"{what}: output {name} {g.dtype}{g.shape} vs {w.dtype}{w.shape}"
+        assert (g.dtype, g.shape) == (w.dtype, w.shape), (
+            f"{what}: output {name} {g.dtype}{g.shape} vs {w.dtype}{w.shape}"
+        )
         assert g.tobytes() == w.tobytes(), f"{what}: output {name} differs (max abs {np.max(np.abs(g - w))})"
 
 

@@ -163,7 +163,7 @@ def test_corrupt_modules_and_mismatched_weights_are_refused(graph, tmp_path):
     (tmp_path / "cut.wasm").write_bytes(embedded.read_bytes()[:-100])
     assert "content hash mismatch" in _load_error(f'wasmops.loadGraph("{tmp_path / "edited.wasm"}")')
     assert "truncated" in _load_error(f'wasmops.loadGraph("{tmp_path / "cut.wasm"}")')
-    assert "not a wasm module" in _load_error(f'wasmops.loadGraph(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))')
+    assert "not a wasm module" in _load_error("wasmops.loadGraph(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))")
     # a weight file of another model (same architecture, other seed), a corrupted one, a missing one
     import wasmops.graph as wg
 
