@@ -13,13 +13,25 @@ export const MAX_THREADS = 64;
 const TRAP_BYTES = 1024;
 const isNode = typeof process !== "undefined" && Boolean(process.versions?.node);
 
-/** Threads by default: the cores this host reports. */
+// a page's main thread may not block (memory.atomic.wait): a pool with workers runs its calls from a Worker
+const onPageThread = !isNode && typeof globalThis.WorkerGlobalScope === "undefined";
+
+/** Why this context cannot run n > 1 threads ("" if it can). */
+function threadsRefusal() {
+  if (typeof SharedArrayBuffer === "undefined" || globalThis.crossOriginIsolated === false) {
+    return "threads need a shared memory the workers can see: serve the page cross-origin isolated (COOP same-origin, COEP require-corp)";
+  }
+  if (onPageThread) return "a page's main thread may not wait for workers: load the model in a Web Worker to use threads";
+  return "";
+}
+
+/** Threads by default: the cores this host reports (1 where threads cannot run, e.g. a page's main thread). */
 export async function defaultThreads() {
   if (isNode) {
     const os = await import("node:os");
     return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
   }
-  return Math.max(1, globalThis.navigator?.hardwareConcurrency || 1);
+  return threadsRefusal() ? 1 : Math.max(1, globalThis.navigator?.hardwareConcurrency || 1);
 }
 
 async function spawnWorker() {
@@ -91,7 +103,8 @@ export class Pool {
     this.threads = 1; // the calling instance plus running workers
     this.workers = [];
     this.stacks = [];
-    this.trapBuffer = new SharedArrayBuffer(4 + TRAP_BYTES); // a worker's trap message: length, UTF-8 bytes
+    // a worker's trap message (length, UTF-8 bytes); no SharedArrayBuffer outside cross-origin isolation: 1 thread
+    this.trapBuffer = typeof SharedArrayBuffer === "undefined" ? null : new SharedArrayBuffer(4 + TRAP_BYTES);
   }
 
   /** Bytes of linear memory (a fresh view: memory may have grown). */
@@ -117,7 +130,8 @@ export class Pool {
     if (n === this.threads) return;
     await this.stop();
     if (n <= 1) return;
-    if (typeof SharedArrayBuffer === "undefined") throw new LibraryError("threads need SharedArrayBuffer (a cross-origin-isolated page)");
+    const why = threadsRefusal();
+    if (why) throw new LibraryError(`${this.name}: ${n} threads: ${why}`);
     const ex = this.exports;
     ex.wasmops_restart_workers();
     const failures = [];

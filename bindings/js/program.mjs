@@ -28,7 +28,7 @@ export async function loadOpLibrary(source = null, { threads = null } = {}) {
     const files = engineFeatures().relaxedSimd ? ["wasmops-relaxed.wasm", "wasmops.wasm"] : ["wasmops.wasm"];
     for (const file of files) {
       const where = folder instanceof URL ? new URL(file, folder) : folder + file;
-      data = await readBytes(where instanceof URL && where.protocol === "file:" ? where.pathname : where);
+      data = await readBytes(where instanceof URL ? where.href : where);
       name = file;
       if (data !== null) break;
     }
