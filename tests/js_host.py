@@ -31,9 +31,9 @@ def node_major() -> int:
     return int(out.strip().lstrip("v").split(".")[0])
 
 
-def node(args: list[str], relaxed: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def node(args: list[str], relaxed: bool = True, timeout: float = 300, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     cmd = [NODE, *([RELAXED] if relaxed else []), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def run_js(
@@ -69,6 +69,13 @@ def script(body: str, relaxed: bool = True) -> dict:
     if done.returncode:
         raise AssertionError(f"node script failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def readme_js_block() -> str:
+    """The README's one ```js block (its JavaScript section), with the loader's import pointed at this checkout."""
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"^```js\n(.*?)^```$", text, re.S | re.M)
+    return block.replace('"./bindings/js/index.mjs"', f'"{(JS / "index.mjs").as_uri()}"')
 
 
 def assert_bitwise(got: dict[str, np.ndarray], want: dict[str, np.ndarray], what: str) -> None:

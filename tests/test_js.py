@@ -24,8 +24,10 @@ from .js_host import (
     assert_bitwise,
     dtype_model,
     gather_chain,
+    node,
     node_major,
     random_feeds,
+    readme_js_block,
     reshape_by_input,
     run_js,
     script,
@@ -243,3 +245,20 @@ console.log(JSON.stringify(result));
     assert result["stray"].startswith("LibraryError: stray.prog: step 0 (node 'matmul' (MatMul))"), result["stray"]
     want_program = sess.run(None, good)[0]
     assert np.array_equal(np.array(result["programAfter"], np.float32), want_program.reshape(-1))
+
+
+def test_readme_js_snippet_runs_and_matches_python(graph, tmp_path):
+    """The README's JS block as pasted, in a folder holding squeezenet.wasm and squeezenet.prog."""
+    import wasmops.graph as wg
+
+    model, path = graph("squeezenet")
+    shutil.copy(path, tmp_path / "squeezenet.wasm")
+    sess = wo.InferenceSession(model)
+    sess.export_program(tmp_path / "squeezenet.prog")
+    (tmp_path / "snippet.mjs").write_text(readme_js_block())
+    done = node([str(tmp_path / "snippet.mjs")], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first, shape = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    x = np.full((1, 3, 224, 224), 0.5, np.float32)
+    assert float(first) == float(wg.InferenceSession(path).run(None, {"data_0": x})[0].reshape(-1)[0])
+    assert shape.replace(" ", "") == "[1,1000,1,1]"
