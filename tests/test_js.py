@@ -262,3 +262,30 @@ def test_readme_js_snippet_runs_and_matches_python(graph, tmp_path):
     x = np.full((1, 3, 224, 224), 0.5, np.float32)
     assert float(first) == float(wg.InferenceSession(path).run(None, {"data_0": x})[0].reshape(-1)[0])
     assert shape.replace(" ", "") == "[1,1000,1,1]"
+
+
+def test_export_program_command_for_given_shapes(tmp_path):
+    """`wasmops export-program` on a model with a symbolic batch dim, for the shape given, then run.mjs."""
+    import subprocess
+    import sys
+
+    import onnx
+
+    model = _symbolic(tiny_model())
+    onnx.save(model, tmp_path / "tiny.onnx")
+    cmd = [
+        sys.executable,
+        "-m",
+        "wasmops",
+        "export-program",
+        str(tmp_path / "tiny.onnx"),
+        "-o",
+        str(tmp_path / "t.prog"),
+    ]
+    refused = subprocess.run(cmd, capture_output=True, text=True)
+    assert refused.returncode == 1 and "symbolic dims" in refused.stderr, refused.stderr
+    done = subprocess.run([*cmd, "--input-shape", "x=1x3x8x8"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    feeds = random_feeds([("x", (1, 3, 8, 8), np.float32)], seed=3)
+    want = {"y": wo.InferenceSession(model).run(None, feeds)[0]}
+    assert_bitwise(run_js(tmp_path / "t.prog", feeds, tmp_path, 2), want, "exported by the command")
