@@ -49,13 +49,14 @@ def _models() -> dict:
         "tiny-file-simd128": (tiny_model, {"weights": "file", "isa": "simd128"}),
         "small": (lambda: small_model(0), {}),
         "squeezenet": (lambda: light_model("squeezenet"), {}),
+        "shufflenet": (lambda: light_model("shufflenet"), {}),
         "encoder": (lambda: transformer_encoder(layers=1, seq=16, hidden=64, heads=4, ffn=128, seed=1), {}),
         "gather-chain": (gather_chain, {}),
     }
 
 
 GRAPHS = list(_models())
-PROGRAMS = ["tiny", "small", "squeezenet", "encoder", "gather-chain", "dtypes"]
+PROGRAMS = ["tiny", "small", "squeezenet", "shufflenet", "encoder", "gather-chain", "dtypes"]
 
 
 def _feeds(model, seed: int = 0) -> dict[str, np.ndarray]:
