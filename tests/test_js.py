@@ -233,6 +233,8 @@ const library = await wasmops.loadOpLibrary("{LIB_DIR / lib}", {{threads: 2}});
 const p = await wasmops.loadProgram("{program}", {{library}});
 await attempt("kernel", () => p.run({{x, idx: idx(1000n)}}));
 await attempt("overflow", () => p.run({{x, idx: idx(1n << 40n)}}));
+await attempt("feeds", () => p.run({{x}}));
+await attempt("dtype", () => g.run({{x, idx: wasmops.tensor(new Int32Array(2), [2], "int32")}}));
 await attempt("stray", () => wasmops.loadProgram("{tmp_path / "stray.prog"}", {{library}}));
 result.programAfter = Array.from((await p.run({{x, idx: idx(-1n)}})).y.data);
 await g.close(); await library.close();
@@ -243,6 +245,8 @@ console.log(JSON.stringify(result));
     assert np.array_equal(np.array(result["graphAfter"], np.float32), want.reshape(-1))
     assert result["kernel"].startswith("KernelError: node 'gather' (Gather)"), result["kernel"]
     assert result["overflow"].startswith('RangeError: input "idx": value 1099511627776'), result["overflow"]
+    assert result["feeds"].startswith("RangeError: feeds must be exactly the model inputs x: float32[256,64]")
+    assert result["dtype"] == 'TypeError: input "idx" has dtype int32; the model expects int64', result["dtype"]
     assert result["stray"].startswith("LibraryError: stray.prog: step 0 (node 'matmul' (MatMul))"), result["stray"]
     want_program = sess.run(None, good)[0]
     assert np.array_equal(np.array(result["programAfter"], np.float32), want_program.reshape(-1))

@@ -4,7 +4,7 @@
 // library build.
 
 import { Pool, defaultThreads } from "./pool.mjs";
-import { TYPED, baseName, bytesOf, checkFeed, readBytes, readTensor, size } from "./tensor.mjs";
+import { TYPED, baseName, bytesOf, checkFeeds, readBytes, readTensor, size } from "./tensor.mjs";
 import { LibraryError, checkIsa, engineFeatures, readManifest, sha256Hex } from "./wasm.mjs";
 
 const PROGRAM_MAGIC = "WASMOPSP";
@@ -234,15 +234,9 @@ export class ProgramSession {
 
   /** Run on `feeds` ({name: tensor or typed array}, exactly the model's inputs) -> {name: tensor}. */
   async run(feeds) {
-    const names = Object.keys(feeds);
-    const want = this.inputs.map((e) => e.name);
-    const missing = want.filter((n) => !names.includes(n));
-    const unknown = names.filter((n) => !want.includes(n));
-    if (missing.length || unknown.length) {
-      throw new RangeError(`feeds must be exactly the model inputs ${this.describe()}; missing [${missing}], unexpected [${unknown}]`);
-    }
+    const checked = checkFeeds(feeds, this.inputs);
     const pool = this.library.pool;
-    const computed = this.manifest.inputs.map((e, i) => toCompute(checkFeed(feeds[e.name], this.inputs[i]), e));
+    const computed = this.manifest.inputs.map((e, i) => toCompute(checked[i], e));
     const mem = pool.bytes();
     this.manifest.inputs.forEach((e, i) => mem.set(bytesOf(computed[i]), this.address(e.space, e.offset)));
     const steps = this.manifest.steps;
@@ -256,10 +250,6 @@ export class ProgramSession {
       result[e.name] = fromCompute(raw, e.dtype);
     }
     return result;
-  }
-
-  describe() {
-    return this.inputs.map((e) => `${e.name}: ${e.dtype}[${e.shape}]`).join(", ");
   }
 
   /** Free the program's memory (and the op library, if it was loaded for this program alone). */
