@@ -125,6 +125,21 @@ def gather_chain(rows: int = 256, width: int = 64) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def gather_rows(rows: int = 4096, width: int = 64) -> onnx.ModelProto:
+    """x [rows, width] -> Gather(idx [rows], axis 0): a parallel loop of the whole graph, so a row index far out
+    of range traps in whichever thread runs its slice (the caller's or a worker's)."""
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["x", "idx"], ["y"], axis=0, name="rows")],
+        "gather_rows",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width]),
+            helper.make_tensor_value_info("idx", TensorProto.INT64, [rows]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def dtype_model() -> onnx.ModelProto:
     """int64 ids, a bool mask and uint8 data in; float, int64 (ArgMax), bool and a folded int64 Shape out."""
     emb = np.random.default_rng(6).standard_normal((16, 8)).astype(np.float32)

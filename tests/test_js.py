@@ -24,6 +24,7 @@ from .js_host import (
     assert_bitwise,
     dtype_model,
     gather_chain,
+    gather_rows,
     node,
     node_major,
     random_feeds,
@@ -52,6 +53,7 @@ def _models() -> dict:
         "shufflenet": (lambda: light_model("shufflenet"), {}),
         "encoder": (lambda: transformer_encoder(layers=1, seq=16, hidden=64, heads=4, ffn=128, seed=1), {}),
         "gather-chain": (gather_chain, {}),
+        "gather-rows": (gather_rows, {}),
     }
 
 
@@ -69,7 +71,7 @@ def _feeds(model, seed: int = 0) -> dict[str, np.ndarray]:
             shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
             specs.append((vi.name, shape, helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)))
     feeds = random_feeds(specs, seed)
-    if "idx" in feeds:
+    if "idx" in feeds and feeds["idx"].shape == (2,):  # the chain's two columns: the first and the last
         feeds["idx"] = np.array([0, -1], np.int64)
     return feeds
 
@@ -294,3 +296,35 @@ def test_export_program_command_for_given_shapes(tmp_path):
     feeds = random_feeds([("x", (1, 3, 8, 8), np.float32)], seed=3)
     want = {"y": wo.InferenceSession(model).run(None, feeds)[0]}
     assert_bitwise(run_js(tmp_path / "t.prog", feeds, tmp_path, 2), want, "exported by the command")
+
+
+def test_traps_in_a_parallel_loop_leave_the_pool_working(graph, tmp_path):
+    """Row indices far out of range in the last slice (taken by the caller or the worker) or in every slice
+    (both trap): each run is a WasmTrap naming the step, and 2-thread runs afterwards are right."""
+    import wasmops.graph as wg
+
+    model, path = graph("gather-rows")
+    good = _feeds(model)
+    want = wg.InferenceSession(path).run(None, good)[0]
+    np.save(tmp_path / "x.npy", good["x"])
+    np.save(tmp_path / "idx.npy", good["idx"])
+    body = f"""
+const load = (f) => wasmops.readNpy(new Uint8Array(fs.readFileSync(f)));
+const x = load("{tmp_path / "x.npy"}"), idx = load("{tmp_path / "idx.npy"}");
+const g = await wasmops.loadGraph("{path}", {{threads: 2}});
+const errors = [];
+for (let i = 0; i < 12; i++) {{
+  const bad = wasmops.tensor(idx.data.slice(), idx.shape, "int64");
+  if (i % 3 === 2) bad.data.fill(1n << 22n); else bad.data[bad.data.length - 1] = 1n << 22n;
+  try {{ await g.run({{x, idx: bad}}); errors.push("no error"); }}
+  catch (e) {{ errors.push(`${{e.name}}: ${{e.message}}`); }}
+}}
+const after = (await g.run({{x, idx}})).y.data;
+console.log(JSON.stringify({{errors, threads: g.threads, after: Array.from(after.subarray(0, 4096))}}));
+await g.close();
+"""
+    result = script('import fs from "node:fs";\n' + body)
+    for error in result["errors"]:
+        assert error.startswith("WasmTrap: gather-rows") and "step" in error, error
+    assert result["threads"] == 2
+    assert np.array_equal(np.array(result["after"], np.float32), want.reshape(-1)[:4096])
