@@ -137,6 +137,20 @@ def test_program_needing_input_values_is_refused_naming_the_node(tmp_path):
         wo.InferenceSession(_symbolic(tiny_model())).export_program(tmp_path / "q.prog")
 
 
+def test_program_with_a_dtype_the_js_runner_does_not_convert_is_refused(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["h"], ["y"])],
+        "half",
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT16, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [4])],
+    )
+    sess = wo.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    with pytest.raises(UnsupportedError, match="graph input 'h' is float16"):
+        sess.export_program(tmp_path / "half.prog")
+
+
 def _symbolic(model):
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
     return model
