@@ -62,6 +62,7 @@ async function spawnWorker() {
       worker.onerror = (e) => fn({ error: String(e.message || e) });
     },
     terminate: () => worker.terminate(),
+    ref: () => {},
   };
 }
 
@@ -167,8 +168,8 @@ export class Pool {
     this.exports.wasmops_stop_workers();
     this.threads = 1;
     for (const { worker } of this.workers) worker.ref();
-    if (force) for (const { worker } of this.workers) worker.terminate();
-    await Promise.all(this.workers.map((w) => w.done));
+    // forced (a worker failed to start): a terminated Web Worker never answers, a Node one resolves on exit
+    await Promise.all(this.workers.map((w) => (force ? w.worker.terminate() : w.done)));
     for (const stack of this.stacks) this.free(stack);
     this.workers = [];
     this.stacks = [];
