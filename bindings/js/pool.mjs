@@ -18,7 +18,8 @@ const onPageThread = !isNode && typeof globalThis.WorkerGlobalScope === "undefin
 
 /** Why this context cannot run n > 1 threads ("" if it can). */
 function threadsRefusal() {
-  if (typeof SharedArrayBuffer === "undefined" || globalThis.crossOriginIsolated === false) {
+  if (typeof SharedArrayBuffer === "undefined") {
+    // browsers hide it outside cross-origin isolation (and show it where a flag enables it regardless)
     return "threads need a shared memory the workers can see: serve the page cross-origin isolated (COOP same-origin, COEP require-corp)";
   }
   if (onPageThread) return "a page's main thread may not wait for workers: load the model in a Web Worker to use threads";
