@@ -342,3 +342,30 @@ await g.close();
         assert error.startswith("WasmTrap: gather-rows") and "step" in error, error
     assert result["threads"] == 2
     assert np.array_equal(np.array(result["after"], np.float32), want.reshape(-1)[:4096])
+
+
+def test_npy_round_trip_through_js(tmp_path):
+    """numpy writes each dtype (0-d, 1-d, 3-d), JS reads and writes it back: same dtype, shape and bytes."""
+    rng = np.random.default_rng(9)
+    arrays = {
+        "f32": rng.standard_normal((2, 3, 4)).astype(np.float32),
+        "i32": rng.integers(-(2**31), 2**31 - 1, (5,), dtype=np.int32),
+        "i64": rng.integers(-(2**62), 2**62, (2, 2, 1), dtype=np.int64),
+        "u8": rng.integers(0, 255, (7,), dtype=np.uint8),
+        "b": rng.random((3, 1, 2)) < 0.5,
+        "scalar": np.array(1.5, np.float32),
+    }
+    for name, arr in arrays.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+    body = f"""
+import fs from "node:fs";
+for (const name of {list(arrays)!r}) {{
+  const t = wasmops.readNpy(new Uint8Array(fs.readFileSync(`{tmp_path}/${{name}}.npy`)));
+  fs.writeFileSync(`{tmp_path}/${{name}}-js.npy`, wasmops.writeNpy(t));
+}}
+console.log("{{}}");
+"""
+    script(body)
+    for name, arr in arrays.items():
+        back = np.load(tmp_path / f"{name}-js.npy")
+        assert (back.dtype, back.shape) == (arr.dtype, arr.shape) and back.tobytes() == arr.tobytes(), name
