@@ -233,7 +233,8 @@ def unary(draw, op) -> Example:
 @st.composite
 def float_unary(draw, op) -> Example:
     shape = draw(SHAPES)
-    return Example(*_sets(draw, lambda: (draw(array(F32, shape)),)))
+    first, more = _sets(draw, lambda: (draw(array(F32, shape)),))
+    return Example(first, {}, more)
 
 
 @st.composite
@@ -252,13 +253,15 @@ def binary(draw, op) -> Example:
             assume(not np.any(np.isinf(q) & np.isfinite(np.broadcast_arrays(a, b)[0])))
         return a, b
 
-    return Example(*_sets(draw, values))
+    first, more = _sets(draw, values)
+    return Example(first, {}, more)
 
 
 @st.composite
 def logical_not(draw, op) -> Example:
     shape = draw(SHAPES)
-    return Example(*_sets(draw, lambda: (draw(array(np.bool_, shape)),)))
+    first, more = _sets(draw, lambda: (draw(array(np.bool_, shape)),))
+    return Example(first, {}, more)
 
 
 @st.composite
