@@ -143,3 +143,45 @@ def test_update_errors_name_the_op():
         wasmops.sgd_update(w, w, 0.1, nesterov=True)
     with pytest.raises(ValueError, match="adam_update: step must be"):
         wasmops.adam_update(w, w, w, w, 0.1, step=0)
+
+
+def _conv(x, w, s, p, d, g):
+    """conv2d in float64 (the op's reference casts to float32, too coarse for differences of 1e-6)."""
+    sh, sw = s
+    dh, dw = d
+    pt, pl, pb, pr = p
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    k, cg, kh, kw = w.shape
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], k, oh, ow))
+    kg = k // g
+    for gi in range(g):
+        for r in range(kh):
+            for c in range(kw):
+                patch = xp[:, gi * cg : (gi + 1) * cg, r * dh : r * dh + sh * (oh - 1) + 1 : sh,
+                           c * dw : c * dw + sw * (ow - 1) + 1 : sw]  # fmt: skip
+                out[:, gi * kg : (gi + 1) * kg] += np.einsum(
+                    "nchw,kc->nkhw", patch, w[gi * kg : (gi + 1) * kg, :, r, c]
+                )
+    return out
+
+
+@pytest.mark.parametrize(
+    "xs,ws,s,p,d,g",
+    [
+        ((2, 3, 6, 7), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+        ((1, 4, 7, 6), (6, 2, 3, 2), (2, 1), (0, 1, 1, 0), (1, 2), 2),
+        ((1, 3, 7, 7), (6, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),  # depthwise, multiplier 2
+    ],
+    ids=["3x3", "grouped-strided-dilated", "depthwise"],
+)
+def test_conv2d_gradients_match_finite_differences(xs, ws, s, p, d, g):
+    x, w = rng_arrays(xs, ws, seed=6)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    (dy,) = rng_arrays(_conv(x64, w64, s, p, d, g).shape, seed=7)
+    geo = {"strides": s, "pads": p, "dilations": d, "groups": g}
+    close(wasmops.conv2d_backward_data(dy, w, x.shape, **geo), numeric_grad(lambda v: _conv(v, w64, s, p, d, g), x, dy))
+    close(
+        wasmops.conv2d_backward_weight(x, dy, w.shape, **geo), numeric_grad(lambda v: _conv(x64, v, s, p, d, g), w, dy)
+    )
