@@ -185,3 +185,22 @@ def test_conv2d_gradients_match_finite_differences(xs, ws, s, p, d, g):
     close(
         wasmops.conv2d_backward_weight(x, dy, w.shape, **geo), numeric_grad(lambda v: _conv(x64, v, s, p, d, g), w, dy)
     )
+
+
+def _pool(x, k, s, p, kind):
+    """max / average pooling in float64 over padded windows (k x k, stride s, pad p on every side;
+    the average counts the padding, count_include_pad=True)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf if kind == "max" else 0.0)
+    oh, ow = (xp.shape[2] - k) // s + 1, (xp.shape[3] - k) // s + 1
+    taps = [xp[:, :, r : r + s * (oh - 1) + 1 : s, c : c + s * (ow - 1) + 1 : s] for r in range(k) for c in range(k)]
+    stacked = np.stack(taps)
+    return stacked.max(axis=0) if kind == "max" else stacked.mean(axis=0)
+
+
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_pool_gradients_match_finite_differences(k, s, p):
+    # distinct values, so no window has a tie (a max is not differentiable there)
+    x = np.random.default_rng(8).permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7).astype(np.float32) / 10
+    (dy,) = rng_arrays(_pool(x.astype(np.float64), k, s, p, "max").shape, seed=9)
+    close(wasmops.max_pool2d_backward(x, dy, k, s, p), numeric_grad(lambda v: _pool(v, k, s, p, "max"), x, dy))
+    close(wasmops.avg_pool2d_backward(dy, x.shape, k, s, p), numeric_grad(lambda v: _pool(v, k, s, p, "avg"), x, dy))
