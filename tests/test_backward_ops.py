@@ -270,3 +270,43 @@ def test_batch_norm_train_refuses_one_value_per_channel():
     one = np.ones(3, np.float32)
     with pytest.raises(ValueError, match="batch_norm_train: x .* at least 2"):
         wasmops.batch_norm_train(np.ones((1, 3), np.float32), one, one, one, one)
+
+
+def _f32(*shape):
+    return np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+
+
+PARALLEL = [
+    ("conv2d_backward_weight", (_f32(2, 8, 9, 9), _f32(2, 12, 9, 9), (12, 8, 3, 3)), {"pads": 1}),
+    (
+        "conv2d_backward_weight",
+        (_f32(1, 24, 11, 13), _f32(1, 24, 6, 7), (24, 1, 3, 3)),
+        {"strides": 2, "pads": 1, "groups": 24},
+    ),
+    (
+        "conv2d_backward_data",
+        (_f32(1, 12, 6, 6), _f32(12, 4, 3, 3), (1, 8, 11, 11)),
+        {"strides": 2, "groups": 2, "gemm": True},
+    ),
+    ("max_pool2d_backward", (_f32(2, 5, 9, 9), _f32(2, 5, 4, 4), 3, 2), {}),
+    ("batch_norm_backward", (_f32(4, 6, 5, 5), _f32(4, 6, 5, 5), _f32(6), _f32(6), np.ones(6, np.float32)), {}),
+]
+
+
+@pytest.mark.parametrize("case", PARALLEL, ids=[f"{c[0]}-{i}" for i, c in enumerate(PARALLEL)])
+def test_parallel_kernels_identical_for_any_thread_count(case):
+    """Kernels with parallel loops: bit-identical results on 1, 2 and 3 threads (each output element is
+    reduced by one thread in a fixed order)."""
+    name, args, attrs = case
+    before = wasmops.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            wasmops.set_num_threads(n)
+            out = getattr(wasmops, name)(*args, **attrs)
+            outs.append(out if isinstance(out, tuple) else (out,))
+    finally:
+        wasmops.set_num_threads(before)
+    for out in outs[1:]:
+        for a, b in zip(outs[0], out, strict=True):
+            assert np.array_equal(a, b), f"{name} differs between thread counts"
