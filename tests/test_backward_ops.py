@@ -286,7 +286,7 @@ PARALLEL = [
     (
         "conv2d_backward_data",
         (_f32(1, 12, 6, 6), _f32(12, 4, 3, 3), (1, 8, 11, 11)),
-        {"strides": 2, "groups": 2, "gemm": True},
+        {"strides": 2, "pads": 1, "groups": 2, "gemm": True},
     ),
     ("max_pool2d_backward", (_f32(2, 5, 9, 9), _f32(2, 5, 4, 4), 3, 2), {}),
     ("batch_norm_backward", (_f32(4, 6, 5, 5), _f32(4, 6, 5, 5), _f32(6), _f32(6), np.ones(6, np.float32)), {}),
