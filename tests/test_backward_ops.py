@@ -310,3 +310,38 @@ def test_parallel_kernels_identical_for_any_thread_count(case):
     for out in outs[1:]:
         for a, b in zip(outs[0], out, strict=True):
             assert np.array_equal(a, b), f"{name} differs between thread counts"
+
+
+def _random_geometries(count: int, seed: int = 21):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        g = int(rng.choice([1, 1, 2, 3]))
+        cg, kg = (
+            (1, int(rng.integers(1, 3))) if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        )
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        s, d = tuple(int(v) for v in rng.integers(1, 4, 2)), tuple(int(v) for v in rng.integers(1, 3, 2))
+        p = tuple(int(v) for v in rng.integers(0, 3, 4))
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        if (h + p[0] + p[2] - d[0] * (kh - 1) - 1) < 0 or (w + p[1] + p[3] - d[1] * (kw - 1) - 1) < 0:
+            continue
+        out.append(((2, cg * g, h, w), (kg * g, cg, kh, kw), s, p, d, g))
+    return out
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g", _random_geometries(24))
+def test_conv2d_gradients_are_the_adjoints_of_conv2d(xs, ws, s, p, d, g):
+    """<conv2d(x, w), dy> = <x, dx> = <w, dw> for random geometries (odd kernels, strides, dilations,
+    asymmetric pads, groups, depthwise), with conv2d's own reference as the forward: both dx paths."""
+    x, w = rng_arrays(xs, ws, seed=22)
+    conv = _conv(x.astype(np.float64), w.astype(np.float64), s, p, d, g)
+    (dy,) = rng_arrays(conv.shape, seed=23)
+    total = np.sum(conv * dy)
+    geo = {"strides": s, "pads": p, "dilations": d, "groups": g}
+    scale = np.sum(np.abs(conv * dy)) + 1
+    dw = wasmops.conv2d_backward_weight(x, dy, ws, **geo).astype(np.float64)
+    assert abs(np.sum(w * dw) - total) < 1e-5 * scale
+    for gemm in (False, True):
+        dx = wasmops.conv2d_backward_data(dy, w, xs, **geo, gemm=gemm).astype(np.float64)
+        assert abs(np.sum(x * dx) - total) < 1e-5 * scale, f"dx (gemm={gemm})"
