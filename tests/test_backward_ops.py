@@ -60,6 +60,7 @@ _erf = np.vectorize(math.erf)
 ACTIVATIONS = {
     "relu_grad": (lambda x: np.maximum(x, 0), False),
     "gelu_grad": (lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), False),
+    "gelu_tanh_grad": (lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), False),
     "silu_grad": (lambda x: x * _sigmoid(x), False),
     "sigmoid_grad": (_sigmoid, True),  # the kernel takes the forward's output y
     "tanh_grad": (np.tanh, True),
