@@ -24,7 +24,8 @@ REFUSALS = (ValueError, TypeError, IndexError, OverflowError)
 #: 1e12) carries the rounding of its terms, which float32 accumulation and the float64 reference do differently,
 #: so their error is bounded relative to the sum of the terms' magnitudes: the op on |inputs|
 MULTILINEAR = {"conv2d", "conv_transpose2d", "dense", "matmul", "sum", "mean", "cumsum", "avg_pool2d",
-               "global_avg_pool2d"}  # fmt: skip
+               "global_avg_pool2d", "conv2d_backward_data", "conv2d_backward_weight", "dense_backward_data",
+               "dense_backward_weight", "bias_grad", "avg_pool2d_backward"}  # fmt: skip
 
 
 def _abs_finite(v) -> np.ndarray:
@@ -93,22 +94,35 @@ def _check_one(op_name: str, ex: Example) -> str:
         raise Mismatch(f"{op_name}: raised {type(exc).__name__}: {exc}") from None
     if ref_error is not None:
         raise Mismatch(f"{op_name}: returned a result where the reference raised {ref_error!r}")
-    want = np.asarray(want)
+    if isinstance(want, tuple | list):  # multi-output ops (batch_norm_train, adam_update, ...): each output
+        if not isinstance(got, tuple | list) or len(got) != len(want):
+            raise Mismatch(f"{op_name}: {type(got).__name__} result where the reference gives {len(want)} outputs")
+        magnitudes = _magnitude(op, ex) if op_name in MAGNITUDE else [None] * len(want)
+        for k, (g, w, m) in enumerate(zip(got, want, magnitudes, strict=True)):
+            _compare(f"{op_name} output {k}", op_name, np.asarray(g), np.asarray(w), m)
+        return "ok"
+    magnitude = _magnitude(op, ex) if op_name in MULTILINEAR or op_name in MAGNITUDE else None
+    _compare(op_name, op_name, got, np.asarray(want), magnitude)
+    return "ok"
+
+
+def _compare(what: str, op_name: str, got: np.ndarray, want: np.ndarray, magnitude) -> None:
+    """Equal dtype and shape; floats within the op's tolerances (plus rtol of `magnitude`, the size of the terms
+    the result was computed from, where given), NaN where the reference has NaN; other dtypes exactly."""
     if got.dtype != want.dtype or got.shape != want.shape:
-        raise Mismatch(f"{op_name}: dtype/shape {got.dtype}{got.shape} != reference {want.dtype}{want.shape}")
+        raise Mismatch(f"{what}: dtype/shape {got.dtype}{got.shape} != reference {want.dtype}{want.shape}")
     if got.dtype.kind == "f":
         rtol, atol = tolerance(op_name)
-        if op_name in MULTILINEAR or op_name in MAGNITUDE:  # error relative to the terms' size, not the result's
-            ok = np.isclose(got, want, rtol=rtol, atol=atol + rtol * _magnitude(op, ex), equal_nan=True)
+        if magnitude is not None:  # error relative to the terms' size, not the result's
+            ok = np.isclose(got, want, rtol=rtol, atol=atol + rtol * magnitude, equal_nan=True)
             if not ok.all():
                 bad = tuple(np.argwhere(~ok)[0])
-                raise Mismatch(f"{op_name}: at {bad} {got[bad]!r} != {want[bad]!r} (beyond {rtol} of the terms' size)")
-            return "ok"
+                raise Mismatch(f"{what}: at {bad} {got[bad]!r} != {want[bad]!r} (beyond {rtol} of the terms' size)")
+            return
         try:
             np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
         except AssertionError as exc:
-            raise Mismatch(f"{op_name}: {str(exc).strip()}") from None
+            raise Mismatch(f"{what}: {str(exc).strip()}") from None
     elif not np.array_equal(got, want):
         bad = np.argwhere(got != want)[:5].tolist()
-        raise Mismatch(f"{op_name}: differs at {bad}")
-    return "ok"
+        raise Mismatch(f"{what}: differs at {bad}")

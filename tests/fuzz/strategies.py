@@ -350,9 +350,9 @@ def tolerance(op_name: str) -> tuple[float, float]:
     return max((c.rtol for c in cases), default=1e-5), max((c.atol for c in cases), default=1e-6)
 
 
-#: training ops (issue 17: gradients, losses, optimiser updates) are checked by their cases and by finite
-#: differences (tests/test_backward_ops.py); several return tuples, which this fuzz's compare does not take yet
-TRAINING_MODULES = {
+#: training ops (issue 17) not yet in the fuzz: their domains (overflowing sums, exp-based gradients) are being
+#: set op by op; their cases and finite-difference checks (tests/test_backward_ops.py) cover them meanwhile
+PENDING_MODULES = {
     "activation_grad",
     "batch_norm_train",
     "conv2d_backward",
@@ -366,4 +366,4 @@ TRAINING_MODULES = {
 
 
 def ops():
-    return [op for op in all_ops() if type(op).__module__.rsplit(".", 1)[-1] not in TRAINING_MODULES]
+    return [op for op in all_ops() if type(op).__module__.rsplit(".", 1)[-1] not in PENDING_MODULES]
