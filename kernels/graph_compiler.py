@@ -516,8 +516,12 @@ def compile_onnx(
     weights: str = "auto",
     isa: str = "relaxed-simd",
     progress: bool = True,
+    deterministic: bool = False,
 ) -> Path:
-    """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'."""
+    """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'.
+
+    `deterministic`: SIMD128 only, no relaxed-SIMD op (their results may differ across CPUs and engines), so
+    the module computes the same bits under every wasm engine on every CPU."""
     import tvm
     from tqdm import tqdm
 
@@ -525,6 +529,8 @@ def compile_onnx(
 
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
+    if deterministic:
+        isa = "simd128"
     if weights not in ("auto", "embed", "file"):
         raise ValueError(f"weights must be 'auto', 'embed' or 'file', got {weights!r}")
     output = Path(output)
@@ -576,6 +582,7 @@ def compile_onnx(
             "weights": {"mode": mode, "bytes": len(plan.weights), "sha256": weights_hash},
             "source_sha256": source_hash,
             "isa": isa,
+            "deterministic": isa == "simd128",
             "build": {
                 "tvm_version": tvm.__version__,
                 "target": "wasm32-unknown-unknown-wasm",
