@@ -29,6 +29,8 @@ from . import graph_checks as checks
 from . import graph_format as gf
 from .builder import _features, link_module
 from .graph_checks import GraphCompileError
+from .graph_executor import c_source
+from .graph_packing import Packings, constant_key
 from .graph_rewrites import rewrite
 
 ALIGN = 64
@@ -186,7 +188,7 @@ def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
 # ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Buffer:
-    """A tensor at a fixed place: region 'arena' or 'weights', byte offset, shape, dtype."""
+    """A tensor at a fixed place: region 'arena', 'weights' or 'packed', byte offset, shape, dtype."""
 
     region: str
     offset: int
@@ -201,6 +203,9 @@ class Plan:
     steps: list[tuple[str, list[Buffer]]]
     arena_bytes: int
     weights: bytearray = field(default_factory=bytearray)
+    #: steps of wasmops_graph_init: packed constants made from the weights at load (graph_packing)
+    init_steps: list[tuple[str, list[Buffer]]] = field(default_factory=list)
+    packed_bytes: int = 0
 
 
 def _aligned(n: int) -> int:
@@ -219,8 +224,10 @@ def _static_shape(ty, what: str) -> tuple[tuple[int, ...], str]:
     return shape, str(ty.dtype)
 
 
-def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
-    """Walk the memory-planned `main`: storages become arena regions, calls become steps."""
+def read_plan(mod, input_names: list[str], output_names: list[str], packings=None) -> Plan:
+    """Walk the memory-planned `main`: storages become arena regions, calls become steps. A constant that
+    `packings` knows how to make is placed in the packed region, its sources in the weights, and an init
+    step makes it at load."""
     import tvm
     from tvm import relax
 
@@ -241,15 +248,26 @@ def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
         env[param] = buf
         inputs.append((name, buf))
 
-    def constant(c) -> Buffer:
-        arr = c.value.numpy()  # tobytes() is C order; ascontiguousarray would make a 0-d array 1-d
-        key = (hashlib.blake2b(arr.tobytes(), digest_size=16).digest(), arr.shape, arr.dtype.str)
+    init_steps: list = []
+    packed = [0]  # bytes of the packed region so far
+
+    def stored(arr: np.ndarray) -> Buffer:
+        key = constant_key(arr)  # tobytes() is C order; ascontiguousarray would make a 0-d array 1-d
         if key not in constants:  # equal constants are stored once
-            at = _aligned(len(weights))
-            weights.extend(b"\0" * (at - len(weights)))
-            weights.extend(arr.tobytes())
-            constants[key] = Buffer("weights", at, tuple(arr.shape), str(arr.dtype))
+            packing = packings.get(key) if packings is not None else None
+            if packing is None:
+                at = _aligned(len(weights))
+                weights.extend(b"\0" * (at - len(weights)))
+                weights.extend(arr.tobytes())
+                constants[key] = Buffer("weights", at, tuple(arr.shape), str(arr.dtype))
+            else:
+                buf = constants[key] = Buffer("packed", packed[0], tuple(arr.shape), str(arr.dtype))
+                packed[0] = _aligned(packed[0] + arr.nbytes)
+                init_steps.append((packing.kernel, [stored(s) for s in packing.sources] + [buf]))
         return constants[key]
+
+    def constant(c) -> Buffer:
+        return stored(c.value.numpy())
 
     def value_of(expr, what: str):
         if isinstance(expr, tvm.ir.Constant):
@@ -302,15 +320,15 @@ def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
     if len(results) != len(output_names):
         raise GraphCompileError(f"the graph returns {len(results)} tensors for {len(output_names)} ONNX outputs")
     outputs = list(zip(output_names, results, strict=True))
-    return Plan(inputs, outputs, steps, _aligned(max(arena, ALIGN)), weights)
+    return Plan(inputs, outputs, steps, _aligned(max(arena, ALIGN)), weights, init_steps, packed[0])
 
 
 # ------------------------------------------------------------------------------------------------------
 # Relax: import, optimise, fuse, schedule, memory-plan
 # ------------------------------------------------------------------------------------------------------
-def lower(model: onnx.ModelProto, convs: dict, tick):
+def lower(model: onnx.ModelProto, convs: dict, tick, packings=None):
     """ONNX -> Relax module of fused PrimFuncs and a memory-planned main; `convs` collects the convs
-    legalised to our compute (see graph_schedule)."""
+    legalised to our compute (see graph_schedule), `packings` how their packed weights are made."""
     import tvm
     from tvm import relax
 
@@ -327,7 +345,7 @@ def lower(model: onnx.ModelProto, convs: dict, tick):
         ]
     )(mod)
     tick("folded batch norms and constants")
-    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs))(mod)
+    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs, packings))(mod)
     mod = tvm.transform.Sequential(
         [
             relax.transform.AnnotateTIROpPattern(),
@@ -351,77 +369,6 @@ def lower(model: onnx.ModelProto, convs: dict, tick):
     return mod
 
 
-def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
-    """The executor: kernel table, static tensors and argument records, the step list, exports."""
-    lines = [
-        "/* Generated by wasmops.kernels.graph_compiler: the whole-graph executor. Do not edit. */",
-        "#include <stdint.h>",
-        "typedef int32_t (*wasmops_kernel_fn)(void*, void*, int32_t, void*);",
-        "typedef struct { void* data; int32_t device_type, device_id, ndim; uint8_t code, bits; uint16_t lanes;",
-        "  int64_t* shape; int64_t* strides; uint64_t byte_offset; } DLTensor;",
-        "typedef struct { int32_t type_index, pad; union { void* v_ptr; int64_t v_int64; } v; } Any;",
-        "typedef struct { int32_t kernel; void* args; int32_t num_args; } wasmops_step;",
-        "extern int32_t wasmops_run_plan(const wasmops_step* steps, int32_t num_steps);",
-        f"static unsigned char arena[{plan.arena_bytes}] __attribute__((aligned({ALIGN})));",
-    ]
-    if weights_file:
-        lines += [
-            f"static const unsigned char weights[] __attribute__((aligned({ALIGN}))) = {{",
-            f'#embed "{weights_file}"',
-            "};",
-        ]
-    else:
-        lines.append(
-            f"static unsigned char weights[{max(len(plan.weights), ALIGN)}] __attribute__((aligned({ALIGN})));"
-        )
-    lines += [f"extern int32_t __tvm_ffi_{k}(void*, void*, int32_t, void*);" for k in kernels]
-    lines.append("const wasmops_kernel_fn wasmops_kernels[] = {" + ", ".join(f"__tvm_ffi_{k}" for k in kernels) + "};")
-    lines.append(f"const int32_t wasmops_kernel_count = {len(kernels)};")
-    codes = {"float": 2, "int": 0, "uint": 1, "bool": 6}
-    tensors: dict[Buffer, int] = {}
-
-    def tensor(buf: Buffer) -> str:
-        if buf not in tensors:
-            i = tensors[buf] = len(tensors)
-            dt = np.dtype(buf.dtype)
-            code = codes["bool"] if dt.kind == "b" else codes[{"f": "float", "i": "int", "u": "uint"}[dt.kind]]
-            dims = ", ".join(str(d) for d in buf.shape) or "1"
-            base = "arena" if buf.region == "arena" else "(unsigned char*)weights"
-            lines.append(f"static int64_t s{i}[] = {{{dims}}};")
-            lines.append(
-                f"static DLTensor t{i} = {{{base} + {buf.offset}, 1, 0, {len(buf.shape)}, {code}, "
-                f"{dt.itemsize * 8}, 1, s{i}, 0, 0}};"
-            )
-        return f"t{tensors[buf]}"
-
-    step_rows = []
-    index = {k: i for i, k in enumerate(kernels)}
-    for j, (name, args) in enumerate(plan.steps):
-        refs = [tensor(b) for b in args]
-        lines.append(f"static Any a{j}[] = {{" + ", ".join(f"{{7, 0, {{&{r}}}}}" for r in refs) + "};")
-        step_rows.append(f"{{{index[name]}, a{j}, {len(args)}}}")
-    io = [tensor(b) for _, b in plan.inputs + plan.outputs]
-    lines.append("static const wasmops_step steps[] = {" + ", ".join(step_rows) + "};")
-    lines.append("static DLTensor* const io[] = {" + ", ".join(f"&{r}" for r in io) + "};")
-    lines += [
-        '__attribute__((export_name("wasmops_graph_run"))) int32_t wasmops_graph_run(void) {',
-        f"  return wasmops_run_plan(steps, {len(plan.steps)});",
-        "}",
-        '__attribute__((export_name("wasmops_graph_run_steps")))',
-        "int32_t wasmops_graph_run_steps(int32_t first, int32_t count) {",
-        f"  if (first < 0 || count < 0 || first + count > {len(plan.steps)}) return -3;",
-        "  return wasmops_run_plan(steps + first, count);",
-        "}",
-        '__attribute__((export_name("wasmops_graph_io"))) void* wasmops_graph_io(int32_t i) {',
-        f"  return i >= 0 && i < {len(io)} ? io[i]->data : 0;",
-        "}",
-        '__attribute__((export_name("wasmops_graph_weights"))) const void* wasmops_graph_weights(void) {',
-        "  return weights;",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def _check_static_inputs(model: onnx.ModelProto) -> None:
     """A compiled graph has one fixed shape per input (zero-size and 0-d are fixed too) and a dtype wasm
     computes: refuse symbolic or unknown dims, non-tensor and unsupported dtypes up front."""
@@ -434,6 +381,7 @@ def sources() -> list[Path]:
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
+    names += ("graph_executor.py", "graph_packing.py")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py")
     files = [here / n for n in names]
@@ -547,15 +495,19 @@ def compile_onnx(
         from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
 
         convs: dict = {}
+        packings = Packings()
         canon = canonicalize(_prepare(expand_recurrent(model)))
         with _refusing(canon, "lowering"):
-            mod = lower(canon, convs, tick)
-            plan = read_plan(mod, _io_names(canon)[0], output_names)
+            mod = lower(canon, convs, tick, packings)
+            plan = read_plan(mod, _io_names(canon)[0], output_names, packings)
         _restore_empty_inputs(plan, model, input_names)
         used = sorted({name for name, _ in plan.steps})
         funcs, fallbacks = {}, []
         for name in used:
             funcs[name] = _scheduled(mod[name], convs, fallbacks, name).with_attr("global_symbol", name)
+        for name in sorted({name for name, _ in plan.init_steps}):
+            funcs[name] = _scheduled(packings.func(name), {}, fallbacks, name).with_attr("global_symbol", name)
+            used.append(name)
         tick(f"scheduled {len(funcs)} kernels")
         lib = _compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")
@@ -565,7 +517,7 @@ def compile_onnx(
             lib.mod.write_to_file(str(work / "kernels.o"))
             if mode == "embed":  # #embed reads it; a side file is written once, below
                 (work / "weights.bin").write_bytes(plan.weights)
-            (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
+            (work / "graph.c").write_text(c_source(plan, used, "weights.bin" if mode == "embed" else None))
             try:
                 module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
             except RuntimeError as exc:  # an undefined symbol (libm, compiler-rt) names the nodes that need it
@@ -580,6 +532,8 @@ def compile_onnx(
             "outputs": [gf.io_entry(n, b) for n, b in plan.outputs],
             "arena_bytes": plan.arena_bytes,
             "weights": {"mode": mode, "bytes": len(plan.weights), "sha256": weights_hash},
+            "packed_bytes": plan.packed_bytes,
+            "init_steps": [name for name, _ in plan.init_steps],
             "source_sha256": source_hash,
             "isa": isa,
             "deterministic": isa == "simd128",
