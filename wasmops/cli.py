@@ -221,6 +221,17 @@ def _export_program(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_web(args: argparse.Namespace) -> int:
+    from .bindings.web_export import export_web
+
+    out = export_web(
+        args.model, args.output, isa=args.isa, input_shapes=_input_shapes(args.input_shape), progress=not args.quiet
+    )
+    print(f"wrote {out}/ ({sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) >> 20} MiB)")
+    print(f"  serve it: python {out / 'serve.py'}   (sends the COOP/COEP headers threads need)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main
 
@@ -324,6 +335,22 @@ def _parser() -> argparse.ArgumentParser:
         help="the shape of an input with symbolic dims (repeat per input): the program is made for it",
     )
     p.set_defaults(func=_export_program)
+    p = sub.add_parser(
+        "export-web",
+        parents=[common],
+        help="a folder a static server serves as is: the compiled model, the JS loader and a page running it",
+    )
+    p.add_argument("model", help="an .onnx model (compiled here) or a .wasm from `wasmops compile`")
+    p.add_argument("-o", "--output", required=True, help="the folder to write")
+    p.add_argument(
+        "--isa",
+        choices=["both", "simd128", "relaxed-simd"],
+        default="both",
+        help="builds of an .onnx model (both: the page prefers relaxed SIMD where the browser has it)",
+    )
+    p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="a symbolic input's shape")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_export_web)
     p = sub.add_parser(
         "demo",
         parents=[common],
