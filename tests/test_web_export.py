@@ -114,3 +114,62 @@ def test_export_web_folder_runs_in_headless_chromium_bitwise_as_python(browser_p
         got = [_array(run["outputs"][o.name]) for o in sess.get_outputs()]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
+
+
+def test_export_web_cli_writes_both_builds_and_serves_them_isolated(tmp_path):
+    """Without a browser: an ONNX model gives a relaxed-SIMD and a SIMD128 build (the page tries them in that
+    order), the loader and the page; serve.py sends COOP / COEP and the MIME types module scripts need."""
+    import urllib.request
+
+    import onnx
+
+    from wasmops.cli import main
+
+    from .tiny_model import tiny_model
+
+    onnx.save(tiny_model(), tmp_path / "tiny.onnx")
+    assert main(["export-web", str(tmp_path / "tiny.onnx"), "-o", str(tmp_path / "site"), "--quiet"]) == 0
+    site = tmp_path / "site"
+    spec = json.loads((site / "model.json").read_text())
+    assert [(b["isa"], b["module"]) for b in spec["builds"]] == [
+        ("relaxed-simd", "model-relaxed.wasm"),
+        ("simd128", "model.wasm"),
+    ]
+    assert spec["image"] == {
+        "layout": "NCHW",
+        "height": 8,
+        "width": 8,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
+    for name in ("index.html", "app.mjs", "runner.mjs", "serve.py", "wasmops/index.mjs", "wasmops/worker.mjs"):
+        assert (site / name).is_file(), name
+    proc = subprocess.Popen(
+        [sys.executable, str(site / "serve.py"), "--port", "0", "--quiet"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        base = proc.stdout.readline().split()[1]
+        for name, mime in (
+            ("index.html", "text/html"),
+            ("app.mjs", "text/javascript"),
+            ("model.wasm", "application/wasm"),
+        ):
+            with urllib.request.urlopen(base + name, timeout=30) as r:  # listening once it printed its URL
+                headers, body = r.headers, r.read()
+            assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+            assert headers["Content-Type"].startswith(mime), (name, headers["Content-Type"])
+            assert body == (site / name).read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_image_tensor_is_the_float32_normalisation():
+    from wasmops.bindings.web_export import IMAGENET_MEAN, IMAGENET_STD, image_tensor
+
+    rgb = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    want = ((rgb / 255.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)).transpose(2, 0, 1)[None]
+    got = image_tensor(rgb)
+    assert got.dtype == np.float32 and got.shape == (1, 3, 5, 7)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
