@@ -4,7 +4,7 @@
 // compiled graph format is one edit here and one in kernels/graph_format.py.
 
 import { Pool, defaultThreads } from "./pool.mjs";
-import { baseName, bytesOf, checkFeed, readBytes, readTensor } from "./tensor.mjs";
+import { baseName, bytesOf, checkFeeds, readBytes, readTensor } from "./tensor.mjs";
 import { LibraryError, checkIsa, readManifest, sha256Hex } from "./wasm.mjs";
 
 const SECTION = "wasmops.graph";
@@ -100,16 +100,7 @@ export class GraphSession {
    * KernelError / WasmTrap naming the step; the session stays usable.
    */
   async run(feeds) {
-    const names = Object.keys(feeds);
-    const want = this.inputs.map((e) => e.name);
-    const missing = want.filter((n) => !names.includes(n));
-    const unknown = names.filter((n) => !want.includes(n));
-    if (missing.length || unknown.length) {
-      throw new RangeError(
-        `feeds must be exactly the model inputs ${this.describe()}; missing [${missing}], unexpected [${unknown}]`,
-      );
-    }
-    const checked = this.inputs.map((e) => checkFeed(feeds[e.name], e));
+    const checked = checkFeeds(feeds, this.inputs);
     const mem = this.pool.bytes();
     checked.forEach((t, i) => mem.set(bytesOf(t.data), this.addresses[i]));
     const ex = this.pool.exports;
@@ -124,10 +115,6 @@ export class GraphSession {
   stepName(steps = this.manifest.steps, what = "step") {
     const step = this.pool.exports.wasmops_failed_step();
     return `${this.name} ${what} ${step}${step >= 0 && step < steps.length ? ` (${steps[step]})` : ""}`;
-  }
-
-  describe() {
-    return this.inputs.map((e) => `${e.name}: ${e.dtype}[${e.shape}]`).join(", ");
   }
 
   /** Stop the worker threads (a Node process can exit with them running, a page should close them). */

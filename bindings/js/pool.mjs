@@ -13,29 +13,46 @@ export const MAX_THREADS = 64;
 const TRAP_BYTES = 1024;
 const isNode = typeof process !== "undefined" && Boolean(process.versions?.node);
 
-/** Threads by default: the cores this host reports. */
+// a page's main thread may not block (memory.atomic.wait): a pool with workers runs its calls from a Worker
+const onPageThread = !isNode && typeof globalThis.WorkerGlobalScope === "undefined";
+
+/** Why this context cannot run n > 1 threads ("" if it can). */
+function threadsRefusal() {
+  if (typeof SharedArrayBuffer === "undefined") {
+    // browsers hide it outside cross-origin isolation (and show it where a flag enables it regardless)
+    return "threads need a shared memory the workers can see: serve the page cross-origin isolated (COOP same-origin, COEP require-corp)";
+  }
+  if (onPageThread) return "a page's main thread may not wait for workers: load the model in a Web Worker to use threads";
+  return "";
+}
+
+/** Threads by default: the cores this host reports (1 where threads cannot run, e.g. a page's main thread). */
 export async function defaultThreads() {
   if (isNode) {
     const os = await import("node:os");
     return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
   }
-  return Math.max(1, globalThis.navigator?.hardwareConcurrency || 1);
+  return threadsRefusal() ? 1 : Math.max(1, globalThis.navigator?.hardwareConcurrency || 1);
 }
 
 async function spawnWorker() {
   const url = new URL("./worker.mjs", import.meta.url);
   if (isNode) {
     const { Worker } = await import("node:worker_threads");
-    const worker = new Worker(url);
-    worker.unref(); // a worker blocked in wasm must not keep the process alive
+    // a script given by -e / stdin runs with --input-type, which a worker's file may not take; the V8 flags
+    // (--experimental-wasm-relaxed-simd) are process-wide and may not be repeated: then the worker gets none
+    const evaluated = process.execArgv.some((a) => a.startsWith("--input-type"));
+    const worker = new Worker(url, evaluated ? { execArgv: [] } : {});
     return {
       post: (msg) => worker.postMessage(msg),
       listen: (fn) => {
         worker.on("message", fn);
         worker.on("error", (err) => fn({ error: String(err?.message || err) }));
         worker.on("exit", () => fn({ done: true }));
+        worker.unref(); // after the listeners (they ref it again): a worker in wasm must not keep the process alive
       },
       terminate: () => worker.terminate(),
+      ref: () => worker.ref(), // while the pool waits for it to leave
     };
   }
   const worker = new Worker(url, { type: "module" });
@@ -46,6 +63,7 @@ async function spawnWorker() {
       worker.onerror = (e) => fn({ error: String(e.message || e) });
     },
     terminate: () => worker.terminate(),
+    ref: () => {},
   };
 }
 
@@ -87,7 +105,8 @@ export class Pool {
     this.threads = 1; // the calling instance plus running workers
     this.workers = [];
     this.stacks = [];
-    this.trapBuffer = new SharedArrayBuffer(4 + TRAP_BYTES); // a worker's trap message: length, UTF-8 bytes
+    // a worker's trap message (length, UTF-8 bytes); no SharedArrayBuffer outside cross-origin isolation: 1 thread
+    this.trapBuffer = typeof SharedArrayBuffer === "undefined" ? null : new SharedArrayBuffer(4 + TRAP_BYTES);
   }
 
   /** Bytes of linear memory (a fresh view: memory may have grown). */
@@ -113,7 +132,8 @@ export class Pool {
     if (n === this.threads) return;
     await this.stop();
     if (n <= 1) return;
-    if (typeof SharedArrayBuffer === "undefined") throw new LibraryError("threads need SharedArrayBuffer (a cross-origin-isolated page)");
+    const why = threadsRefusal();
+    if (why) throw new LibraryError(`${this.name}: ${n} threads: ${why}`);
     const ex = this.exports;
     ex.wasmops_restart_workers();
     const failures = [];
@@ -148,8 +168,9 @@ export class Pool {
     if (!this.workers.length) return;
     this.exports.wasmops_stop_workers();
     this.threads = 1;
-    if (force) for (const { worker } of this.workers) worker.terminate();
-    await Promise.all(this.workers.map((w) => w.done));
+    for (const { worker } of this.workers) worker.ref();
+    // forced (a worker failed to start): a terminated Web Worker never answers, a Node one resolves on exit
+    await Promise.all(this.workers.map((w) => (force ? w.worker.terminate() : w.done)));
     for (const stack of this.stacks) this.free(stack);
     this.workers = [];
     this.stacks = [];

@@ -4,7 +4,7 @@
 // library build.
 
 import { Pool, defaultThreads } from "./pool.mjs";
-import { TYPED, baseName, bytesOf, checkFeed, readBytes, readTensor, size } from "./tensor.mjs";
+import { TYPED, baseName, bytesOf, checkFeeds, readBytes, readTensor, size } from "./tensor.mjs";
 import { LibraryError, checkIsa, engineFeatures, readManifest, sha256Hex } from "./wasm.mjs";
 
 const PROGRAM_MAGIC = "WASMOPSP";
@@ -28,7 +28,7 @@ export async function loadOpLibrary(source = null, { threads = null } = {}) {
     const files = engineFeatures().relaxedSimd ? ["wasmops-relaxed.wasm", "wasmops.wasm"] : ["wasmops.wasm"];
     for (const file of files) {
       const where = folder instanceof URL ? new URL(file, folder) : folder + file;
-      data = await readBytes(where instanceof URL && where.protocol === "file:" ? where.pathname : where);
+      data = await readBytes(where instanceof URL ? where.href : where);
       name = file;
       if (data !== null) break;
     }
@@ -107,17 +107,37 @@ export async function loadProgram(source, { library = null, threads = null } = {
   }
   const [doc, region] = readProgramHeader(data, name);
   if (region.length !== doc.constant_bytes) throw new LibraryError(`${name} is truncated (constants region)`);
-  const lib = library instanceof OpLibrary ? library : await loadOpLibrary(library, { threads });
+  checkRegions(doc, name);
   const owned = !(library instanceof OpLibrary);
-  const indexes = doc.kernels.map(([kernel, params]) => {
-    const found = lib.kernels.get(kernel);
-    if (!found) throw new LibraryError(`${name} calls kernel ${kernel}, which ${lib.name} does not have (export it with this library)`);
-    if (JSON.stringify(found[1]) !== JSON.stringify(params)) {
-      throw new LibraryError(`${name} calls kernel ${kernel} with parameters (${params}); ${lib.name} has (${found[1]})`);
+  const lib = owned ? await loadOpLibrary(library, { threads }) : library;
+  try {
+    const indexes = doc.kernels.map(([kernel, params]) => {
+      const found = lib.kernels.get(kernel);
+      if (!found) throw new LibraryError(`${name} calls kernel ${kernel}, which ${lib.name} does not have (export it with this library)`);
+      if (JSON.stringify(found[1]) !== JSON.stringify(params)) {
+        throw new LibraryError(`${name} calls kernel ${kernel} with parameters (${params}); ${lib.name} has (${found[1]})`);
+      }
+      return found[0];
+    });
+    return new ProgramSession(name, doc, region, lib, indexes, owned);
+  } catch (err) {
+    if (owned) await lib.close();
+    throw err;
+  }
+}
+
+/** Every tensor of the program lies inside its region (arena or constants): a kernel never gets a stray address. */
+function checkRegions(doc, name) {
+  const limit = [doc.arena_bytes, doc.constant_bytes];
+  const check = ([space, offset, shape, dtype], where) => {
+    const Typed = TYPED[dtype];
+    const end = offset + size(shape) * (Typed ? Typed.BYTES_PER_ELEMENT : Infinity);
+    if (!(space === 0 || space === 1) || !Number.isInteger(offset) || offset < 0 || !(end <= limit[space])) {
+      throw new LibraryError(`${name}: ${where} lies outside its region (${dtype}[${shape}] at ${offset} of space ${space})`);
     }
-    return found[0];
-  });
-  return new ProgramSession(name, doc, region, lib, indexes, owned);
+  };
+  doc.steps.forEach((s, i) => s.tensors.forEach((t, j) => check(t, `step ${i} (${s.label}) tensor ${j}`)));
+  for (const e of [...doc.inputs, ...doc.outputs]) check([e.space, e.offset, e.shape, e.compute], `tensor ${JSON.stringify(e.name)}`);
 }
 
 /** An exported program laid out in an op library's memory. One run at a time; usable again after any error. */
@@ -214,15 +234,9 @@ export class ProgramSession {
 
   /** Run on `feeds` ({name: tensor or typed array}, exactly the model's inputs) -> {name: tensor}. */
   async run(feeds) {
-    const names = Object.keys(feeds);
-    const want = this.inputs.map((e) => e.name);
-    const missing = want.filter((n) => !names.includes(n));
-    const unknown = names.filter((n) => !want.includes(n));
-    if (missing.length || unknown.length) {
-      throw new RangeError(`feeds must be exactly the model inputs ${this.describe()}; missing [${missing}], unexpected [${unknown}]`);
-    }
+    const checked = checkFeeds(feeds, this.inputs);
     const pool = this.library.pool;
-    const computed = this.manifest.inputs.map((e, i) => toCompute(checkFeed(feeds[e.name], this.inputs[i]), e));
+    const computed = this.manifest.inputs.map((e, i) => toCompute(checked[i], e));
     const mem = pool.bytes();
     this.manifest.inputs.forEach((e, i) => mem.set(bytesOf(computed[i]), this.address(e.space, e.offset)));
     const steps = this.manifest.steps;
@@ -236,10 +250,6 @@ export class ProgramSession {
       result[e.name] = fromCompute(raw, e.dtype);
     }
     return result;
-  }
-
-  describe() {
-    return this.inputs.map((e) => `${e.name}: ${e.dtype}[${e.shape}]`).join(", ");
   }
 
   /** Free the program's memory (and the op library, if it was loaded for this program alone). */

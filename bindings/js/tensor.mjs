@@ -41,7 +41,25 @@ export function checkFeed(feed, want) {
   if (t.shape.length !== want.shape.length || t.shape.some((d, i) => d !== want.shape[i])) {
     throw new RangeError(`input ${JSON.stringify(want.name)} has shape [${t.shape}]; the model expects [${want.shape}]`);
   }
-  return tensor(t.data, t.shape, t.dtype);
+  try {
+    return tensor(t.data, t.shape, t.dtype);
+  } catch (err) {
+    err.message = `input ${JSON.stringify(want.name)}: ${err.message}`;
+    throw err;
+  }
+}
+
+/** `feeds` ({name: tensor or typed array}) checked to be exactly `inputs` ([{name, dtype, shape}]): tensors in their order. */
+export function checkFeeds(feeds, inputs) {
+  const names = Object.keys(feeds);
+  const want = inputs.map((e) => e.name);
+  const missing = want.filter((n) => !names.includes(n));
+  const unknown = names.filter((n) => !want.includes(n));
+  if (missing.length || unknown.length) {
+    const expected = inputs.map((e) => `${e.name}: ${e.dtype}[${e.shape}]`).join(", ");
+    throw new RangeError(`feeds must be exactly the model inputs ${expected}; missing [${missing}], unexpected [${unknown}]`);
+  }
+  return inputs.map((e) => checkFeed(feeds[e.name], e));
 }
 
 /** The bytes of a tensor's data (a view, no copy). */
