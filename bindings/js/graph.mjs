@@ -67,6 +67,9 @@ export async function loadGraph(source, { weights = null, threads = null, name =
   const addresses = [...doc.inputs, ...doc.outputs].map((_, i) => ex.wasmops_graph_io(i) >>> 0);
   const session = new GraphSession(name, doc, pool, addresses);
   await pool.setThreads(threads ?? (await defaultThreads()));
+  // the weights ship in their source layout: pack them once into the layouts the kernels read
+  const init = doc.init_steps ?? [];
+  if (init.length) pool.call(ex.wasmops_graph_init, [], () => session.stepName(init, "weight-packing step"));
   return session;
 }
 
@@ -109,10 +112,9 @@ export class GraphSession {
     return result;
   }
 
-  stepName() {
+  stepName(steps = this.manifest.steps, what = "step") {
     const step = this.pool.exports.wasmops_failed_step();
-    const steps = this.manifest.steps;
-    return `${this.name} step ${step}${step >= 0 && step < steps.length ? ` (${steps[step]})` : ""}`;
+    return `${this.name} ${what} ${step}${step >= 0 && step < steps.length ? ` (${steps[step]})` : ""}`;
   }
 
   /** Stop the worker threads (a Node process can exit with them running, a page should close them). */
