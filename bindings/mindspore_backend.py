@@ -105,9 +105,9 @@ def _arities(fn) -> tuple[int, int]:
 class WasmOp:
     """One layer or primitive on wasm: its translator, attributes (weights as numpy) and programs."""
 
-    def __init__(self, label: str, name: str, attrs: dict, backend: _Backend):
+    def __init__(self, label: str, name: str, attrs: dict, backend: _Backend, frontend: str = "mindspore"):
         self.label, self.name, self.attrs, self.backend = label, name, attrs, backend
-        self.entry = REGISTRY.lookup("mindspore", name)
+        self.entry = REGISTRY.lookup(frontend, name)
         if self.entry is None:
             raise UnsupportedError(f"{label}: no wasm translation for {name}")
         self.variants: list[Variant] = []
@@ -182,6 +182,8 @@ class WasmCustom(ops.Custom):
         self.add_prim_attr("wasmops_op", next(_OP_IDS))
         self._wasm_op, self._total, self._baked = wasm_op, total, baked
         self._on_variant = None
+        #: every input is a run-time tensor, even one whose value GRAPH_MODE knows (a gradient's dout of ones)
+        self.runtime_inputs = False
         self._registered: set[int] = set()  # ids of the variants the aot slot already holds
 
     def __infer__(self, *args):
@@ -195,7 +197,7 @@ class WasmCustom(ops.Custom):
             shape = tuple(int(d) for d in a["shape"])
             if any(d < 0 for d in shape):
                 raise ValueError(f"{op.label}: dynamic shape {shape}: wasm programs are built per static shape")
-            value = a.get("value")
+            value = None if self.runtime_inputs else a.get("value")
             const = None if value is None else np.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
             sig.append((shape, _np_dtype(a["dtype"], op.label), const))
         variant = op.variant(tuple(sig))
