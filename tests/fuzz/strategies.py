@@ -261,5 +261,20 @@ def tolerance(op_name: str) -> tuple[float, float]:
     return max((c.rtol for c in cases), default=1e-5), max((c.atol for c in cases), default=1e-6)
 
 
+#: training ops (issue 17: gradients, losses, optimiser updates) are checked by their cases and by finite
+#: differences (tests/test_backward_ops.py); several return tuples, which this fuzz's compare does not take yet
+TRAINING_MODULES = {
+    "activation_grad",
+    "batch_norm_train",
+    "conv2d_backward",
+    "layer_norm_backward",
+    "linear_backward",
+    "optimizer_update",
+    "pool2d_backward",
+    "softmax_cross_entropy",
+    "softmax_grad",
+}
+
+
 def ops():
-    return list(all_ops())
+    return [op for op in all_ops() if type(op).__module__.rsplit(".", 1)[-1] not in TRAINING_MODULES]

@@ -1,0 +1,220 @@
+"""conv2d's gradients: conv2d_backward_data (dx) and conv2d_backward_weight (dw), NCHW / OIHW like conv2d.
+
+* dx is the transposed convolution of dy with the same weight (conv_transpose2d's layout (C_in, C_out / g,
+  KH, KW) read with the forward's K as its C_in is exactly conv2d's (K, C / g, KH, KW)), with the
+  output_padding that restores the input size: it runs conv_transpose2d's plan (conv2d's kernels, sub-pixel
+  phases for strides), so the weight must be a host array, as there.
+* dw is a GEMM per group: rows the output channels, columns the (c, r, s) taps, reduced over every
+  (image, output pixel): dw[k, c, r, s] = sum dy[n, k, oy, ox] * x[n, g(k) * C/g + c, oy*sh + r*dh - pt,
+  ox*sw + s*dw - pl]. dy is packed in MR-row panels, x's patches in NR-column panels (the im2col of x,
+  transposed), and conv2d's register-tiled microkernel schedule (ops/_tiled.py) runs the tiles.
+  The patch pack holds C * KH * KW * N * OH * OW floats, like conv2d's own im2col kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .spec import INT, TENSOR, Call, Kernel, Op
+
+
+def _build_weight():
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    n, c, h, w, k, oh, ow, g, kg, q = dims("n", "c", "h", "w", "k", "oh", "ow", "g", "kg", "q")
+    sh, sw, pt, pl, dh, dw, kh, kw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw", "kh", "kw"))
+    x = te.placeholder((n, c, h, w), "float32", name="x")
+    dy = te.placeholder((n, k, oh, ow), "float32", name="dy")
+    zero = tvm.tirx.const(0.0, "float32")
+    pix = oh * ow
+    cg = te.indexdiv(q, kh * kw)
+    kgp, qp = (kg + MR - 1) // MR * MR, (q + NR - 1) // NR * NR
+    dyp = te.compute(
+        (g, kgp // MR, n, pix, MR),
+        lambda gg, ko, b, p, ki: te.if_then_else(
+            ko * MR + ki < kg, dy[b, gg * kg + te.min(ko * MR + ki, kg - 1), p // ow, p % ow], zero
+        ),
+        name="dyp",
+    )
+
+    def patch(gg, b, qq, p):
+        ch, r, s = qq // (kh * kw), qq // kw % kh, qq % kw
+        iy, ix = p // ow * sh + r * dh - pt, p % ow * sw + s * dw - pl
+        ok = tvm.tirx.all(qq < q, iy >= 0, iy < h, ix >= 0, ix < w)
+        return te.if_then_else(ok, x[b, gg * cg + ch, iy, ix], zero)
+
+    col = te.compute((g, n, qp // NR, pix, NR), lambda gg, b, jo, p, ji: patch(gg, b, jo * NR + ji, p), name="col")
+    rb, rp = te.reduce_axis((0, n), "rb"), te.reduce_axis((0, pix), "rp")
+    acc = te.compute(
+        (g, kgp, qp),
+        lambda gg, o, qq: te.sum(dyp[gg, o // MR, rb, rp, o % MR] * col[gg, rb, qq // NR, rp, qq % NR], axis=[rb, rp]),
+        name="acc",
+    )
+    out = te.compute((g, kg, q), lambda gg, o, qq: acc[gg, o, qq], name="y")
+    func = prim_func([x, dy, out, sh, sw, pt, pl, dh, dw, kh, kw])
+    return schedule_tiled(func, "y", "acc", 1, 2, packs=("col", "dyp"))
+
+
+def _geometry(op: Op, strides, pads, dilations) -> tuple[tuple[int, int], tuple[int, ...], tuple[int, int]]:
+    s = op.ints(strides, 2, "strides", minimum=1)
+    d = op.ints(dilations, 2, "dilations", minimum=1)
+    if isinstance(pads, int | np.integer):
+        pads = (int(pads),) * 4
+    pads = tuple(pads)
+    if len(pads) == 2:
+        pads = pads * 2
+    p = op.ints(pads, 4, "pads (an int, (pad_h, pad_w) or (top, left, bottom, right))", minimum=0)
+    return s, p, d
+
+
+def _groups(op: Op, groups) -> int:
+    if not isinstance(groups, int | np.integer) or isinstance(groups, bool) or groups < 1:
+        raise op.fail(f"groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def _out_size(size: int, k: int, s: int, d: int, before: int, after: int) -> int:
+    return (size + before + after - d * (k - 1) - 1) // s + 1
+
+
+def _forward_ref():
+    from . import all_ops
+
+    return all_ops()["conv2d"]
+
+
+class Conv2dBackwardData(Op):
+    name = "conv2d_backward_data"
+    uses = ("conv_transpose2d",)
+
+    def kernels(self) -> list[Kernel]:
+        return []
+
+    def reference(self, dy, w, input_shape, strides=1, pads=0, dilations=1, groups=1) -> np.ndarray:
+        """The adjoint of conv2d's reference, tap by tap: dx[window of (oy, ox)] += w^T dy[oy, ox]."""
+        (sh, sw), (pt, pl, pb, pr), (dh, dw) = _geometry(self, strides, pads, dilations)
+        dy, w = np.asarray(dy, np.float64), np.asarray(w, np.float64)
+        n, c, h, wd = input_shape
+        k, cg, kh, kw = w.shape
+        oh, ow = dy.shape[2:]
+        dxp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
+        kg = k // groups
+        for gi in range(groups):
+            dyg, wg = dy[:, gi * kg : (gi + 1) * kg], w[gi * kg : (gi + 1) * kg]
+            for r in range(kh):
+                for s in range(kw):
+                    tap = np.einsum("nkhw,kc->nchw", dyg, wg[:, :, r, s])
+                    dxp[:, gi * cg : (gi + 1) * cg, r * dh : r * dh + sh * (oh - 1) + 1 : sh,
+                        s * dw : s * dw + sw * (ow - 1) + 1 : sw] += tap  # fmt: skip
+        return dxp[:, :, pt : pt + h, pl : pl + wd].astype(np.float32)
+
+    def plan(
+        self,
+        dy: np.ndarray,
+        w: np.ndarray,
+        input_shape: Sequence[int],
+        strides: int | tuple[int, int] = 1,
+        pads: int | tuple[int, ...] = 0,
+        dilations: int | tuple[int, int] = 1,
+        groups: int = 1,
+    ) -> Call | list[Call]:
+        """dx of conv2d(x, w, stride=strides, padding=pads, dilation=dilations, groups=groups).
+
+        dy: (N, K, OH, OW) float32, the gradient of conv2d's output; w: (K, C // groups, KH, KW), a host
+        array; input_shape: x's shape (N, C, H, W). pads: int, (h, w) or (top, left, bottom, right).
+        Returns dx, float32 input_shape.
+        """
+        dy = self.tensor(dy, "dy", ndim=4)
+        w = self.tensor(w, "w", ndim=4)
+        (sh, sw), (pt, pl, pb, pr), (dh, dw) = _geometry(self, strides, pads, dilations)
+        groups = _groups(self, groups)
+        n, c, h, wd = self.ints(tuple(input_shape), 4, "input_shape", minimum=1)
+        k, cg, kh, kw = w.shape
+        if cg * groups != c or k % groups:
+            raise self.fail(f"w {w.shape} with groups={groups} does not fit input_shape {tuple(input_shape)}")
+        oh, ow = _out_size(h, kh, sh, dh, pt, pb), _out_size(wd, kw, sw, dw, pl, pr)
+        if dy.shape != (n, k, oh, ow):
+            raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
+        extra = (h + pt + pb - dh * (kh - 1) - 1 - (oh - 1) * sh, wd + pl + pr - dw * (kw - 1) - 1 - (ow - 1) * sw)
+        from . import all_ops
+
+        return all_ops()["conv_transpose2d"].plan(dy, w, None, (sh, sw), (pt, pl, pb, pr), extra, (dh, dw), groups)
+
+
+class Conv2dBackwardWeight(Op):
+    name = "conv2d_backward_weight"
+
+    def kernels(self) -> list[Kernel]:
+        return [Kernel("f32_conv2d_backward_weight", _build_weight, (TENSOR,) * 3 + (INT,) * 8)]
+
+    def reference(self, x, dy, kernel_shape, strides=1, pads=0, dilations=1, groups=1) -> np.ndarray:
+        """Tap by tap: dw[:, :, r, s] = sum over images and pixels of dy ⊗ the input the tap saw."""
+        (sh, sw), (pt, pl, pb, pr), (dh, dw) = _geometry(self, strides, pads, dilations)
+        x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+        k, oh, ow = dy.shape[1:]
+        kh, kw = tuple(kernel_shape)[-2:]
+        cg = x.shape[1] // groups
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        out = np.zeros((k, cg, kh, kw))
+        kg = k // groups
+        for gi in range(groups):
+            xs, dys = xp[:, gi * cg : (gi + 1) * cg], dy[:, gi * kg : (gi + 1) * kg]
+            for r in range(kh):
+                for s in range(kw):
+                    patch = xs[:, :, r * dh : r * dh + sh * (oh - 1) + 1 : sh, s * dw : s * dw + sw * (ow - 1) + 1 : sw]
+                    out[gi * kg : (gi + 1) * kg, :, r, s] = np.einsum("nchw,nkhw->kc", patch, dys)
+        return out.astype(np.float32)
+
+    def plan(
+        self,
+        x: np.ndarray,
+        dy: np.ndarray,
+        kernel_shape: Sequence[int],
+        strides: int | tuple[int, int] = 1,
+        pads: int | tuple[int, ...] = 0,
+        dilations: int | tuple[int, int] = 1,
+        groups: int = 1,
+    ) -> Call:
+        """dw of conv2d(x, w, stride=strides, padding=pads, dilation=dilations, groups=groups).
+
+        x: (N, C, H, W) float32, the forward's input; dy: (N, K, OH, OW), the gradient of its output;
+        kernel_shape: w's shape (K, C // groups, KH, KW) or just (KH, KW). Depthwise is groups == C.
+        Returns dw, float32 (K, C // groups, KH, KW).
+        """
+        x = self.tensor(x, "x", ndim=4)
+        dy = self.tensor(dy, "dy", ndim=4)
+        (sh, sw), (pt, pl, pb, pr), (dh, dw) = _geometry(self, strides, pads, dilations)
+        groups = _groups(self, groups)
+        n, c, h, wd = x.shape
+        k = dy.shape[1]
+        shape = tuple(kernel_shape)
+        if len(shape) not in (2, 4):
+            raise self.fail(f"kernel_shape must be (K, C // groups, KH, KW) or (KH, KW), got {kernel_shape!r}")
+        kh, kw = self.ints(shape[-2:], 2, "kernel_shape (KH, KW)", minimum=1)
+        if c % groups or k % groups:
+            raise self.fail(f"groups={groups} must divide x's channels ({c}) and dy's channels ({k})")
+        if len(shape) == 4 and shape[:2] != (k, c // groups):
+            raise self.fail(f"kernel_shape {shape} does not fit dy's {k} channels and x's {c} / {groups} groups")
+        oh, ow = _out_size(h, kh, sh, dh, pt, pb), _out_size(wd, kw, sw, dw, pl, pr)
+        if oh < 1 or ow < 1:
+            raise self.fail(f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input")
+        if dy.shape != (n, k, oh, ow):
+            raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
+        cg = c // groups
+        return Call(
+            "f32_conv2d_backward_weight",
+            [x, dy],
+            (groups, k // groups, cg * kh * kw),
+            np.float32,
+            (sh, sw, pt, pl, dh, dw, kh, kw),
+            (k, cg, kh, kw),
+        )
+
+
+OPS = [Conv2dBackwardData(), Conv2dBackwardWeight()]

@@ -1,0 +1,187 @@
+"""Gradient checks of the backward kernels (issue 17) against central finite differences of the forward.
+
+Each check takes a float64 numpy forward f (written here, independent of the ops' references), a random
+upstream gradient dy and the loss L = sum(f(x) * dy); the kernel's dx (run in float32 through the numpy
+API) must match dL/dx by central differences (step 1e-6 in float64) at every element of small inputs,
+to rtol 1e-3 / atol 1e-4 (float32 kernels against a float64 derivative). The kernels' agreement with their
+numpy references is in tests/test_ops.py (tests/cases/backward.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import wasmops
+
+RTOL, ATOL, STEP = 1e-3, 1e-4, 1e-6
+
+
+def numeric_grad(f, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """d sum(f(x) * dy) / dx by central differences, every element, float64."""
+    x = x.astype(np.float64)
+    dy = np.asarray(dy, np.float64)
+    grad = np.zeros_like(x)
+    flat, out = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + STEP
+        up = np.sum(f(x) * dy)
+        flat[i] = keep - STEP
+        down = np.sum(f(x) * dy)
+        flat[i] = keep
+        out[i] = (up - down) / (2 * STEP)
+    return grad
+
+
+def rng_arrays(*shapes, seed=0, away_from_zero=False):
+    rng = np.random.default_rng(seed)
+    out = []
+    for shape in shapes:
+        a = rng.standard_normal(shape)
+        if away_from_zero:  # kinks (relu at 0, max ties) are not differentiable: keep clear of them
+            a = np.where(np.abs(a) < 0.05, 0.05 * np.sign(a) + 0.05 * (a == 0), a)
+        out.append(a.astype(np.float32))
+    return out
+
+
+def close(got, want):
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+_erf = np.vectorize(math.erf)
+
+ACTIVATIONS = {
+    "relu_grad": (lambda x: np.maximum(x, 0), False),
+    "gelu_grad": (lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), False),
+    "silu_grad": (lambda x: x * _sigmoid(x), False),
+    "sigmoid_grad": (_sigmoid, True),  # the kernel takes the forward's output y
+    "tanh_grad": (np.tanh, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_grad_matches_finite_differences(name):
+    f, from_y = ACTIVATIONS[name]
+    x, dy = rng_arrays((3, 19), (3, 19), away_from_zero=True)
+    a = f(x.astype(np.float64)).astype(np.float32) if from_y else x
+    close(getattr(wasmops, name)(a, dy), numeric_grad(f, x, dy))
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 21), -1), ((2, 5, 6), 1)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_grad_matches_finite_differences(shape, axis, log):
+    x, dy = rng_arrays(shape, shape, seed=1)
+
+    def f(v):
+        return np.log(_softmax(v, axis)) if log else _softmax(v, axis)
+
+    y = f(x.astype(np.float64)).astype(np.float32)
+    got = (wasmops.log_softmax_grad if log else wasmops.softmax_grad)(y, dy, axis=axis)
+    close(got, numeric_grad(f, x, dy))
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_softmax_cross_entropy_gradient(sparse):
+    (logits,) = rng_arrays((6, 11), seed=2)
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 11, 6).astype(np.int32)
+    labels = idx if sparse else _softmax(rng.standard_normal((6, 11)), 1).astype(np.float32)
+    dense = np.eye(11)[idx] if sparse else labels.astype(np.float64)
+    weights = rng.standard_normal(6)  # L = sum(loss * weights): dL/dlogits = dlogits * weights
+
+    def f(v):
+        return -(dense * np.log(_softmax(v, 1))).sum(axis=1)
+
+    loss, dlogits = wasmops.softmax_cross_entropy(logits, labels)
+    close(loss, f(logits.astype(np.float64)))
+    close(dlogits * weights[:, None], numeric_grad(f, logits, weights))
+
+
+def test_softmax_cross_entropy_refuses_out_of_range_label():
+    with pytest.raises(IndexError, match="softmax_cross_entropy: label 10"):
+        wasmops.softmax_cross_entropy(np.zeros((2, 10), np.float32), np.array([1, 10], np.int32))
+
+
+def test_dense_gradients_match_finite_differences():
+    x, w, b, dy = rng_arrays((2, 3, 7), (5, 7), (5,), (2, 3, 5), seed=4)
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+    close(wasmops.dense_backward_data(dy, w), numeric_grad(lambda v: v @ w64.T + b64, x, dy))
+    close(wasmops.dense_backward_weight(dy, x), numeric_grad(lambda v: x64 @ v.T + b64, w, dy))
+    close(wasmops.bias_grad(dy, axis=-1), numeric_grad(lambda v: x64 @ w64.T + v, b, dy))
+
+
+def test_sgd_and_adam_descend_a_quadratic():
+    """Many steps of each update on L = |w - t|² / 2 (gradient w - t) reach t: the state carries over."""
+    (t,) = rng_arrays((40,), seed=5)
+    w, v = np.zeros(40, np.float32), None
+    for _ in range(200):
+        w, v = wasmops.sgd_update(w, w - t, 0.1, momentum=0.9, velocity=v)
+    np.testing.assert_allclose(w, t, atol=1e-4)
+    w, m, s = np.zeros(40, np.float32), np.zeros(40, np.float32), np.zeros(40, np.float32)
+    for step in range(1, 1001):
+        w, m, s = wasmops.adam_update(w, w - t, m, s, 0.05, step=step)
+    np.testing.assert_allclose(w, t, atol=1e-3)
+
+
+def test_update_errors_name_the_op():
+    w = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="sgd_update: velocity has shape"):
+        wasmops.sgd_update(w, w, 0.1, momentum=0.9, velocity=np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="sgd_update: nesterov needs momentum"):
+        wasmops.sgd_update(w, w, 0.1, nesterov=True)
+    with pytest.raises(ValueError, match="adam_update: step must be"):
+        wasmops.adam_update(w, w, w, w, 0.1, step=0)
+
+
+def _conv(x, w, s, p, d, g):
+    """conv2d in float64 (the op's reference casts to float32, too coarse for differences of 1e-6)."""
+    sh, sw = s
+    dh, dw = d
+    pt, pl, pb, pr = p
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    k, cg, kh, kw = w.shape
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((x.shape[0], k, oh, ow))
+    kg = k // g
+    for gi in range(g):
+        for r in range(kh):
+            for c in range(kw):
+                patch = xp[:, gi * cg : (gi + 1) * cg, r * dh : r * dh + sh * (oh - 1) + 1 : sh,
+                           c * dw : c * dw + sw * (ow - 1) + 1 : sw]  # fmt: skip
+                out[:, gi * kg : (gi + 1) * kg] += np.einsum(
+                    "nchw,kc->nkhw", patch, w[gi * kg : (gi + 1) * kg, :, r, c]
+                )
+    return out
+
+
+@pytest.mark.parametrize(
+    "xs,ws,s,p,d,g",
+    [
+        ((2, 3, 6, 7), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+        ((1, 4, 7, 6), (6, 2, 3, 2), (2, 1), (0, 1, 1, 0), (1, 2), 2),
+        ((1, 3, 7, 7), (6, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3),  # depthwise, multiplier 2
+    ],
+    ids=["3x3", "grouped-strided-dilated", "depthwise"],
+)
+def test_conv2d_gradients_match_finite_differences(xs, ws, s, p, d, g):
+    x, w = rng_arrays(xs, ws, seed=6)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    (dy,) = rng_arrays(_conv(x64, w64, s, p, d, g).shape, seed=7)
+    geo = {"strides": s, "pads": p, "dilations": d, "groups": g}
+    close(wasmops.conv2d_backward_data(dy, w, x.shape, **geo), numeric_grad(lambda v: _conv(v, w64, s, p, d, g), x, dy))
+    close(
+        wasmops.conv2d_backward_weight(x, dy, w.shape, **geo), numeric_grad(lambda v: _conv(x64, v, s, p, d, g), w, dy)
+    )
