@@ -156,7 +156,11 @@ class WasmOp:
     def run(self, values: list) -> np.ndarray:
         """pyfunc path: the program whose signature matches these arrays, run once."""
         # MindSpore hands 0-d inputs (scalar constants) to a pyfunc as Python numbers
-        values = [x if isinstance(x, np.ndarray) else np.asarray(x) for x in values]
+        # (a 0-d float32 tensor, a gradient's dout, arrives as a Python float: float32 is what it was)
+        values = [
+            x if isinstance(x, np.ndarray) else np.asarray(x, np.float32 if isinstance(x, float) else None)
+            for x in values
+        ]
         for v in self.variants:
             if len(v.sig) == len(values) and all(
                 x.shape == s and (c is None and x.dtype == d or c is not None and np.array_equal(x, c))

@@ -90,10 +90,6 @@ def op_or(g: GraphBuilder, name: str, fallback: Callable, *args, **attrs):
     return fallback(g, *args, **attrs)
 
 
-def sum_to(g: GraphBuilder, dout, axes: tuple[int, ...]):
-    return g.op("sum", dout, axis=axes)
-
-
 # ---- dense ----------------------------------------------------------------------------------------------------
 def _dense_check(a: dict) -> str | None:
     return None if a.get("activation") is None else "a fused activation= is not supported in training mode"
@@ -106,38 +102,33 @@ def dense_fwd(g: GraphBuilder, a: dict, x, weight, bias=None):
 
 @grad_of("nn.Dense", "x")
 def dense_dx(g: GraphBuilder, a: dict, dout, weight):
-    return op_or(g, "dense_backward_data", lambda g, dy, w: g.op("matmul", dy, w), dout, weight)
-
-
-def _dense_dw_composite(g: GraphBuilder, dy, x):
-    dy2, x2 = dy.reshape((-1, dy.shape[-1])), x.reshape((-1, x.shape[-1]))
-    return g.op("matmul", g.op("transpose", dy2, (1, 0)), x2)
+    return g.op("dense_backward_data", dout, weight)
 
 
 @grad_of("nn.Dense", "weight")
 def dense_dw(g: GraphBuilder, a: dict, dout, x):
-    return op_or(g, "dense_backward_weight", _dense_dw_composite, dout, x)
-
-
-def _bias_grad_composite(g: GraphBuilder, dy, axis: int = 1):
-    ax = axis % len(dy.shape)
-    return sum_to(g, dy, tuple(i for i in range(len(dy.shape)) if i != ax))
+    """dy2.T @ x2 (dense_backward_weight transposes dy on the host: here dy is a run-time tensor)."""
+    dy2, x2 = dout.reshape((-1, dout.shape[-1])), x.reshape((-1, x.shape[-1]))
+    return g.op("matmul", g.op("transpose", dy2, (1, 0)), x2)
 
 
 @grad_of("nn.Dense", "bias")
 def dense_db(g: GraphBuilder, a: dict, dout):
-    return op_or(g, "bias_grad", _bias_grad_composite, dout, axis=-1)
+    return g.op("bias_grad", dout, axis=-1)
 
 
 # ---- conv2d -------------------------------------------------------------------------------------------------
 _CONV_ATTRS = ("pad_mode", "padding", "stride", "dilation", "group", "data_format")
 
 
-def _conv_pads(a: dict, x_shape, w_shape) -> tuple[int, int, int, int]:
+def _conv_geometry(a: dict, x_shape, w_shape) -> dict:
+    """The forward's strides, (top, left, bottom, right) pads, dilations and groups, as the backward ops take them."""
     stride, dilation, mode = _hw(a["stride"]), _hw(a["dilation"]), _mode(a["pad_mode"])
     if mode == "same":
-        return _same_pads(tuple(x_shape[2:]), w_shape[2:], stride, dilation)
-    return (0, 0, 0, 0) if mode == "valid" else _tblr(a["padding"])
+        pads = _same_pads(tuple(x_shape[2:]), w_shape[2:], stride, dilation)
+    else:
+        pads = (0, 0, 0, 0) if mode == "valid" else _tblr(a["padding"])
+    return {"strides": stride, "pads": pads, "dilations": dilation, "groups": int(a["group"])}
 
 
 @train_layer("nn.Conv2d", params=("weight", "bias"), attrs=_CONV_ATTRS, check=_conv_check)
@@ -145,73 +136,45 @@ def conv2d_fwd(g: GraphBuilder, a: dict, x, weight, bias=None):
     return _conv(g, x, weight, bias, a["pad_mode"], a["padding"], a["stride"], a["dilation"], a["group"])
 
 
-def _conv_dx_composite(g: GraphBuilder, dy, w, x_shape, stride, padding, dilation, groups):
-    """conv2d's input gradient is the transposed convolution of dy with the same weight."""
-    (sh, sw), (dh, dw), (pt, pl, pb, pr) = stride, dilation, padding
-    kh, kw = w.shape[2:]
-    oph = x_shape[2] - ((dy.shape[2] - 1) * sh - pt - pb + dh * (kh - 1) + 1)
-    opw = x_shape[3] - ((dy.shape[3] - 1) * sw - pl - pr + dw * (kw - 1) + 1)
-    return g.op(
-        "conv_transpose2d", dy, w, None, stride=stride, padding=padding, output_padding=(oph, opw),
-        dilation=dilation, groups=groups,
-    )  # fmt: skip
-
-
 @grad_of("nn.Conv2d", "x")
 def conv2d_dx(g: GraphBuilder, a: dict, dout, weight, x):
-    kw = dict(stride=_hw(a["stride"]), padding=_conv_pads(a, x.shape, weight.shape), dilation=_hw(a["dilation"]))
-    return op_or(
-        g, "conv2d_backward_data", _conv_dx_composite, dout, weight, tuple(x.shape), groups=int(a["group"]), **kw
-    )
-
-
-def _conv_dw_composite(g: GraphBuilder, dy, x, w_shape, stride, padding, dilation, groups):
-    """dW as a convolution of x (batch and channels swapped) with dy as the kernel: stride and dilation
-    trade places; groups keep their channels apart by folding the group into the channel axis."""
+    """A stride-1 convolution of the stride-zero-inserted dy with the flipped, regrouped weight
+    (conv2d_backward_data rearranges the weight on the host; here it is a run-time Parameter)."""
+    geo = _conv_geometry(a, x.shape, weight.shape)
+    (sh, sw), (dh, dw), (pt, pl, _, _), groups = geo["strides"], geo["dilations"], geo["pads"], geo["groups"]
     n, c, h, w = x.shape
-    o, cg, kh, kw = w_shape
-    og = o // groups
-    xt = g.op("transpose", x.reshape((n, groups, cg, h, w)), (2, 1, 0, 3, 4)).reshape((cg, groups * n, h, w))
-    dt = g.op("transpose", dy.reshape((n, groups, og) + dy.shape[2:]), (1, 2, 0, 3, 4))
-    dt = dt.reshape((o, n) + dy.shape[2:])
-    full = g.op("conv2d", xt, dt, None, stride=dilation, padding=padding, dilation=stride, groups=groups)
-    if full.shape[2:] != (kh, kw):
-        full = g.op("slice", full, (0, 0), (kh, kw), axes=(2, 3))
-    return g.op("transpose", full, (1, 0, 2, 3))
+    o, cg, kh, kw = weight.shape
+    wt = g.op("transpose", weight.reshape((groups, o // groups, cg, kh, kw)), (0, 2, 1, 3, 4))
+    wt = g.op(
+        "slice", wt.reshape((c, o // groups, kh, kw)), (-1, -1), (-(2**63), -(2**63)), axes=(2, 3), steps=(-1, -1)
+    )
+    oh, ow = dout.shape[2:]
+    z = dout
+    if (sh, sw) != (1, 1):
+        zeros = ((0, 0), (0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1))
+        z = g.op("pad", dout.reshape((n, o, oh, 1, ow, 1)), zeros).reshape((n, o, oh * sh, ow * sw))
+    top, left = dh * (kh - 1) - pt, dw * (kw - 1) - pl
+    bottom, right = h + dh * (kh - 1) - top - z.shape[2], w + dw * (kw - 1) - left - z.shape[3]
+    if min(top, left, bottom, right) < 0:  # more padding than the kernel reaches: crop dy instead
+        crop = (max(-top, 0), max(-left, 0)), (z.shape[2] - max(-bottom, 0), z.shape[3] - max(-right, 0))
+        z = g.op("slice", z, crop[0], crop[1], axes=(2, 3))
+        top, left, bottom, right = (max(v, 0) for v in (top, left, bottom, right))
+    pads = (top, left, bottom, right)
+    return g.op("conv2d", z, wt, None, stride=1, padding=pads, dilation=(dh, dw), groups=groups)
 
 
 @grad_of("nn.Conv2d", "weight")
-def conv2d_dw(g: GraphBuilder, a: dict, dout, x, weight):
-    kw = dict(stride=_hw(a["stride"]), padding=_conv_pads(a, x.shape, weight.shape), dilation=_hw(a["dilation"]))
-    return op_or(
-        g, "conv2d_backward_weight", _conv_dw_composite, dout, x, tuple(weight.shape), groups=int(a["group"]), **kw
-    )
+def conv2d_dw(g: GraphBuilder, a: dict, x, dout, weight):
+    geometry = _conv_geometry(a, x.shape, weight.shape)
+    return g.op("conv2d_backward_weight", x, dout, tuple(weight.shape), **geometry)
 
 
 @grad_of("nn.Conv2d", "bias")
 def conv2d_db(g: GraphBuilder, a: dict, dout):
-    return op_or(g, "bias_grad", _bias_grad_composite, dout, axis=1)
+    return g.op("bias_grad", dout, axis=1)
 
 
 # ---- activations --------------------------------------------------------------------------------------------
-def _sigmoid_dx(g: GraphBuilder, y, dy):
-    return g.op("multiply", dy, g.op("multiply", y, g.op("subtract", np.float32(1), y)))
-
-
-def _silu_dx(g: GraphBuilder, x, dy):
-    s = g.op("sigmoid", x)
-    inner = g.op("add", np.float32(1), g.op("multiply", x, g.op("subtract", np.float32(1), s)))
-    return g.op("multiply", dy, g.op("multiply", s, inner))
-
-
-def _gelu_dx(g: GraphBuilder, x, dy):
-    """Exact GELU: dy * (Φ(x) + x φ(x))."""
-    f = np.float32
-    cdf = g.op("multiply", g.op("add", g.op("erf", g.op("multiply", x, f(1 / np.sqrt(2)))), f(1)), f(0.5))
-    pdf = g.op("multiply", g.op("exp", g.op("multiply", g.op("multiply", x, x), f(-0.5))), f(1 / np.sqrt(2 * np.pi)))
-    return g.op("multiply", dy, g.op("add", cdf, g.op("multiply", x, pdf)))
-
-
 def _gelu_tanh_dx(g: GraphBuilder, x, dy):
     """MindSpore's default tanh GELU, 0.5 x (1 + t), t = tanh(c (x + k x³)): its exact derivative."""
     f, c, k = np.float32, np.float32(np.sqrt(2 / np.pi)), np.float32(0.044715)
@@ -227,23 +190,20 @@ def _gelu_tanh_dx(g: GraphBuilder, x, dy):
     return g.op("multiply", dy, d)
 
 
-def _tanh_dx(g: GraphBuilder, y, dy):
-    return g.op("multiply", dy, g.op("subtract", np.float32(1), g.op("multiply", y, y)))
+# layer: (forward op, gradient op, what the gradient reads: the forward's input x or its output)
+_ACTIVATIONS = {
+    "nn.ReLU": ("relu", "relu_grad", "x"),
+    "nn.Sigmoid": ("sigmoid", "sigmoid_grad", "out"),
+    "nn.Tanh": ("tanh", "tanh_grad", "out"),
+    "nn.SiLU": ("silu", "silu_grad", "x"),
+}
 
-
-_ACT_GRADS = {  # layer: (forward op, gradient op, what it reads: "x" or "out", composite)
-    "nn.ReLU": ("relu", "relu_grad", "x", lambda g, x, dy: g.op("multiply", dy, g.op("relu", g.op("sign", x)))),
-    "nn.Sigmoid": ("sigmoid", "sigmoid_grad", "out", _sigmoid_dx),
-    "nn.Tanh": ("tanh", "tanh_grad", "out", _tanh_dx),
-    "nn.SiLU": ("silu", "silu_grad", "x", _silu_dx),
-}  # fmt: skip
-
-for _name, (_fwd, _grad, _reads, _composite) in _ACT_GRADS.items():
+for _name, (_fwd, _grad, _reads) in _ACTIVATIONS.items():
     train_layer(_name)(lambda g, a, x, _op=_fwd: g.op(_op, x))
     if _reads == "x":
-        grad_of(_name, "x")(lambda g, a, x, dout, _k=_grad, _c=_composite: op_or(g, _k, _c, x, dout))
+        grad_of(_name, "x")(lambda g, a, x, dout, _k=_grad: g.op(_k, x, dout))
     else:
-        grad_of(_name, "x")(lambda g, a, out, dout, _k=_grad, _c=_composite: op_or(g, _k, _c, out, dout))
+        grad_of(_name, "x")(lambda g, a, out, dout, _k=_grad: g.op(_k, out, dout))
 
 
 def _exact(a: dict) -> bool:
@@ -257,7 +217,8 @@ def gelu_fwd(g: GraphBuilder, a: dict, x):
 
 @grad_of("nn.GELU", "x")
 def gelu_dx(g: GraphBuilder, a: dict, x, dout):
-    return op_or(g, "gelu_grad", _gelu_dx, x, dout) if _exact(a) else _gelu_tanh_dx(g, x, dout)
+    """Exact GELU has its kernel; the tanh form (MindSpore's default) is composed from forward kernels."""
+    return g.op("gelu_grad", x, dout) if _exact(a) else _gelu_tanh_dx(g, x, dout)
 
 
 # ---- layout -----------------------------------------------------------------------------------------------

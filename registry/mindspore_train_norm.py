@@ -174,7 +174,9 @@ _LN_ATTRS = ("begin_norm_axis", "begin_params_axis", "epsilon")
 
 @train_layer("nn.LayerNorm", params=("gamma", "beta"), attrs=_LN_ATTRS, check=_ln_check)
 def layer_norm_fwd(g: GraphBuilder, a: dict, x, gamma, beta):
-    return g.op("layer_norm", x, gamma, beta, axis=_ln_axis(a, x), epsilon=float(a["epsilon"]))
+    """x_hat * gamma + beta (the layer_norm kernel takes its scale and bias as host arrays)."""
+    _, _, (_, _, _, xhat) = _ln_parts(g, a, x)
+    return g.op("add", g.op("multiply", xhat, gamma), beta)
 
 
 def _ln_parts(g: GraphBuilder, a: dict, x):
@@ -221,14 +223,19 @@ def _axis(value) -> int:
     return int(axes[0])
 
 
-def _softmax_dx_composite(g: GraphBuilder, y, dy, axis: int):
-    dot = g.op("sum", g.op("multiply", dy, y), axis=axis, keepdims=True)
-    return g.op("multiply", y, g.op("subtract", dy, dot))
-
-
 @grad_of("nn.Softmax", "x")
 def softmax_dx(g: GraphBuilder, a: dict, out, dout):
-    return op_or(g, "softmax_grad", _softmax_dx_composite, out, dout, axis=_axis(a.get("softmax.axis", -1)))
+    return g.op("softmax_grad", out, dout, axis=_axis(a.get("softmax.axis", -1)))
+
+
+@train_layer("nn.LogSoftmax", attrs=("log_softmax.axis",))
+def log_softmax_fwd(g: GraphBuilder, a: dict, x):
+    return g.op("log_softmax", x, axis=int(a.get("log_softmax.axis", -1)))
+
+
+@grad_of("nn.LogSoftmax", "x")
+def log_softmax_dx(g: GraphBuilder, a: dict, out, dout):
+    return g.op("log_softmax_grad", out, dout, axis=int(a.get("log_softmax.axis", -1)))
 
 
 def _loss_check(a: dict) -> str | None:
@@ -240,22 +247,21 @@ def _loss_check(a: dict) -> str | None:
 _LOSS_ATTRS = ("sparse", "reduction")
 
 
-def _targets(g: GraphBuilder, a: dict, logits, labels):
-    """Float targets (N, C): one-hot of sparse int labels, else the labels as given."""
-    if not a.get("sparse"):
-        return labels
-    classes = np.arange(logits.shape[-1], dtype=np.int32)
-    return g.op("cast", g.op("equal", labels.reshape((-1, 1)), classes), "float32")
+def _first_result(g: GraphBuilder, name: str, *args):
+    """The first result of a several-result op (softmax_cross_entropy's loss), recording only its call."""
+    from ..kernels.plan import Step
+    from ..ops import all_ops
+    from ..ops.spec import TensorRef
+
+    call = all_ops()[name].plan(*args)[0]
+    out = TensorRef(call.out_shape, call.out_dtype)
+    g.steps.append(Step(call.kernel, list(call.inputs), out, call.scalars, call.blocked, g.label))
+    return out if call.result_shape is None else out.reshape(call.result_shape)
 
 
 @train_layer("nn.SoftmaxCrossEntropyWithLogits", inputs=("logits", "labels"), attrs=_LOSS_ATTRS, check=_loss_check)
 def softmax_ce_fwd(g: GraphBuilder, a: dict, logits, labels):
-    if len(logits.shape) != 2:
-        raise ValueError(f"logits must be (N, C), got {logits.shape}")
-    per_row = g.op(
-        "neg",
-        g.op("sum", g.op("multiply", _targets(g, a, logits, labels), g.op("log_softmax", logits, axis=-1)), axis=-1),
-    )
+    per_row = _first_result(g, "softmax_cross_entropy", logits, labels)
     red = a["reduction"]
     return per_row if red == "none" else g.op("mean" if red == "mean" else "sum", per_row, axis=None)
 
@@ -271,11 +277,8 @@ def _scale_rows(g: GraphBuilder, a: dict, grad, dout):
 
 @grad_of("nn.SoftmaxCrossEntropyWithLogits", "logits")
 def softmax_ce_dlogits(g: GraphBuilder, a: dict, logits, labels, dout):
-    t = _targets(g, a, logits, labels)
-    p = g.op("softmax", logits, axis=-1)
-    if not a.get("sparse"):  # soft targets need not sum to 1: d = p * sum(t) - t
-        p = g.op("multiply", p, g.op("sum", t, axis=-1, keepdims=True))
-    return _scale_rows(g, a, g.op("subtract", p, t), dout)
+    """The kernel's per-sample gradient (its second result), scaled by dout."""
+    return _scale_rows(g, a, g.op("softmax_cross_entropy", logits, labels), dout)
 
 
 LAYERS["nn.SoftmaxCrossEntropyWithLogits"].no_grad = lambda a: {"labels"} if a.get("sparse") else set()
