@@ -7,7 +7,8 @@
 * dw is a GEMM per group: rows the output channels, columns the (c, r, s) taps, reduced over every
   (image, output pixel): dw[k, c, r, s] = sum dy[n, k, oy, ox] * x[n, g(k) * C/g + c, oy*sh + r*dh - pt,
   ox*sw + s*dw - pl]. dy is packed in MR-row panels, x's patches in NR-column panels (the im2col of x,
-  transposed), and conv2d's register-tiled microkernel schedule (ops/_tiled.py) runs the tiles.
+  transposed; a small host table gives each column's channel and tap offsets, so the pack divides
+  nothing), and conv2d's register-tiled microkernel schedule (ops/_tiled.py) runs the tiles.
   The patch pack holds C * KH * KW * N * OH * OW floats, like conv2d's own im2col kernel.
 """
 
@@ -17,7 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .spec import INT, TENSOR, Call, Kernel, Op
+from ._tile_sizes import NR
+from .spec import INT, TENSOR, Call, Kernel, Op, TensorRef
 
 
 def _build_weight():
@@ -27,38 +29,157 @@ def _build_weight():
     from ._tiled import MR, NR, schedule_tiled
     from .simd_schedules import dims, prim_func
 
-    n, c, h, w, k, oh, ow, g, kg, q = dims("n", "c", "h", "w", "k", "oh", "ow", "g", "kg", "q")
-    sh, sw, pt, pl, dh, dw, kh, kw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw", "kh", "kw"))
+    n, c, h, w, k, oh, ow, g, kg, q, qt = dims("n", "c", "h", "w", "k", "oh", "ow", "g", "kg", "q", "qt")
+    sh, sw = te.var("sh", "int32"), te.var("sw", "int32")
     x = te.placeholder((n, c, h, w), "float32", name="x")
     dy = te.placeholder((n, k, oh, ow), "float32", name="dy")
+    # per tap column q: (channel in the group or -1 past the last, r * dh - pt, s * dw - pl), made on the
+    # host (tap_table): the pack then needs no division or modulo per element
+    taps = te.placeholder((3, qt), "int32", name="taps")  # qt = qp, NR-padded
     zero = tvm.tirx.const(0.0, "float32")
-    pix = oh * ow
-    cg = te.indexdiv(q, kh * kw)
+    cg = te.indexdiv(c, g)
     kgp, qp = (kg + MR - 1) // MR * MR, (q + NR - 1) // NR * NR
     dyp = te.compute(
-        (g, kgp // MR, n, pix, MR),
-        lambda gg, ko, b, p, ki: te.if_then_else(
-            ko * MR + ki < kg, dy[b, gg * kg + te.min(ko * MR + ki, kg - 1), p // ow, p % ow], zero
+        (g, kgp // MR, n, oh, ow, MR),
+        lambda gg, ko, b, oy, ox, ki: te.if_then_else(
+            ko * MR + ki < kg, dy[b, gg * kg + te.min(ko * MR + ki, kg - 1), oy, ox], zero
         ),
         name="dyp",
     )
 
-    def patch(gg, b, qq, p):
-        ch, r, s = qq // (kh * kw), qq // kw % kh, qq % kw
-        iy, ix = p // ow * sh + r * dh - pt, p % ow * sw + s * dw - pl
-        ok = tvm.tirx.all(qq < q, iy >= 0, iy < h, ix >= 0, ix < w)
+    def patch(gg, b, qq, oy, ox):
+        ch, iy, ix = taps[0, qq], oy * sh + taps[1, qq], ox * sw + taps[2, qq]
+        ok = tvm.tirx.all(ch >= 0, iy >= 0, iy < h, ix >= 0, ix < w)
         return te.if_then_else(ok, x[b, gg * cg + ch, iy, ix], zero)
 
-    col = te.compute((g, n, qp // NR, pix, NR), lambda gg, b, jo, p, ji: patch(gg, b, jo * NR + ji, p), name="col")
-    rb, rp = te.reduce_axis((0, n), "rb"), te.reduce_axis((0, pix), "rp")
+    col = te.compute(
+        (g, n, qp // NR, oh, ow, NR), lambda gg, b, jo, oy, ox, ji: patch(gg, b, jo * NR + ji, oy, ox), name="col"
+    )
+    rb, ry, rx = te.reduce_axis((0, n), "rb"), te.reduce_axis((0, oh), "ry"), te.reduce_axis((0, ow), "rx")
     acc = te.compute(
         (g, kgp, qp),
-        lambda gg, o, qq: te.sum(dyp[gg, o // MR, rb, rp, o % MR] * col[gg, rb, qq // NR, rp, qq % NR], axis=[rb, rp]),
+        lambda gg, o, qq: te.sum(
+            dyp[gg, o // MR, rb, ry, rx, o % MR] * col[gg, rb, qq // NR, ry, rx, qq % NR], axis=[rb, ry, rx]
+        ),
         name="acc",
     )
     out = te.compute((g, kg, q), lambda gg, o, qq: acc[gg, o, qq], name="y")
-    func = prim_func([x, dy, out, sh, sw, pt, pl, dh, dw, kh, kw])
-    return schedule_tiled(func, "y", "acc", 1, 2, packs=("col", "dyp"))
+    func = prim_func([x, dy, taps, out, sh, sw])
+    return schedule_tiled(func, "y", "acc", 1, 2, packs=("col", "dyp"), panels_outer=True)
+
+
+def _build_weight_depthwise():
+    """Depthwise dw (one input channel per group, any multiplier): per (channel, tap) a dot product of dy
+    with the input the tap saw, over images and output pixels, as 16 lane-partial sums along the output
+    row, a scalar tail, then the lanes. x is zero-padded once (a pack), so the hot loop has no bounds
+    check; the GEMM kernel would pad each channel's 1 x KH*KW problem to a 2 x 16 tile."""
+    import tvm
+    from tvm import te
+
+    from .simd_schedules import dims, prim_func
+
+    vec = 16
+    n, c, h, w, k, oh, ow, kh, kw = dims("n", "c", "h", "w", "k", "oh", "ow", "kh", "kw")
+    sh, sw, pt, pl, dh, dw = (te.var(v, "int32") for v in ("sh", "sw", "pt", "pl", "dh", "dw"))
+    x = te.placeholder((n, c, h, w), "float32", name="x")
+    dy = te.placeholder((n, k, oh, ow), "float32", name="dy")
+    zero = tvm.tirx.const(0.0, "float32")
+    hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    xp = te.compute(
+        (n, c, hp, wp),
+        lambda b, ch, i, j: te.if_then_else(
+            tvm.tirx.all(i >= pt, i < h + pt, j >= pl, j < w + pl), x[b, ch, i - pt, j - pl], zero
+        ),
+        name="xp",
+    )
+    mult = te.indexdiv(k, c)
+    full = ow // vec
+
+    def term(o, r, s, b, oy, ox):
+        return dy[b, o, oy, ox] * xp[b, te.indexdiv(o, mult), oy * sh + r * dh, ox * sw + s * dw]
+
+    b, oy, oxo = te.reduce_axis((0, n), "b"), te.reduce_axis((0, oh), "oy"), te.reduce_axis((0, full), "oxo")
+    part = te.compute(
+        (k, kh, kw, vec),
+        lambda o, r, s, lane: te.sum(term(o, r, s, b, oy, oxo * vec + lane), axis=[b, oy, oxo]),
+        name="part",
+    )
+    bt, oyt, t = te.reduce_axis((0, n), "bt"), te.reduce_axis((0, oh), "oyt"), te.reduce_axis((0, ow - full * vec), "t")
+    tail = te.compute(
+        (k, kh, kw), lambda o, r, s: te.sum(term(o, r, s, bt, oyt, full * vec + t), axis=[bt, oyt, t]), name="tail"
+    )
+    lane = te.reduce_axis((0, vec), "lane")
+    lanes = te.compute((k, kh, kw), lambda o, r, s: te.sum(part[o, r, s, lane], axis=lane), name="lanes")
+    out = te.compute((k, 1, kh, kw), lambda o, _, r, s: lanes[o, r, s] + tail[o, r, s], name="y")
+    sch = tvm.s_tir.Schedule(prim_func([x, dy, out, sh, sw, pt, pl, dh, dw]))
+    blk = sch.get_sblock("part")
+    o, r, s, ln, rb, ry, rx = sch.get_loops(blk)
+    sch.reorder(o, r, s, rb, ry, rx, ln)
+    sch.vectorize(ln)
+    sch.parallel(o)  # before decompose_reduction, whose update block the parallel check refuses
+    sch.decompose_reduction(blk, rb)
+    tail_blk = sch.get_sblock("tail")
+    sch.decompose_reduction(tail_blk, sch.get_loops(tail_blk)[3])
+    return sch.mod["main"]
+
+
+def tap_table(cg: int, kh: int, kw: int, pads: tuple[int, int], dilations: tuple[int, int]) -> np.ndarray:
+    """(3, Q rounded up to NR) int32: each weight column's (channel in group, r * dh - pt, s * dw - pl)."""
+    q = cg * kh * kw
+    table = np.full((3, -(-q // NR) * NR), -1, np.int32)
+    ch, r, s = np.unravel_index(np.arange(q), (cg, kh, kw))
+    table[0, :q], table[1, :q], table[2, :q] = ch, r * dilations[0] - pads[0], s * dilations[1] - pads[1]
+    return table
+
+
+def _build_data():
+    """dx as a GEMM per image and group: rows the input channels of the group, columns the input pixels,
+    reduced over the (k, r, s) taps: dx[n, c, y, x] = sum w[k, c, r, s] * dy[n, k, (y + pt - r*dh) / sh,
+    (x + pl - s*dw) / sw] where both divide exactly and land in dy. The pack gathers those dy values once
+    (the transposed im2col); the weight is read as it is, so it may live in wasm memory (graphs)."""
+    import tvm
+    from tvm import te
+
+    from ._tiled import MR, NR, schedule_tiled
+    from .simd_schedules import dims, prim_func
+
+    n, k, oh, ow, cg, kh, kw, g, pix = dims("n", "k", "oh", "ow", "cg", "kh", "kw", "g", "pix")
+    sh, sw, pt, pl, dh, dw, wd = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw", "wd"))
+    dy = te.placeholder((n, k, oh, ow), "float32", name="dy")
+    wt = te.placeholder((k, cg, kh, kw), "float32", name="w")
+    zero = tvm.tirx.const(0.0, "float32")
+    kg = te.indexdiv(k, g)
+    q = kg * kh * kw
+    cgp, pp = (cg + MR - 1) // MR * MR, (pix + NR - 1) // NR * NR
+    wp = te.compute(
+        (g, cgp // MR, q, MR),
+        lambda gg, co, qq, ci: te.if_then_else(
+            co * MR + ci < cg,
+            wt[gg * kg + qq // (kh * kw), te.min(co * MR + ci, cg - 1), qq // kw % kh, qq % kw],
+            zero,
+        ),
+        name="wp",
+    )
+
+    def tap(b, gg, qq, p):
+        kk, r, s = qq // (kh * kw), qq // kw % kh, qq % kw
+        ty, tx = p // wd + pt - r * dh, p % wd + pl - s * dw
+        oy, ox = te.indexdiv(ty, sh), te.indexdiv(tx, sw)
+        ok = tvm.tirx.all(
+            p < pix, ty >= 0, tx >= 0, te.indexmod(ty, sh) == 0, te.indexmod(tx, sw) == 0, oy < oh, ox < ow
+        )
+        return te.if_then_else(ok, dy[b, gg * kg + kk, oy, ox], zero)
+
+    col = te.compute((n, g, pp // NR, q, NR), lambda b, gg, jo, qq, ji: tap(b, gg, qq, jo * NR + ji), name="col")
+    rq = te.reduce_axis((0, q), "rq")
+    acc = te.compute(
+        (n, g, cgp, pp),
+        lambda b, gg, c, p: te.sum(wp[gg, c // MR, rq, c % MR] * col[b, gg, p // NR, rq, p % NR], axis=rq),
+        name="acc",
+    )
+    out = te.compute((n, g, cg, pix), lambda b, gg, c, p: acc[b, gg, c, p], name="y")
+    func = prim_func([dy, wt, out, sh, sw, pt, pl, dh, dw, wd])
+    return schedule_tiled(func, "y", "acc", 2, 3, packs=("col", "wp"))
 
 
 def _geometry(op: Op, strides, pads, dilations) -> tuple[tuple[int, int], tuple[int, ...], tuple[int, int]]:
@@ -94,9 +215,9 @@ class Conv2dBackwardData(Op):
     uses = ("conv_transpose2d",)
 
     def kernels(self) -> list[Kernel]:
-        return []
+        return [Kernel("f32_conv2d_backward_data", _build_data, (TENSOR,) * 3 + (INT,) * 7)]
 
-    def reference(self, dy, w, input_shape, strides=1, pads=0, dilations=1, groups=1) -> np.ndarray:
+    def reference(self, dy, w, input_shape, strides=1, pads=0, dilations=1, groups=1, gemm=False) -> np.ndarray:
         """The adjoint of conv2d's reference, tap by tap: dx[window of (oy, ox)] += w^T dy[oy, ox]."""
         (sh, sw), (pt, pl, pb, pr), (dh, dw) = _geometry(self, strides, pads, dilations)
         dy, w = np.asarray(dy, np.float64), np.asarray(w, np.float64)
@@ -123,6 +244,7 @@ class Conv2dBackwardData(Op):
         pads: int | tuple[int, ...] = 0,
         dilations: int | tuple[int, int] = 1,
         groups: int = 1,
+        gemm: bool = False,
     ) -> Call | list[Call]:
         """dx of conv2d(x, w, stride=strides, padding=pads, dilation=dilations, groups=groups).
 
@@ -141,6 +263,15 @@ class Conv2dBackwardData(Op):
         oh, ow = _out_size(h, kh, sh, dh, pt, pb), _out_size(wd, kw, sw, dw, pl, pr)
         if dy.shape != (n, k, oh, ow):
             raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
+        if isinstance(w, TensorRef) or gemm:
+            return Call(
+                "f32_conv2d_backward_data",
+                [dy, w],
+                (n, groups, cg, h * wd),
+                np.float32,
+                (sh, sw, pt, pl, dh, dw, wd),
+                (n, c, h, wd),
+            )
         extra = (h + pt + pb - dh * (kh - 1) - 1 - (oh - 1) * sh, wd + pl + pr - dw * (kw - 1) - 1 - (ow - 1) * sw)
         from . import all_ops
 
@@ -151,7 +282,10 @@ class Conv2dBackwardWeight(Op):
     name = "conv2d_backward_weight"
 
     def kernels(self) -> list[Kernel]:
-        return [Kernel("f32_conv2d_backward_weight", _build_weight, (TENSOR,) * 3 + (INT,) * 8)]
+        return [
+            Kernel("f32_conv2d_backward_weight", _build_weight, (TENSOR,) * 4 + (INT,) * 2),
+            Kernel("f32_conv2d_backward_weight_depthwise", _build_weight_depthwise, (TENSOR,) * 3 + (INT,) * 6),
+        ]
 
     def reference(self, x, dy, kernel_shape, strides=1, pads=0, dilations=1, groups=1) -> np.ndarray:
         """Tap by tap: dw[:, :, r, s] = sum over images and pixels of dy ⊗ the input the tap saw."""
@@ -207,12 +341,16 @@ class Conv2dBackwardWeight(Op):
         if dy.shape != (n, k, oh, ow):
             raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
         cg = c // groups
+        if cg == 1 and groups == c:  # depthwise, any channel multiplier
+            return Call(
+                "f32_conv2d_backward_weight_depthwise", [x, dy], (k, 1, kh, kw), np.float32, (sh, sw, pt, pl, dh, dw)
+            )
         return Call(
             "f32_conv2d_backward_weight",
-            [x, dy],
+            [x, dy, tap_table(cg, kh, kw, (pt, pl), (dh, dw))],
             (groups, k // groups, cg * kh * kw),
             np.float32,
-            (sh, sw, pt, pl, dh, dw, kh, kw),
+            (sh, sw),
             (k, cg, kh, kw),
         )
 

@@ -185,3 +185,88 @@ def test_conv2d_gradients_match_finite_differences(xs, ws, s, p, d, g):
     close(
         wasmops.conv2d_backward_weight(x, dy, w.shape, **geo), numeric_grad(lambda v: _conv(x64, v, s, p, d, g), w, dy)
     )
+
+
+def _pool(x, k, s, p, kind):
+    """max / average pooling in float64 over padded windows (k x k, stride s, pad p on every side;
+    the average counts the padding, count_include_pad=True)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf if kind == "max" else 0.0)
+    oh, ow = (xp.shape[2] - k) // s + 1, (xp.shape[3] - k) // s + 1
+    taps = [xp[:, :, r : r + s * (oh - 1) + 1 : s, c : c + s * (ow - 1) + 1 : s] for r in range(k) for c in range(k)]
+    stacked = np.stack(taps)
+    return stacked.max(axis=0) if kind == "max" else stacked.mean(axis=0)
+
+
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_pool_gradients_match_finite_differences(k, s, p):
+    # distinct values, so no window has a tie (a max is not differentiable there)
+    x = np.random.default_rng(8).permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7).astype(np.float32) / 10
+    (dy,) = rng_arrays(_pool(x.astype(np.float64), k, s, p, "max").shape, seed=9)
+    close(wasmops.max_pool2d_backward(x, dy, k, s, p), numeric_grad(lambda v: _pool(v, k, s, p, "max"), x, dy))
+    close(wasmops.avg_pool2d_backward(dy, x.shape, k, s, p), numeric_grad(lambda v: _pool(v, k, s, p, "avg"), x, dy))
+
+
+def _batch_norm(x, gamma, beta, eps=1e-5):
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma.reshape(shape) + beta.reshape(shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (3, 2, 4, 5)])
+def test_batch_norm_backward_matches_finite_differences(shape):
+    x, gamma, beta, dy = rng_arrays(shape, (shape[1],), (shape[1],), shape, seed=10)
+    x64, g64, b64 = (a.astype(np.float64) for a in (x, gamma, beta))
+    y, mean, inv, _, _ = wasmops.batch_norm_train(
+        x, gamma, beta, np.zeros(shape[1], np.float32), np.ones(shape[1], np.float32)
+    )
+    close(y, _batch_norm(x64, g64, b64))
+    dx, dgamma, dbeta = wasmops.batch_norm_backward(x, dy, gamma, mean, inv)
+    close(dx, numeric_grad(lambda v: _batch_norm(v, g64, b64), x, dy))
+    close(dgamma, numeric_grad(lambda v: _batch_norm(x64, v, b64), gamma, dy))
+    close(dbeta, numeric_grad(lambda v: _batch_norm(x64, g64, v), beta, dy))
+
+
+def _layer_norm(x, gamma, beta, axis, eps=1e-5):
+    axes = tuple(range(axis, x.ndim))
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+@pytest.mark.parametrize("shape,axis", [((4, 9), 1), ((2, 3, 4), 1)])
+def test_layer_norm_backward_matches_finite_differences(shape, axis):
+    x, dy = rng_arrays(shape, shape, seed=11)
+    gamma, beta = rng_arrays(shape[axis:], shape[axis:], seed=12)
+    x64, g64, b64 = (a.astype(np.float64) for a in (x, gamma, beta))
+    axes = tuple(range(axis, len(shape)))
+    mean = x64.mean(axis=axes)
+    inv = 1 / np.sqrt(x64.var(axis=axes) + 1e-5)
+    dx, dgamma, dbeta = wasmops.layer_norm_backward(x, dy, gamma, mean.astype(np.float32), inv.astype(np.float32), axis)
+    close(dx, numeric_grad(lambda v: _layer_norm(v, g64, b64, axis), x, dy))
+    close(dgamma, numeric_grad(lambda v: _layer_norm(x64, v, b64, axis), gamma, dy))
+    close(dbeta, numeric_grad(lambda v: _layer_norm(x64, g64, v, axis), beta, dy))
+
+
+def test_batch_norm_train_follows_mindspore():
+    """Output, moving mean and moving variance against MindSpore's own nn.BatchNorm2d in training mode
+    (its momentum convention and its unbiased running variance)."""
+    ms = pytest.importorskip("mindspore", reason="the MindSpore comparison needs the [mindspore] extra")
+    from mindspore import Tensor, nn
+
+    ms.set_device("CPU")
+    x, gamma, beta, rm = rng_arrays((4, 3, 5, 5), (3,), (3,), (3,), seed=13)
+    rv = np.abs(rng_arrays((3,), seed=14)[0]) + 0.5
+    bn = nn.BatchNorm2d(3, momentum=0.8, eps=1e-4, gamma_init=Tensor(gamma), beta_init=Tensor(beta),
+                        moving_mean_init=Tensor(rm), moving_var_init=Tensor(rv))  # fmt: skip
+    bn.set_train(True)
+    want = bn(Tensor(x)).asnumpy()
+    y, _, _, new_rm, new_rv = wasmops.batch_norm_train(x, gamma, beta, rm, rv, momentum=0.8, eps=1e-4)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new_rm, bn.moving_mean.asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_rv, bn.moving_variance.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_train_refuses_one_value_per_channel():
+    one = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="batch_norm_train: x .* at least 2"):
+        wasmops.batch_norm_train(np.ones((1, 3), np.float32), one, one, one, one)

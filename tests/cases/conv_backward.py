@@ -37,6 +37,8 @@ for i, (xs, ws, s, p, d, g, tag) in enumerate(LAYERS):
     geo = {"strides": s, "pads": p, "dilations": d, "groups": g}
     CASES += [
         Case("conv2d_backward_data", (dy, w, xs), geo, rtol=1e-4, atol=1e-4, id=tag),
+        # the GEMM kernel that graphs use when the weight lives in wasm memory
+        Case("conv2d_backward_data", (dy, w, xs), {**geo, "gemm": True}, rtol=1e-4, atol=1e-4, id=f"{tag}-gemm"),
         Case("conv2d_backward_weight", (x, dy, ws), geo, rtol=1e-4, atol=1e-3, id=tag),
     ]
 CASES.append(
