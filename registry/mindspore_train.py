@@ -81,15 +81,6 @@ def train_problem(name: str, attrs: dict) -> str | None:
     return layer.check(attrs) if layer.check else None
 
 
-def op_or(g: GraphBuilder, name: str, fallback: Callable, *args, **attrs):
-    """The backward kernel `name` when the op library has it, else the same maths from forward kernels."""
-    from ..ops import all_ops
-
-    if name in all_ops().ops:
-        return g.op(name, *args, **attrs)
-    return fallback(g, *args, **attrs)
-
-
 # ---- dense ----------------------------------------------------------------------------------------------------
 def _dense_check(a: dict) -> str | None:
     return None if a.get("activation") is None else "a fused activation= is not supported in training mode"
@@ -107,9 +98,7 @@ def dense_dx(g: GraphBuilder, a: dict, dout, weight):
 
 @grad_of("nn.Dense", "weight")
 def dense_dw(g: GraphBuilder, a: dict, dout, x):
-    """dy2.T @ x2 (dense_backward_weight transposes dy on the host: here dy is a run-time tensor)."""
-    dy2, x2 = dout.reshape((-1, dout.shape[-1])), x.reshape((-1, x.shape[-1]))
-    return g.op("matmul", g.op("transpose", dy2, (1, 0)), x2)
+    return g.op("dense_backward_weight", dout, x)
 
 
 @grad_of("nn.Dense", "bias")
@@ -138,29 +127,7 @@ def conv2d_fwd(g: GraphBuilder, a: dict, x, weight, bias=None):
 
 @grad_of("nn.Conv2d", "x")
 def conv2d_dx(g: GraphBuilder, a: dict, dout, weight, x):
-    """A stride-1 convolution of the stride-zero-inserted dy with the flipped, regrouped weight
-    (conv2d_backward_data rearranges the weight on the host; here it is a run-time Parameter)."""
-    geo = _conv_geometry(a, x.shape, weight.shape)
-    (sh, sw), (dh, dw), (pt, pl, _, _), groups = geo["strides"], geo["dilations"], geo["pads"], geo["groups"]
-    n, c, h, w = x.shape
-    o, cg, kh, kw = weight.shape
-    wt = g.op("transpose", weight.reshape((groups, o // groups, cg, kh, kw)), (0, 2, 1, 3, 4))
-    wt = g.op(
-        "slice", wt.reshape((c, o // groups, kh, kw)), (-1, -1), (-(2**63), -(2**63)), axes=(2, 3), steps=(-1, -1)
-    )
-    oh, ow = dout.shape[2:]
-    z = dout
-    if (sh, sw) != (1, 1):
-        zeros = ((0, 0), (0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1))
-        z = g.op("pad", dout.reshape((n, o, oh, 1, ow, 1)), zeros).reshape((n, o, oh * sh, ow * sw))
-    top, left = dh * (kh - 1) - pt, dw * (kw - 1) - pl
-    bottom, right = h + dh * (kh - 1) - top - z.shape[2], w + dw * (kw - 1) - left - z.shape[3]
-    if min(top, left, bottom, right) < 0:  # more padding than the kernel reaches: crop dy instead
-        crop = (max(-top, 0), max(-left, 0)), (z.shape[2] - max(-bottom, 0), z.shape[3] - max(-right, 0))
-        z = g.op("slice", z, crop[0], crop[1], axes=(2, 3))
-        top, left, bottom, right = (max(v, 0) for v in (top, left, bottom, right))
-    pads = (top, left, bottom, right)
-    return g.op("conv2d", z, wt, None, stride=1, padding=pads, dilation=(dh, dw), groups=groups)
+    return g.op("conv2d_backward_data", dout, weight, tuple(x.shape), **_conv_geometry(a, x.shape, weight.shape))
 
 
 @grad_of("nn.Conv2d", "weight")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .graph import GraphBuilder
 from .mindspore_ops import _hw, _mode, _nchw, _same_pads
-from .mindspore_train import LAYERS, grad_of, op_or, train_layer
+from .mindspore_train import LAYERS, grad_of, train_layer
 
 F32 = np.float32
 
@@ -39,28 +39,10 @@ def max_pool_fwd(g: GraphBuilder, a: dict, x):
     return g.op("max_pool2d", x, _hw(a["kernel_size"]), stride=_hw(a["stride"]), padding=_pool_pads(a, x.shape))
 
 
-def _max_pool_dx_composite(g: GraphBuilder, x, out, dy, kernel_size, stride, padding):
-    """Non-overlapping unpadded windows: the first maximum of each window (row-major) takes dy."""
-    (kh, kw), (n, c, oh, ow) = kernel_size, out.shape
-    if kernel_size != stride or any(padding):
-        raise NotImplementedError(f"max-pool gradient without the backward kernel: kernel {kernel_size} must equal "
-                                  f"stride {stride} with no padding")  # fmt: skip
-    h, w = x.shape[2:]
-    xc = x if (h, w) == (oh * kh, ow * kw) else g.op("slice", x, (0, 0), (oh * kh, ow * kw), axes=(2, 3))
-    win = g.op("transpose", xc.reshape((n, c, oh, kh, ow, kw)), (0, 1, 2, 4, 3, 5)).reshape((n, c, oh, ow, kh * kw))
-    hit = g.op("cast", g.op("equal", win, out.reshape((n, c, oh, ow, 1))), "float32")
-    first = g.op("multiply", hit, g.op("cast", g.op("equal", g.op("cumsum", hit, axis=4), F32(1)), "float32"))
-    dx = g.op("multiply", first, dy.reshape((n, c, oh, ow, 1))).reshape((n, c, oh, ow, kh, kw))
-    dx = g.op("transpose", dx, (0, 1, 2, 4, 3, 5)).reshape((n, c, oh * kh, ow * kw))
-    if (h, w) != (oh * kh, ow * kw):
-        dx = g.op("pad", dx, ((0, 0), (0, 0), (0, h - oh * kh), (0, w - ow * kw)))
-    return dx
-
-
 @grad_of("nn.MaxPool2d", "x")
-def max_pool_dx(g: GraphBuilder, a: dict, x, out, dout):
+def max_pool_dx(g: GraphBuilder, a: dict, x, dout):
     k, s = _hw(a["kernel_size"]), _hw(a["stride"])
-    return op_or(g, "max_pool2d_backward", _max_pool_dx_composite, x, out, dout, k, s, _pool_pads(a, x.shape))
+    return g.op("max_pool2d_backward", x, dout, k, strides=s, pads=_pool_pads(a, x.shape))
 
 
 @train_layer("nn.AvgPool2d", attrs=_POOL_ATTRS, check=_pool_check)
@@ -70,20 +52,12 @@ def avg_pool_fwd(g: GraphBuilder, a: dict, x):
     return g.op("avg_pool2d", x, k, stride=s, padding=_pool_pads(a, x.shape), count_include_pad=not same)
 
 
-def _avg_pool_dx_composite(g: GraphBuilder, x, dy, kernel_size, stride, padding):
-    """Unpadded windows: every input element gets dy / window size, a depthwise transposed convolution."""
-    if any(padding):
-        raise NotImplementedError("avg-pool gradient with 'same' padding needs the avg_pool2d_backward kernel")
-    (kh, kw), (sh, sw), c = kernel_size, stride, x.shape[1]
-    ones = np.full((c, 1, kh, kw), 1.0 / (kh * kw), F32)
-    oph, opw = x.shape[2] - ((dy.shape[2] - 1) * sh + kh), x.shape[3] - ((dy.shape[3] - 1) * sw + kw)
-    return g.op("conv_transpose2d", dy, ones, None, stride=stride, output_padding=(oph, opw), groups=c)
-
-
 @grad_of("nn.AvgPool2d", "x")
 def avg_pool_dx(g: GraphBuilder, a: dict, x, dout):
     k, s = _hw(a["kernel_size"]), _hw(a["stride"])
-    return op_or(g, "avg_pool2d_backward", _avg_pool_dx_composite, x, dout, k, s, _pool_pads(a, x.shape))
+    same = _mode(a["pad_mode"]) == "same"
+    pads = _pool_pads(a, x.shape)
+    return g.op("avg_pool2d_backward", dout, tuple(x.shape), k, strides=s, pads=pads, count_include_pad=not same)
 
 
 # ---- batch norm ---------------------------------------------------------------------------------------------
@@ -95,7 +69,7 @@ def _bn_check(a: dict) -> str | None:
 
 
 def _stats(g: GraphBuilder, x, axes: tuple[int, ...], eps: float):
-    """Batch mean, biased variance, 1 / sqrt(var + eps) and x_hat, all kept at x's rank."""
+    """Mean, biased variance, 1 / sqrt(var + eps) and x_hat over `axes`, all kept at x's rank."""
     mean = g.op("mean", x, axis=axes, keepdims=True)
     xc = g.op("subtract", x, mean)
     var = g.op("mean", g.op("multiply", xc, xc), axis=axes, keepdims=True)
@@ -103,59 +77,70 @@ def _stats(g: GraphBuilder, x, axes: tuple[int, ...], eps: float):
     return mean, var, inv, g.op("multiply", xc, inv)
 
 
-def _bn_axes(x) -> tuple[int, ...]:
-    return tuple(i for i in range(len(x.shape)) if i != 1)
+def _row(g: GraphBuilder, t, k: int):
+    """Row k of a stacked result, without its leading axis."""
+    return g.op("slice", t, (k,), (k + 1,), axes=(0,)).reshape(tuple(t.shape[1:]))
 
 
-def _per_channel(v, x):
-    return v.reshape((1, -1) + (1,) * (len(x.shape) - 2))
+def _first_result(g: GraphBuilder, name: str, *args, **attrs):
+    """The first result of a several-result op (its first call, a KeepCall), recording only that call
+    (g.op would record the whole chain for a program that only needs, say, the statistics)."""
+    from ..kernels.plan import Step
+    from ..ops import all_ops
+    from ..ops.spec import TensorRef
+
+    call = all_ops()[name].plan(*args, **attrs)[0]
+    out = TensorRef(call.out_shape, call.out_dtype)
+    g.steps.append(Step(call.kernel, list(call.inputs), out, call.scalars, call.blocked, g.label))
+    return out if call.result_shape is None else out.reshape(call.result_shape)
+
+
+def _bn_stats(g: GraphBuilder, a: dict, x, running=None):
+    """batch_norm_train's statistics, (4, C): batch mean, invstd, the new running mean and variance.
+    The cell's `momentum` attribute is the batch's weight (1 - the constructor's), the kernel's the old's."""
+    c = x.shape[1]
+    running = running or (np.zeros(c, F32), np.ones(c, F32))
+    unit = (np.ones(c, F32), np.zeros(c, F32))  # gamma / beta: the statistics do not read them
+    return _first_result(g, "batch_norm_train", x, *unit, *running, **_bn_consts(a))
+
+
+def _bn_consts(a: dict) -> dict:
+    return {"momentum": 1 - float(a["momentum"]), "eps": float(a["eps"])}
+
+
+def _bn_train(g: GraphBuilder, a: dict, x, gamma, beta):
+    c = x.shape[1]
+    return g.op("batch_norm_train", x, gamma, beta, np.zeros(c, F32), np.ones(c, F32), **_bn_consts(a))[-1]
+
+
+def _bn_sums(g: GraphBuilder, a: dict, x, dout):
+    """batch_norm_backward's (2, C) parameter gradients: dgamma, dbeta."""
+    stats = _bn_stats(g, a, x)
+    ones = np.ones(x.shape[1], F32)
+    return _first_result(g, "batch_norm_backward", x, dout, ones, _row(g, stats, 0), _row(g, stats, 1))
 
 
 for _bn in ("nn.BatchNorm2d", "nn.BatchNorm1d"):
-
-    @train_layer(_bn, params=("gamma", "beta"), attrs=_BN_ATTRS, check=_bn_check,
-                 buffers=("moving_mean", "moving_variance"))  # fmt: skip
-    def bn_train_fwd(g: GraphBuilder, a: dict, x, gamma, beta):
-        """Training mode: normalised with the batch's statistics."""
-        _, _, _, xhat = _stats(g, x, _bn_axes(x), float(a["eps"]))
-        return g.op("add", g.op("multiply", xhat, _per_channel(gamma, x)), _per_channel(beta, x))
-
+    train_layer(_bn, params=("gamma", "beta"), attrs=_BN_ATTRS, check=_bn_check,
+                buffers=("moving_mean", "moving_variance"))(_bn_train)  # fmt: skip
     train_layer(f"{_bn}:eval", params=("gamma", "beta", "moving_mean", "moving_variance"), attrs=_BN_ATTRS)(
         lambda g, a, x, gamma, beta, moving_mean, moving_variance: g.op(
             "batch_norm", x, gamma, beta, moving_mean, moving_variance, epsilon=float(a["eps"])
         )
     )
-
-    @train_layer(f"{_bn}:stats", params=("moving_mean", "moving_variance"), attrs=_BN_ATTRS)
-    def bn_stats(g: GraphBuilder, a: dict, x, moving_mean, moving_variance):
-        """The running statistics after this batch, stacked (2, C): MindSpore's update, unbiased variance."""
-        axes = _bn_axes(x)
-        count = int(np.prod([x.shape[i] for i in axes]))
-        mean, var, _, _ = _stats(g, x, axes, 0.0)
-        m = F32(a["momentum"])
-        new_mean = g.op("add", g.op("multiply", moving_mean, F32(1) - m), g.op("multiply", mean.reshape((-1,)), m))
-        unbiased = g.op("multiply", var.reshape((-1,)), F32(count / max(count - 1, 1)))
-        new_var = g.op("add", g.op("multiply", moving_variance, F32(1) - m), g.op("multiply", unbiased, m))
-        c = moving_mean.shape[0]
-        return g.op("concatenate", [new_mean.reshape((1, c)), new_var.reshape((1, c))], axis=0)
+    train_layer(f"{_bn}:stats", params=("moving_mean", "moving_variance"), attrs=_BN_ATTRS)(
+        lambda g, a, x, moving_mean, moving_variance: g.op(
+            "slice", _bn_stats(g, a, x, (moving_mean, moving_variance)), (2,), (4,), axes=(0,)
+        )
+    )
 
     @grad_of(_bn, "x")
     def bn_dx(g: GraphBuilder, a: dict, x, gamma, dout):
-        axes = _bn_axes(x)
-        _, _, inv, xhat = _stats(g, x, axes, float(a["eps"]))
-        dbeta = g.op("mean", dout, axis=axes, keepdims=True)
-        dgamma = g.op("mean", g.op("multiply", dout, xhat), axis=axes, keepdims=True)
-        centred = g.op("subtract", g.op("subtract", dout, dbeta), g.op("multiply", xhat, dgamma))
-        return g.op("multiply", centred, g.op("multiply", inv, _per_channel(gamma, x)))
+        stats = _bn_stats(g, a, x)
+        return g.op("batch_norm_backward", x, dout, gamma, _row(g, stats, 0), _row(g, stats, 1))[-1]
 
-    @grad_of(_bn, "gamma")
-    def bn_dgamma(g: GraphBuilder, a: dict, x, dout):
-        _, _, _, xhat = _stats(g, x, _bn_axes(x), float(a["eps"]))
-        return g.op("sum", g.op("multiply", dout, xhat), axis=_bn_axes(x))
-
-    @grad_of(_bn, "beta")
-    def bn_dbeta(g: GraphBuilder, a: dict, dout):
-        return g.op("sum", dout, axis=_bn_axes(dout))
+    grad_of(_bn, "gamma")(lambda g, a, x, dout: _row(g, _bn_sums(g, a, x, dout), 0))
+    grad_of(_bn, "beta")(lambda g, a, x, dout: _row(g, _bn_sums(g, a, x, dout), 1))
 
 
 # ---- layer norm ---------------------------------------------------------------------------------------------
@@ -188,26 +173,25 @@ def _ln_parts(g: GraphBuilder, a: dict, x):
     )
 
 
+def _ln_backward(g: GraphBuilder, a: dict, x, dout, gamma):
+    _, _, (mean, _, inv, _) = _ln_parts(g, a, x)
+    return g.op("layer_norm_backward", x, dout, gamma, mean, inv, axis=_ln_axis(a, x))[-1]
+
+
 @grad_of("nn.LayerNorm", "x")
 def layer_norm_dx(g: GraphBuilder, a: dict, x, gamma, dout):
-    rows, _, (_, _, inv, xhat) = _ln_parts(g, a, x)
-    dxhat = g.op("multiply", dout, gamma)
-    m1 = g.op("mean", dxhat, axis=rows, keepdims=True)
-    m2 = g.op("mean", g.op("multiply", dxhat, xhat), axis=rows, keepdims=True)
-    return g.op("multiply", g.op("subtract", g.op("subtract", dxhat, m1), g.op("multiply", xhat, m2)), inv)
+    return _ln_backward(g, a, x, dout, gamma)
 
 
-@grad_of("nn.LayerNorm", "gamma")
-def layer_norm_dgamma(g: GraphBuilder, a: dict, x, dout):
-    _, lead, (_, _, _, xhat) = _ln_parts(g, a, x)
-    prod = g.op("multiply", dout, xhat)
-    return g.op("sum", prod, axis=lead) if lead else prod
+def _ln_params(g: GraphBuilder, a: dict, x, dout):
+    """layer_norm_backward's (2, *normalised shape) parameter gradients: dgamma, dbeta."""
+    _, _, (mean, _, inv, _) = _ln_parts(g, a, x)
+    ones = np.ones(x.shape[_ln_axis(a, x) :], F32)
+    return _first_result(g, "layer_norm_backward", x, dout, ones, mean, inv, axis=_ln_axis(a, x))
 
 
-@grad_of("nn.LayerNorm", "beta")
-def layer_norm_dbeta(g: GraphBuilder, a: dict, x, dout):
-    lead = tuple(range(_ln_axis(a, x)))
-    return g.op("sum", dout, axis=lead) if lead else g.op("multiply", dout, F32(1))
+grad_of("nn.LayerNorm", "gamma")(lambda g, a, x, dout: _row(g, _ln_params(g, a, x, dout), 0))
+grad_of("nn.LayerNorm", "beta")(lambda g, a, x, dout: _row(g, _ln_params(g, a, x, dout), 1))
 
 
 # ---- softmax and the loss -----------------------------------------------------------------------------------
@@ -247,18 +231,6 @@ def _loss_check(a: dict) -> str | None:
 _LOSS_ATTRS = ("sparse", "reduction")
 
 
-def _first_result(g: GraphBuilder, name: str, *args):
-    """The first result of a several-result op (softmax_cross_entropy's loss), recording only its call."""
-    from ..kernels.plan import Step
-    from ..ops import all_ops
-    from ..ops.spec import TensorRef
-
-    call = all_ops()[name].plan(*args)[0]
-    out = TensorRef(call.out_shape, call.out_dtype)
-    g.steps.append(Step(call.kernel, list(call.inputs), out, call.scalars, call.blocked, g.label))
-    return out if call.result_shape is None else out.reshape(call.result_shape)
-
-
 @train_layer("nn.SoftmaxCrossEntropyWithLogits", inputs=("logits", "labels"), attrs=_LOSS_ATTRS, check=_loss_check)
 def softmax_ce_fwd(g: GraphBuilder, a: dict, logits, labels):
     per_row = _first_result(g, "softmax_cross_entropy", logits, labels)
@@ -278,7 +250,7 @@ def _scale_rows(g: GraphBuilder, a: dict, grad, dout):
 @grad_of("nn.SoftmaxCrossEntropyWithLogits", "logits")
 def softmax_ce_dlogits(g: GraphBuilder, a: dict, logits, labels, dout):
     """The kernel's per-sample gradient (its second result), scaled by dout."""
-    return _scale_rows(g, a, g.op("softmax_cross_entropy", logits, labels), dout)
+    return _scale_rows(g, a, g.op("softmax_cross_entropy", logits, labels)[-1], dout)
 
 
 LAYERS["nn.SoftmaxCrossEntropyWithLogits"].no_grad = lambda a: {"labels"} if a.get("sparse") else set()
