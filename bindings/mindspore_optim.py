@@ -12,15 +12,8 @@ from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
 from mindspore.common import dtype as mstype
 
 from ..registry import mindspore_train_optim  # noqa: F401 - registers the update translators
-from ..registry.mindspore_train import TRAIN
-from .mindspore_backend import WasmOp, get_backend
-
-
-def _update_op(be, label: str, name: str, attrs: dict, total: int):
-    op = WasmOp(label, name, attrs, be, frontend=TRAIN)
-    custom = be.make_op(op, total, {}, be.new_slot(op))
-    custom.runtime_inputs = True
-    return custom
+from .mindspore_backend import get_backend
+from .mindspore_train import runtime_custom
 
 
 class _Plain(nn.Cell):
@@ -58,8 +51,9 @@ class WasmSGD(nn.Cell):
         attrs = {"lr": learning_rate, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov}
         self.use_velocity = momentum > 0
         cls = _WithVelocity if self.use_velocity else _Plain
+        arity = 3 if momentum else 2
         self.updates = nn.CellList(
-            [cls(_update_op(be, f"sgd {p.name}", "optim.SGD", attrs, 3 if momentum else 2)) for p in self.parameters]
+            [cls(runtime_custom(be, f"sgd {p.name}", "optim.SGD", attrs, arity)) for p in self.parameters]
         )
         if self.use_velocity:
             self.velocity = self.parameters.clone(prefix="wasm_velocity", init="zeros")
@@ -83,7 +77,7 @@ class WasmAdam(nn.Cell):
         self.parameters = ParameterTuple(params)
         attrs = {"beta1": beta1, "beta2": beta2, "eps": eps}
         self.updates = nn.CellList(
-            [_Adam(_update_op(be, f"adam {p.name}", "optim.Adam", attrs, 5)) for p in self.parameters]
+            [_Adam(runtime_custom(be, f"adam {p.name}", "optim.Adam", attrs, 5)) for p in self.parameters]
         )
         self.moment1 = self.parameters.clone(prefix="wasm_moment1", init="zeros")
         self.moment2 = self.parameters.clone(prefix="wasm_moment2", init="zeros")

@@ -109,7 +109,8 @@ def _bprop(grads: _Grads, n: int):
 
 
 # ---- the layer cells ----------------------------------------------------------------------------------------
-def _custom(be, label: str, key: str, attrs: dict, total: int):
+def runtime_custom(be, label: str, key: str, attrs: dict, total: int):
+    """A Custom op for training translation `key`: every input a run-time tensor, own aot slot."""
     op = WasmOp(label, key, attrs, be, frontend=TRAIN)
     custom = be.make_op(op, total, {}, be.new_slot(op))
     custom.runtime_inputs = True
@@ -127,7 +128,7 @@ class WasmTrainCell(nn.Cell):
         self.weights = ParameterTuple([getattr(cell, p) for p in present])
         names = list(layer.inputs) + present
         label = f"{path} ({name})"
-        self.fwd = _custom(be, label, name, self.attrs, len(names))
+        self.fwd = runtime_custom(be, label, name, self.attrs, len(names))
         picks, self.wasm_grads, self.zero_grads = [], [], []
         args = names + ["out", "dout"]
         for wrt in names:
@@ -140,7 +141,7 @@ class WasmTrainCell(nn.Cell):
             missing = [n for n in wanted if n not in args]
             if missing:
                 raise ValueError(f"{label}: the gradient for {wrt} needs {missing}, which this layer does not have")
-            op = _custom(be, f"{label} d/d{wrt}", key, self.attrs, len(wanted))
+            op = runtime_custom(be, f"{label} d/d{wrt}", key, self.attrs, len(wanted))
             picks.append(_PICKS[len(wanted)](op, [args.index(n) for n in wanted]))
             self.wasm_grads.append(wrt)
         self.grads = _Grads(picks)
@@ -166,8 +167,8 @@ class WasmBatchNormCell(WasmTrainCell):
     def __init__(self, name: str, cell: nn.Cell, path: str, be):
         super().__init__(name, cell, path, be)
         self.moving_mean, self.moving_variance = cell.moving_mean, cell.moving_variance
-        self.eval_fwd = _custom(be, f"{path} ({name}, eval)", f"{name}:eval", self.attrs, 5)
-        self.stats = _custom(be, f"{path} ({name}, running statistics)", f"{name}:stats", self.attrs, 3)
+        self.eval_fwd = runtime_custom(be, f"{path} ({name}, eval)", f"{name}:eval", self.attrs, 5)
+        self.stats = runtime_custom(be, f"{path} ({name}, running statistics)", f"{name}:stats", self.attrs, 3)
         self.use_batch_statistics = cell.use_batch_statistics
 
     def construct(self, x):
