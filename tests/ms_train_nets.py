@@ -120,11 +120,16 @@ def twin(kind: str, seed: int = 0) -> tuple[nn.Cell, nn.Cell]:
 
 
 class Trainer:
-    """Forward, backward and an optimiser step per batch, with MindSpore's value_and_grad."""
+    """Forward, backward and an optimiser step per batch, with MindSpore's value_and_grad (the loss, too, on
+    wasm for a network from to_wasm)."""
 
     def __init__(self, net: nn.Cell, optimizer: str = "momentum", lr: float = 0.05):
+        from wasmops.mindspore import WasmNetwork, to_wasm
+
         self.net = net
         self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        if isinstance(net, WasmNetwork):  # a wasm network gets the loss on wasm too, on its backend
+            self.loss = to_wasm(self.loss, backend=net.wasm_report.backend, train=True)
         params = net.trainable_params()
         if optimizer == "momentum":
             self.opt = nn.Momentum(params, lr, 0.9)
