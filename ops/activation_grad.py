@@ -1,4 +1,5 @@
-"""Gradients of the elementwise activations (relu_grad, gelu_grad, sigmoid_grad, tanh_grad, silu_grad).
+"""Gradients of the elementwise activations (relu_grad, gelu_grad, gelu_tanh_grad, sigmoid_grad, tanh_grad,
+silu_grad).
 
 One table row per op: dx = dy * f'(a), where `a` is the forward's input x (relu, gelu, silu) or its output
 y (sigmoid, tanh: f' is cheaper from y and the forward keeps y anyway). Kernels see both tensors as
@@ -59,6 +60,22 @@ def _gelu_grad(x, dy):
     )
 
 
+def _gelu_tanh_grad(x, dy):
+    """d/dx of 0.5 x (1 + tanh(u)), u = c (x + k x³): 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3 k x²), with
+    the forward's fast tanh (MindSpore's nn.GELU defaults to this approximation)."""
+    from tvm import te, topi
+
+    c, k = math.sqrt(2 / math.pi), 0.044715
+    t = topi.fast_tanh(te.compute(x.shape, lambda *i: _c(c) * (x(*i) + _c(k) * x(*i) * x(*i) * x(*i)), name="u"))
+
+    def grad(*i):
+        v, tv = x(*i), t(*i)
+        du = _c(c) * (_c(1.0) + _c(3 * k) * v * v)
+        return dy(*i) * (_c(0.5) * (_c(1.0) + tv) + _c(0.5) * v * (_c(1.0) - tv * tv) * du)
+
+    return te.compute(x.shape, grad, name="dx")
+
+
 def _sigmoid_grad(y, dy):
     return _map2(y, dy, lambda s, g: g * s * (_c(1.0) - s))
 
@@ -82,6 +99,12 @@ def _np_gelu_grad(x, dy):
     return dy * (cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 
 
+def _np_gelu_tanh_grad(x, dy):
+    c, k = math.sqrt(2 / math.pi), 0.044715
+    t = np.tanh(c * (x + k * x**3))
+    return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
+
+
 def _np_silu_grad(x, dy):
     s = _np_sigmoid(x)
     return dy * s * (1 + x * (1 - s))
@@ -90,6 +113,7 @@ def _np_silu_grad(x, dy):
 ROWS = [
     _Row("relu_grad", "x", _relu_grad, lambda x, dy: np.where(x > 0, dy, 0.0), "dy where x > 0, else 0"),
     _Row("gelu_grad", "x", _gelu_grad, _np_gelu_grad, "dy * (Φ(x) + x φ(x)), the exact (erf) GELU"),
+    _Row("gelu_tanh_grad", "x", _gelu_tanh_grad, _np_gelu_tanh_grad, "dy * d/dx gelu_tanh(x), the tanh approximation"),
     _Row("sigmoid_grad", "y", _sigmoid_grad, lambda y, dy: dy * y * (1 - y), "dy * y * (1 - y), y = sigmoid(x)"),
     _Row("tanh_grad", "y", _tanh_grad, lambda y, dy: dy * (1 - y * y), "dy * (1 - y²), y = tanh(x)"),
     _Row("silu_grad", "x", _silu_grad, _np_silu_grad, "dy * s * (1 + x (1 - s)), s = sigmoid(x)"),

@@ -136,7 +136,8 @@ def _build_data():
     """dx as a GEMM per image and group: rows the input channels of the group, columns the input pixels,
     reduced over the (k, r, s) taps: dx[n, c, y, x] = sum w[k, c, r, s] * dy[n, k, (y + pt - r*dh) / sh,
     (x + pl - s*dw) / sw] where both divide exactly and land in dy. The pack gathers those dy values once
-    (the transposed im2col); the weight is read as it is, so it may live in wasm memory (graphs)."""
+    (the transposed im2col) through small host tables (data_tables), so it divides nothing; the weight is
+    read as it is, so it may live in wasm memory (graphs)."""
     import tvm
     from tvm import te
 
@@ -144,9 +145,13 @@ def _build_data():
     from .simd_schedules import dims, prim_func
 
     n, k, oh, ow, cg, kh, kw, g, pix = dims("n", "k", "oh", "ow", "cg", "kh", "kw", "g", "pix")
-    sh, sw, pt, pl, dh, dw, wd = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw", "wd"))
+    h, w, ppt, qt, th, tw = dims("h", "w", "ppt", "qt", "th", "tw")
     dy = te.placeholder((n, k, oh, ow), "float32", name="dy")
     wt = te.placeholder((k, cg, kh, kw), "float32", name="w")
+    pixels = te.placeholder((2, ppt), "int32", name="pixels")  # (y, x) of each column, NR-padded
+    taps = te.placeholder((3, qt), "int32", name="taps")  # (k in group, r, s) of each reduction step
+    rows = te.placeholder((h, th), "int32", name="rows")  # rows[y, r]: the dy row that tap r reads, or -1
+    cols = te.placeholder((w, tw), "int32", name="cols")  # cols[x, s]: likewise for columns
     zero = tvm.tirx.const(0.0, "float32")
     kg = te.indexdiv(k, g)
     q = kg * kh * kw
@@ -154,21 +159,15 @@ def _build_data():
     wp = te.compute(
         (g, cgp // MR, q, MR),
         lambda gg, co, qq, ci: te.if_then_else(
-            co * MR + ci < cg,
-            wt[gg * kg + qq // (kh * kw), te.min(co * MR + ci, cg - 1), qq // kw % kh, qq % kw],
-            zero,
+            co * MR + ci < cg, wt[gg * kg + taps[0, qq], te.min(co * MR + ci, cg - 1), taps[1, qq], taps[2, qq]], zero
         ),
         name="wp",
     )
 
     def tap(b, gg, qq, p):
-        kk, r, s = qq // (kh * kw), qq // kw % kh, qq % kw
-        ty, tx = p // wd + pt - r * dh, p % wd + pl - s * dw
-        oy, ox = te.indexdiv(ty, sh), te.indexdiv(tx, sw)
-        ok = tvm.tirx.all(
-            p < pix, ty >= 0, tx >= 0, te.indexmod(ty, sh) == 0, te.indexmod(tx, sw) == 0, oy < oh, ox < ow
-        )
-        return te.if_then_else(ok, dy[b, gg * kg + kk, oy, ox], zero)
+        oy, ox = rows[pixels[0, p], taps[1, qq]], cols[pixels[1, p], taps[2, qq]]
+        ok = tvm.tirx.all(p < pix, oy >= 0, ox >= 0)
+        return te.if_then_else(ok, dy[b, gg * kg + taps[0, qq], oy, ox], zero)
 
     col = te.compute((n, g, pp // NR, q, NR), lambda b, gg, jo, qq, ji: tap(b, gg, qq, jo * NR + ji), name="col")
     rq = te.reduce_axis((0, q), "rq")
@@ -178,8 +177,32 @@ def _build_data():
         name="acc",
     )
     out = te.compute((n, g, cg, pix), lambda b, gg, c, p: acc[b, gg, c, p], name="y")
-    func = prim_func([dy, wt, out, sh, sw, pt, pl, dh, dw, wd])
+    func = prim_func([dy, wt, pixels, taps, rows, cols, out])
     return schedule_tiled(func, "y", "acc", 2, 3, packs=("col", "wp"))
+
+
+def data_tables(
+    hw: tuple[int, int],
+    k: tuple[int, int],
+    kg: int,
+    s: tuple[int, int],
+    p: tuple[int, int],
+    d: tuple[int, int],
+    out: tuple[int, int],
+) -> list[np.ndarray]:
+    """The int32 tables of f32_conv2d_backward_data: pixels (2, HW rounded up to NR), taps (3, KG*KH*KW),
+    rows (H, KH), cols (W, KW)."""
+    (h, w), (kh, kw) = hw, k
+    pixels = np.zeros((2, -(-h * w // NR) * NR), np.int32)
+    pixels[0, : h * w], pixels[1, : h * w] = np.divmod(np.arange(h * w), w)
+    taps = np.stack(np.unravel_index(np.arange(kg * kh * kw), (kg, kh, kw))).astype(np.int32)
+
+    def windows(size, kk, ss, dd, before, o):
+        t = np.arange(size)[:, None] + before - np.arange(kk)[None, :] * dd  # (size, kk): stride * window
+        ok = (t >= 0) & (t % ss == 0) & (t // ss < o)
+        return np.where(ok, t // ss, -1).astype(np.int32)
+
+    return [pixels, taps, windows(h, kh, s[0], d[0], p[0], out[0]), windows(w, kw, s[1], d[1], p[1], out[1])]
 
 
 def _geometry(op: Op, strides, pads, dilations) -> tuple[tuple[int, int], tuple[int, ...], tuple[int, int]]:
@@ -215,7 +238,7 @@ class Conv2dBackwardData(Op):
     uses = ("conv_transpose2d",)
 
     def kernels(self) -> list[Kernel]:
-        return [Kernel("f32_conv2d_backward_data", _build_data, (TENSOR,) * 3 + (INT,) * 7)]
+        return [Kernel("f32_conv2d_backward_data", _build_data, (TENSOR,) * 7)]
 
     def reference(self, dy, w, input_shape, strides=1, pads=0, dilations=1, groups=1, gemm=False) -> np.ndarray:
         """The adjoint of conv2d's reference, tap by tap: dx[window of (oy, ox)] += w^T dy[oy, ox]."""
@@ -264,13 +287,9 @@ class Conv2dBackwardData(Op):
         if dy.shape != (n, k, oh, ow):
             raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
         if isinstance(w, TensorRef) or gemm:
+            tables = data_tables((h, wd), (kh, kw), k // groups, (sh, sw), (pt, pl), (dh, dw), (oh, ow))
             return Call(
-                "f32_conv2d_backward_data",
-                [dy, w],
-                (n, groups, cg, h * wd),
-                np.float32,
-                (sh, sw, pt, pl, dh, dw, wd),
-                (n, c, h, wd),
+                "f32_conv2d_backward_data", [dy, w, *tables], (n, groups, cg, h * wd), np.float32, (), (n, c, h, wd)
             )
         extra = (h + pt + pb - dh * (kh - 1) - 1 - (oh - 1) * sh, wd + pl + pr - dw * (kw - 1) - 1 - (ow - 1) * sw)
         from . import all_ops

@@ -58,24 +58,29 @@ def _build_max():
     x = te.placeholder((p, h, w), "float32", name="x")
     dy = te.placeholder((p, oh, ow), "float32", name="dy")
     ninf = tvm.tirx.const(float("-inf"), "float32")
-
-    def combine(a, b):  # (index, value) pairs: b replaces a only if strictly larger (the first max stays)
-        take = tvm.tirx.any(b[1] > a[1], a[0] < 0)
-        return tvm.tirx.Select(take, b[0], a[0]), tvm.tirx.Select(take, b[1], a[1])
-
-    argmax = te.comm_reducer(
-        combine, lambda t0, t1: (tvm.tirx.const(-1, t0), tvm.tirx.const(float("-inf"), t1)), name="argmax"
+    # the window span, padded with -inf once (no bounds checks or clamps per tap below)
+    hp, wp = (oh - 1) * sh + (kh - 1) * dh + 1, (ow - 1) * sw + (kw - 1) * dw + 1
+    xp = te.compute(
+        (p, hp, wp),
+        lambda n, i, j: te.if_then_else(
+            tvm.tirx.all(i >= pt, i < h + pt, j >= pl, j < w + pl), x[n, i - pt, j - pl], ninf
+        ),
+        name="xp",
     )
     rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
+    mx = te.compute(
+        (p, oh, ow), lambda n, i, j: te.max(xp[n, i * sh + rh * dh, j * sw + rw * dw], axis=[rh, rw]), name="mx"
+    )
+    # the first maximum (row-major) that lies in x, as a position in the padded plane; padding never wins
+    rh2, rw2 = te.reduce_axis((0, kh), "rh2"), te.reduce_axis((0, kw), "rw2")
+    big = tvm.tirx.const(2**31 - 1, "int32")
 
-    def tap(n, i, j):
-        iy, ix = i * sh + rh * dh - pt, j * sw + rw * dw - pl
-        inside = tvm.tirx.all(iy >= 0, iy < h, ix >= 0, ix < w)
-        cy, cx = te.max(te.min(iy, h - 1), 0), te.max(te.min(ix, w - 1), 0)
-        idx = tvm.tirx.Select(inside, iy * w + ix, -1)
-        return idx, tvm.tirx.Select(inside, x[n, cy, cx], ninf)
+    def first(n, i, j):
+        yy, xx = i * sh + rh2 * dh, j * sw + rw2 * dw
+        hit = tvm.tirx.all(xp[n, yy, xx] == mx[n, i, j], yy >= pt, yy < h + pt, xx >= pl, xx < w + pl)
+        return te.min(tvm.tirx.Select(hit, yy * wp + xx, big), axis=[rh2, rw2])
 
-    am_idx, _ = te.compute((p, oh, ow), lambda n, i, j: argmax(tap(n, i, j), axis=[rh, rw]), name="am")
+    am_idx = te.compute((p, oh, ow), first, name="am")
     th, tw = dims("th", "tw")
     rt = te.placeholder((h, th), "int32", name="row_windows")
     ct = te.placeholder((w, tw), "int32", name="col_windows")
@@ -85,12 +90,17 @@ def _build_max():
     def grad(n, i, j):
         return _gather(
             te, tvm, rt, ct, n, i, j, a, b,
-            lambda oy, ox: tvm.tirx.Select(am_idx[n, oy, ox] == i * w + j, dy[n, oy, ox], zero),
+            lambda oy, ox: tvm.tirx.Select(am_idx[n, oy, ox] == (i + pt) * wp + j + pl, dy[n, oy, ox], zero),
         )  # fmt: skip
 
     dx = te.compute((p, h, w), grad, name="dx")
     sch = tvm.s_tir.Schedule(prim_func([x, dy, rt, ct, dx, sh, sw, pt, pl, dh, dw, kh, kw]))
-    _parallel_planes(sch, "am", "dx")
+    _parallel_planes(sch, "xp", "mx", "am", "dx")
+    for name in ("mx", "am"):  # taps outside the output row: a plain loop along it that LLVM vectorises
+        blk = sch.get_sblock(name)
+        n_, i_, j_, r_, s_ = sch.get_loops(blk)
+        sch.reorder(r_, s_, j_)
+        sch.decompose_reduction(blk, r_)
     return sch.mod["main"]
 
 

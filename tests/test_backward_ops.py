@@ -60,6 +60,7 @@ _erf = np.vectorize(math.erf)
 ACTIVATIONS = {
     "relu_grad": (lambda x: np.maximum(x, 0), False),
     "gelu_grad": (lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), False),
+    "gelu_tanh_grad": (lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))), False),
     "silu_grad": (lambda x: x * _sigmoid(x), False),
     "sigmoid_grad": (_sigmoid, True),  # the kernel takes the forward's output y
     "tanh_grad": (np.tanh, True),
@@ -270,3 +271,78 @@ def test_batch_norm_train_refuses_one_value_per_channel():
     one = np.ones(3, np.float32)
     with pytest.raises(ValueError, match="batch_norm_train: x .* at least 2"):
         wasmops.batch_norm_train(np.ones((1, 3), np.float32), one, one, one, one)
+
+
+def _f32(*shape):
+    return np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+
+
+PARALLEL = [
+    ("conv2d_backward_weight", (_f32(2, 8, 9, 9), _f32(2, 12, 9, 9), (12, 8, 3, 3)), {"pads": 1}),
+    (
+        "conv2d_backward_weight",
+        (_f32(1, 24, 11, 13), _f32(1, 24, 6, 7), (24, 1, 3, 3)),
+        {"strides": 2, "pads": 1, "groups": 24},
+    ),
+    (
+        "conv2d_backward_data",
+        (_f32(1, 12, 6, 6), _f32(12, 4, 3, 3), (1, 8, 11, 11)),
+        {"strides": 2, "pads": 1, "groups": 2, "gemm": True},
+    ),
+    ("max_pool2d_backward", (_f32(2, 5, 9, 9), _f32(2, 5, 4, 4), 3, 2), {}),
+    ("batch_norm_backward", (_f32(4, 6, 5, 5), _f32(4, 6, 5, 5), _f32(6), _f32(6), np.ones(6, np.float32)), {}),
+]
+
+
+@pytest.mark.parametrize("case", PARALLEL, ids=[f"{c[0]}-{i}" for i, c in enumerate(PARALLEL)])
+def test_parallel_kernels_identical_for_any_thread_count(case):
+    """Kernels with parallel loops: bit-identical results on 1, 2 and 3 threads (each output element is
+    reduced by one thread in a fixed order)."""
+    name, args, attrs = case
+    before = wasmops.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            wasmops.set_num_threads(n)
+            out = getattr(wasmops, name)(*args, **attrs)
+            outs.append(out if isinstance(out, tuple) else (out,))
+    finally:
+        wasmops.set_num_threads(before)
+    for out in outs[1:]:
+        for a, b in zip(outs[0], out, strict=True):
+            assert np.array_equal(a, b), f"{name} differs between thread counts"
+
+
+def _random_geometries(count: int, seed: int = 21):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        g = int(rng.choice([1, 1, 2, 3]))
+        cg, kg = (
+            (1, int(rng.integers(1, 3))) if rng.random() < 0.25 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        )
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        s, d = tuple(int(v) for v in rng.integers(1, 4, 2)), tuple(int(v) for v in rng.integers(1, 3, 2))
+        p = tuple(int(v) for v in rng.integers(0, 3, 4))
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        if (h + p[0] + p[2] - d[0] * (kh - 1) - 1) < 0 or (w + p[1] + p[3] - d[1] * (kw - 1) - 1) < 0:
+            continue
+        out.append(((2, cg * g, h, w), (kg * g, cg, kh, kw), s, p, d, g))
+    return out
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g", _random_geometries(24))
+def test_conv2d_gradients_are_the_adjoints_of_conv2d(xs, ws, s, p, d, g):
+    """<conv2d(x, w), dy> = <x, dx> = <w, dw> for random geometries (odd kernels, strides, dilations,
+    asymmetric pads, groups, depthwise), with conv2d's own reference as the forward: both dx paths."""
+    x, w = rng_arrays(xs, ws, seed=22)
+    conv = _conv(x.astype(np.float64), w.astype(np.float64), s, p, d, g)
+    (dy,) = rng_arrays(conv.shape, seed=23)
+    total = np.sum(conv * dy)
+    geo = {"strides": s, "pads": p, "dilations": d, "groups": g}
+    scale = np.sum(np.abs(conv * dy)) + 1
+    dw = wasmops.conv2d_backward_weight(x, dy, ws, **geo).astype(np.float64)
+    assert abs(np.sum(w * dw) - total) < 1e-5 * scale
+    for gemm in (False, True):
+        dx = wasmops.conv2d_backward_data(dy, w, xs, **geo, gemm=gemm).astype(np.float64)
+        assert abs(np.sum(x * dx) - total) < 1e-5 * scale, f"dx (gemm={gemm})"

@@ -18,6 +18,9 @@ for i, shape in enumerate([(7,), (16,), (3, 37), (2, 64, 14, 14), (0, 5), (1,)])
     x, dy = rand(*shape, seed=i), rand(*shape, seed=100 + i)
     tag = "x".join(map(str, shape))
     CASES += [Case(op, (x, dy), id=tag) for op in ("relu_grad", "gelu_grad", "silu_grad")]
+    # the fast tanh: a few ulps, times |x|, where 0.5 (1 + t) and the x (1 - t²) term cancel, and t = -1
+    # exactly below x ~ -4.9 (as the forward gelu_tanh): absolute errors up to 2.4e-6
+    CASES.append(Case("gelu_tanh_grad", (x, dy), atol=1e-5, id=tag))
     CASES += [Case("sigmoid_grad", (_sigmoid(x), dy), id=tag), Case("tanh_grad", (np.tanh(x), dy), id=tag)]
 # gelu / silu near saturation: the gradient tends to 0 / 1 (silu's overshoot near x = -1.28 / 2.4 too).
 # silu's sigmoid is the forward's 0.5 + 0.5 tanh(x / 2), which is 0 below x ~ -16 (as the forward's silu):
@@ -25,6 +28,7 @@ for i, shape in enumerate([(7,), (16,), (3, 37), (2, 64, 14, 14), (0, 5), (1,)])
 _wide = np.linspace(-20, 20, 401, dtype=np.float32)
 CASES += [
     Case("gelu_grad", (_wide, np.ones_like(_wide)), atol=1e-6, id="wide"),
+    Case("gelu_tanh_grad", (_wide, np.ones_like(_wide)), atol=1e-5, id="wide"),
     Case("silu_grad", (_wide, np.ones_like(_wide)), atol=2e-6, id="wide"),
 ]
 
