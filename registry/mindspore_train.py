@@ -17,8 +17,6 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .graph import GraphBuilder
 from .mindspore_ops import _conv, _conv_check, _hw, _mode, _same_pads, _tblr
 from .table import REGISTRY
@@ -142,21 +140,6 @@ def conv2d_db(g: GraphBuilder, a: dict, dout):
 
 
 # ---- activations --------------------------------------------------------------------------------------------
-def _gelu_tanh_dx(g: GraphBuilder, x, dy):
-    """MindSpore's default tanh GELU, 0.5 x (1 + t), t = tanh(c (x + k x³)): its exact derivative."""
-    f, c, k = np.float32, np.float32(np.sqrt(2 / np.pi)), np.float32(0.044715)
-    x2 = g.op("multiply", x, x)
-    t = g.op("tanh", g.op("multiply", g.op("multiply", x, g.op("add", g.op("multiply", x2, k), f(1))), c))
-    du = g.op("multiply", g.op("add", g.op("multiply", x2, f(3 * k)), f(1)), c)
-    sech2 = g.op("subtract", f(1), g.op("multiply", t, t))
-    d = g.op(
-        "add",
-        g.op("multiply", g.op("add", t, f(1)), f(0.5)),
-        g.op("multiply", g.op("multiply", x, f(0.5)), g.op("multiply", sech2, du)),
-    )
-    return g.op("multiply", dy, d)
-
-
 # layer: (forward op, gradient op, what the gradient reads: the forward's input x or its output)
 _ACTIVATIONS = {
     "nn.ReLU": ("relu", "relu_grad", "x"),
@@ -184,8 +167,8 @@ def gelu_fwd(g: GraphBuilder, a: dict, x):
 
 @grad_of("nn.GELU", "x")
 def gelu_dx(g: GraphBuilder, a: dict, x, dout):
-    """Exact GELU has its kernel; the tanh form (MindSpore's default) is composed from forward kernels."""
-    return g.op("gelu_grad", x, dout) if _exact(a) else _gelu_tanh_dx(g, x, dout)
+    """Exact (erf) GELU, or the tanh form (MindSpore's default)."""
+    return g.op("gelu_grad" if _exact(a) else "gelu_tanh_grad", x, dout)
 
 
 # ---- layout -----------------------------------------------------------------------------------------------
