@@ -34,7 +34,7 @@ conformance-graphs: build
 
 # differential fuzzing: every op, 10,000 generated examples each against its numpy reference (long)
 fuzz: build
-	$(PY) -m tests.fuzz.run --examples 10000
+	$(PY) -m tests.fuzz.run --examples 10000 --jobs 2
 
 # 100,000 mixed calls (numpy API, ONNX session, compiled graph); memory must stay flat after warm-up
 soak: build

@@ -211,6 +211,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_program(args: argparse.Namespace) -> int:
+    from .onnx import InferenceSession
+
+    sess = InferenceSession(args.model)
+    path = sess.export_program(args.output, _input_shapes(args.input_shape))
+    print(f"wrote {path} ({path.stat().st_size >> 10} KiB): node bindings/js/run.mjs {path} --input NAME=x.npy ...")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main
 
@@ -290,6 +299,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="save the outputs to this .npz")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")
     p.set_defaults(func=_run)
+    p = sub.add_parser(
+        "export-program",
+        parents=[common],
+        help="write an ONNX model's op-by-op program for fixed input shapes, for the JS loader (bindings/js)",
+    )
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the program file to write (e.g. model.prog)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=1x3x224x224",
+        help="the shape of an input with symbolic dims (repeat per input): the program is made for it",
+    )
+    p.set_defaults(func=_export_program)
     p = sub.add_parser(
         "demo",
         parents=[common],
