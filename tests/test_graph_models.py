@@ -52,6 +52,22 @@ def test_light_model_compiles_and_matches_onnxruntime(compiled, name):
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"{name}: output {out.name}")
 
 
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_light_model_in_node_is_bitwise_python(compiled, name, tmp_path):
+    """The same module under Node (bindings/js/run.mjs) on 1 and 2 threads: bit for bit Python's outputs."""
+    from .js_host import NODE, assert_bitwise, node_major, run_js
+
+    if NODE is None or node_major() < 20:
+        pytest.skip("Node >= 20 is not on PATH: the JS host is not tested")
+    _, path = compiled(name)
+    sess = wg.InferenceSession(path)
+    (inp,) = sess.get_inputs()
+    feeds = {inp.name: np.random.default_rng(2).standard_normal(inp.shape).astype(np.float32)}
+    want = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds), strict=True))
+    for threads in (1, 2):
+        assert_bitwise(run_js(path, feeds, tmp_path, threads), want, f"{name} under Node on {threads} thread(s)")
+
+
 @pytest.mark.parametrize("layers,seq,hidden,heads", [(1, 16, 64, 4), (2, 24, 96, 3)])
 def test_transformer_encoder_whole_graph_and_op_by_op_match_onnxruntime(tmp_path, layers, seq, hidden, heads):
     """The benchmark's encoder at small sizes: attention, erf GELU and LayerNormalization on both paths."""
