@@ -15,6 +15,9 @@ import numpy as np
 
 from .unary import Unary, _consts, _map, _np_sigmoid, _Row, _sigmoid, _tvm
 
+#: functions of x mod pi/2: the fast reduction when every |x| is small, the exact one otherwise
+_REDUCED = ("sin", "cos", "tan")
+
 
 def _f(name: str):
     """An elementwise row expression from a scalar PrimExpr function of ops/_fasttrig.py."""
@@ -22,7 +25,8 @@ def _f(name: str):
     def te_expr(x):
         from . import _fasttrig
 
-        return _map(x, getattr(_fasttrig, name))
+        fn = getattr(_fasttrig, name)
+        return _fasttrig.guarded(x, fn) if name in _REDUCED else _map(x, fn)
 
     return te_expr
 
@@ -160,7 +164,23 @@ _TRIG = [
 _FASTTRIG_NAME = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}
 _FASTTRIG_NAME |= {"arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh"}
 
-ROWS = [_Row(name, _f(_FASTTRIG_NAME.get(name, name)), _np64(getattr(np, name)), doc=doc) for name, doc in _TRIG] + [
+
+def _schedule_guarded(func):
+    from ._fasttrig import schedule_guarded
+
+    return schedule_guarded(func)
+
+
+ROWS = [
+    _Row(
+        name,
+        _f(_FASTTRIG_NAME.get(name, name)),
+        _np64(getattr(np, name)),
+        doc=doc,
+        schedule=_schedule_guarded if name in _REDUCED else None,
+    )
+    for name, doc in _TRIG
+] + [
     _Row("reciprocal", _reciprocal, _np64(np.reciprocal), doc="1 / x"),
     _Row("floor", _tirx("floor"), np.floor, doc="largest integer <= x"),
     _Row("ceil", _tirx("ceil"), np.ceil, doc="smallest integer >= x"),
