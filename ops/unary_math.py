@@ -97,12 +97,30 @@ def _thresholded_relu(x, alpha):
 
 
 def _celu(x, alpha):
-    """max(0, x) + min(0, alpha * (e**(x / alpha) - 1)), with expm1 so small negatives keep their digits."""
+    """max(0, x) + min(0, alpha * (e**(x / alpha) - 1)), with expm1 so small negatives keep their digits.
+
+    alpha = 0 follows the formula as ONNX's reference and onnxruntime evaluate it: x / 0 makes x >= 0 (and
+    NaN) NaN and x < 0 give 0."""
     tvm, te, _ = _tvm()
     from ._fastmath import expm1
 
-    (zero,) = _consts(0.0)
-    return _map(x, lambda v: tvm.tirx.Select(v > zero, v, alpha * expm1(te.min(v, zero) / alpha)))
+    zero, nan = _consts(0.0, math.nan)
+    sel = tvm.tirx.Select
+    return _map(
+        x,
+        lambda v: sel(
+            alpha == zero,
+            sel(v < zero, zero, nan),
+            sel(v > zero, v, alpha * expm1(te.min(v, zero) / alpha)),
+        ),
+    )
+
+
+def _np_celu(x, a):
+    """ONNX Celu in float64; alpha = 0 as its formula gives (see _celu)."""
+    if a == 0:
+        return np.where(x < 0, 0.0, np.nan)
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))
 
 
 def _swish(x, alpha):
@@ -214,7 +232,7 @@ ROWS = [
     _Row(
         "celu",
         _celu,
-        _np64(lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))),
+        _np64(_np_celu),
         scalars=("alpha",),
         doc="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
     ),

@@ -95,6 +95,26 @@ def test_activations_with_attributes(runtime):
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-11, equal_nan=True, err_msg=op)
 
 
+def test_celu_alpha_zero_as_onnxruntime(runtime):
+    """Issue 14: alpha = 0 gave NaN where the reference gave -0. ONNX defines Celu by its formula, and
+    onnxruntime (like onnx's reference evaluator) evaluates x / 0 as written: NaN for x >= 0, 0 below."""
+    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra")
+    from onnx import TensorProto, helper
+
+    import wasmops.onnx as wo
+
+    x = np.concatenate([EDGES, np.linspace(-3, 3, 31, dtype=np.float32)])
+    node = helper.make_node("Celu", ["x"], ["y"], alpha=0.0)
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [x.size]) for n in "xy"]
+    model = helper.make_model(
+        helper.make_graph([node], "celu", info[:1], info[1:]), opset_imports=[helper.make_opsetid("", 13)]
+    )
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(wasmops.celu(x, alpha=0.0), want)
+    np.testing.assert_array_equal(wo.InferenceSession(model).run(None, {"x": x})[0], want)
+    np.testing.assert_array_equal(all_ops()["celu"].reference(x, alpha=0.0), want)
+
+
 def test_isinf_signs(runtime):
     for op in ("isposinf", "isneginf"):
         np.testing.assert_array_equal(getattr(wasmops, op)(EDGES), getattr(np, op)(EDGES))

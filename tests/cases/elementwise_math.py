@@ -35,6 +35,8 @@ CASES += [
     Case("shrink", (rand(67),), {"bias": 0.5, "lambd": 1.0}),
     Case("thresholded_relu", (rand(67),), {"alpha": 1.0}),
     Case("celu", (rand(67, low=-5, high=5),), {"alpha": 2.0}, rtol=2e-6),
+    # regression (issue 14): alpha = 0 is NaN for x >= 0 and 0 below, as onnxruntime evaluates ONNX's formula
+    Case("celu", (np.float32([-2, -1e-30, -0.0, 0, 1e-45, 3, np.inf, -np.inf, np.nan]),), {"alpha": 0.0}, id="a0"),
     Case("swish", (rand(67, low=-10, high=10),), {"alpha": 1.5}),
     Case("sign", (rand(67, dtype="int32", low=-5, high=5),), id="i32"),
     Case("bitwise_not", (rand(67, dtype="int32", low=-1000, high=1000),)),

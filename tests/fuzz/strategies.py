@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -135,8 +134,6 @@ def unary(draw, op) -> Example:
     dtype = draw(dtype_of(op))
     x = draw(array(dtype, draw(SHAPES), domain(op.name)))
     attrs = {name: draw(st.floats(-10, 10, width=32)) for name in op.row.scalars}
-    if op.name == "celu":  # open finding: alpha = 0 gives NaN where the reference gives -0 (x / alpha)
-        assume(attrs["alpha"] != 0)
     if op.name == "clip" and attrs["min"] > attrs["max"]:
         attrs["min"], attrs["max"] = attrs["max"], attrs["min"]
     return Example((x,), attrs)
