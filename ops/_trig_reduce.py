@@ -73,7 +73,7 @@ def _term(lets, x, j):
 
 
 def parts(x, skip):
-    """(high, low) tensors over x's shape: x * 2/pi = high + low mod 8, high exact (a multiple of 2**-24
+    """(high, low) tensors over x's shape: |x| * 2/pi = high + low mod 8, high exact (a multiple of 2**-24
     below 48), low in [0, 6 * 2**-24) to ~2**-77; sums of _TERMS products t_j split at 2**-24. Where
     `skip(row)` holds they are 0 and cost one branch per row.
 
