@@ -127,6 +127,17 @@ def guarded(x, fn):
     )
 
 
+def exact_everywhere(x, fn):
+    """fn over a tensor of any shape with the exact reduction for every |x| >= REDUCTION_LIMIT: no per-block
+    branch (whole graphs, whose tensors are not (blocks, BLOCK)), so each element pays for both reductions."""
+    from tvm import te
+
+    from ._trig_reduce import parts
+
+    high, low = parts(x)
+    return te.compute(x.shape, lambda *i: fn(x(*i), exact=(high(*i), low(*i))), name="y")
+
+
 def schedule_guarded(func):
     """`guarded`'s schedule: per output block, the bit scan, then the exact parts (element loops
     vectorised, each behind its one branch), then the block itself, vectorised."""

@@ -72,10 +72,10 @@ def _term(lets, x, j):
     return lets.wrap(m * _chunk(two_over_pi_chunks(), k0 + j) * _pow2(s0 - 24 * j))
 
 
-def parts(x, skip):
+def parts(x, skip=None):
     """(high, low) tensors over x's shape: |x| * 2/pi = high + low mod 8, high exact (a multiple of 2**-24
     below 48), low in [0, 6 * 2**-24) to ~2**-77; sums of _TERMS products t_j split at 2**-24. Where
-    `skip(row)` holds they are 0 and cost one branch per row.
+    `skip(row)` holds (if given) they are 0 and cost one branch per row.
 
     Stages, not let-bound expressions: TVM's analyzer substitutes let values, so a long chain of reused lets
     grows exponentially at compile time (minutes for this reduction)."""
@@ -84,11 +84,11 @@ def parts(x, skip):
     from ._fastmath import _Lets
 
     zero = _c64(0.0)
-    t = te.compute(
-        (*x.shape, _TERMS),
-        lambda b, i, j: tvm.tirx.if_then_else(skip(b), zero, _term(_Lets(), x[b, i], j)),
-        name="pio2_terms",
-    )
+
+    def guard(value, idx):
+        return value if skip is None else tvm.tirx.if_then_else(skip(idx[0]), zero, value)
+
+    t = te.compute((*x.shape, _TERMS), lambda *i: guard(_term(_Lets(), x(*i[:-1]), i[-1]), i), name="pio2_terms")
 
     def high_bits(v):  # v rounded down to a multiple of 2**-24
         return tvm.tirx.floor(v * _c64(2.0**24)) * _c64(2.0**-24)
@@ -97,9 +97,7 @@ def parts(x, skip):
         return v - _c64(8.0) * tvm.tirx.floor(v * _c64(0.125))
 
     def total(fn):
-        return lambda b, i: tvm.tirx.if_then_else(
-            skip(b), zero, sum((fn(t[b, i, j]) for j in range(1, _TERMS)), fn(t[b, i, 0]))
-        )
+        return lambda *i: guard(sum((fn(t(*i, j)) for j in range(1, _TERMS)), fn(t(*i, 0))), i)
 
     high = te.compute(x.shape, total(lambda v: mod8(high_bits(v))), name="pio2_high")
     low = te.compute(x.shape, total(lambda v: v - high_bits(v)), name="pio2_low")
