@@ -17,7 +17,7 @@ import wasmops.graph as wg  # noqa: E402
 TABLE = np.arange(40, dtype=np.float32).reshape(10, 4)
 #: op: (attributes, index shape, extra initializers, [valid index sets], [refused index sets])
 CASES = {
-    "Gather": ({"axis": 0}, [3], {}, [[0, -10, 9]], [[0, 10, 1], [1, 2, -11], [100_000, 0, 0]]),
+    "Gather": ({"axis": 0}, [3], {}, [[0, -10, 9]], [[0, 10, 1], [1, 2, -11], [100_000, 0, 0], [2**31 + 5, 0, 0]]),
     "GatherElements": ({"axis": 0}, [2, 4], {}, [[[0, 9, -1, -10]] * 2], [[[0, 1, 10, 2]] * 2, [[-11, 0, 0, 0]] * 2]),
     "GatherND": ({}, [2, 2], {}, [[[9, 3], [-10, -4]]], [[[10, 0], [0, 0]], [[0, 4], [0, 0]], [[0, -5], [0, 0]]]),
     "ScatterElements": (
