@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
 LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
 
-.PHONY: setup build demo test conformance-graphs fuzz soak bench realmodels wheel lint clean
+.PHONY: setup build demo test conformance-graphs fuzz soak bench bench-ray realmodels wheel lint clean
 
 setup: $(VENV)/.installed
 
@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[build,onnx,mindspore,dev]"
+	$(PY) -m pip install --quiet -e ".[build,onnx,mindspore,dev,ray]"
 	touch $@
 
 $(LIB): $(VENV)/.installed $(LIB_SOURCES)
@@ -34,7 +34,7 @@ conformance-graphs: build
 
 # differential fuzzing: every op, 10,000 generated examples each against its numpy reference (long)
 fuzz: build
-	$(PY) -m tests.fuzz.run --examples 10000
+	$(PY) -m tests.fuzz.run --examples 10000 --jobs 2
 
 # 100,000 mixed calls (numpy API, ONNX session, compiled graph); memory must stay flat after warm-up
 soak: build
@@ -49,6 +49,10 @@ bench: build
 	mkdir -p benchmarks/results
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-disable-gc --benchmark-json=benchmarks/results/latest.json -q
 	$(PY) -m benchmarks.report benchmarks/results/latest.json
+
+# images/s scoring a dataset with wasmops.ray on 1 and 2 local Ray workers, next to one in-process session
+bench-ray: build
+	$(PY) -m benchmarks.ray_throughput
 
 # the wheel is the runtime-only install: it must carry the op library (setup.py refuses to build without it)
 wheel: $(LIB)

@@ -43,7 +43,7 @@ def _host_cpu() -> str:
 
 
 #: ops with a "wasm-2t" figure: their kernels have parallel loops with enough work for two threads
-THREADED_OPS = ("conv2d", "dense", "matmul")
+THREADED_OPS = ("conv2d", "dense", "matmul", "conv2d_backward_data", "conv2d_backward_weight")
 #: wasmops threads per engine (process-wide in wasmops); every engine not listed runs on one
 WASM_THREADS = {"wasm-2t": 2, "wasm-graph-2t": 2}
 
@@ -99,6 +99,17 @@ def _conv2d_im2col(x, weight, bias=None, padding=0, stride=1, groups=1):
     return y + bias[None, :, None, None] if bias is not None else y
 
 
+def _conv2d_backward_weight_im2col(x, dy, kernel_shape, strides=1, pads=0, groups=1):
+    """dw the way an engineer would in float32 numpy: im2col with stride tricks, then one GEMM per group."""
+    kh, kw = kernel_shape[-2:]
+    cols = _im2col(x, kh, kw, pads, strides)
+    n, c, _, _, oh, ow = cols.shape
+    k = dy.shape[1]
+    cols = cols.reshape(n, groups, c // groups * kh * kw, oh * ow)
+    d = dy.reshape(n, groups, k // groups, oh * ow)
+    return np.einsum("ngkp,ngqp->gkq", d, cols, optimize=True).reshape(k, c // groups, kh, kw)
+
+
 def _softmax(x, axis=-1):
     e = np.exp(x - x.max(axis, keepdims=True))
     return e / e.sum(axis, keepdims=True)
@@ -117,6 +128,7 @@ NUMPY_FAST = {
     "dense": lambda x, w, b=None: x @ w.T + (0 if b is None else b),
     "matmul": np.matmul,
     "conv2d": _conv2d_im2col,
+    "conv2d_backward_weight": _conv2d_backward_weight_im2col,
     "relu": lambda x: np.maximum(x, 0),
     "softmax": _softmax,
     "layer_norm": _layer_norm,

@@ -32,6 +32,25 @@ def _conv(
     return name, "conv2d", (_f32(*x), _f32(k, c // groups, ksize, ksize), _f32(k)), attrs, flops
 
 
+def _conv_backward(
+    x: tuple[int, int, int, int], k: int, ksize: int, stride: int = 1, padding: int = 0, groups: int = 1
+):
+    """conv2d's two gradients on one layer (dx: conv2d_backward_data, dw: conv2d_backward_weight), each with
+    the forward's FLOPs (the same multiply-adds, reordered)."""
+    n, c, h, w = x
+    oh, ow = (h + 2 * padding - ksize) // stride + 1, (w + 2 * padding - ksize) // stride + 1
+    geo = {"strides": stride, "pads": padding, "groups": groups}
+    flops = 2 * n * k * oh * ow * (c // groups) * ksize * ksize
+    tag = (
+        f"{n}x{c}x{h}x{w} {ksize}x{ksize}{f'/{stride}' if stride > 1 else ''}->{k}{f' g{groups}' if groups > 1 else ''}"
+    )
+    xs, ws, dy = _f32(*x), _f32(k, c // groups, ksize, ksize), _f32(n, k, oh, ow)
+    return [
+        (f"conv2d_backward_data {tag}", "conv2d_backward_data", (dy, ws, x), geo, flops),
+        (f"conv2d_backward_weight {tag}", "conv2d_backward_weight", (xs, dy, ws.shape), geo, flops),
+    ]
+
+
 def _dense(name: str, m: int, k: int, n: int) -> tuple:
     """A dense case: x (m, k) times weight (n, k) transposed, plus bias: 2 * m * k * n FLOPs."""
     return name, "dense", (_f32(m, k), _f32(n, k), _f32(n)), {}, 2 * m * k * n
@@ -80,6 +99,12 @@ CASES = [
     ("softmax BERT scores 12x128x128", "softmax", (_f32(12, 128, 128),), {"axis": -1}, 5 * 12 * 128 * 128),
     # layer_norm: 8 FLOPs per element (sum; subtract, square, sum; subtract, * rstd, * scale, + bias)
     ("layer_norm BERT 128x768", "layer_norm", (_f32(128, 768), _f32(768), _f32(768)), {"axis": -1}, 8 * 128 * 768),
+    # training (issue 17): the gradients of the conv layers above
+    *_conv_backward((1, 64, 56, 56), 64, 3, padding=1),
+    *_conv_backward((1, 256, 56, 56), 64, 1),
+    *_conv_backward((1, 128, 28, 28), 128, 3, stride=2, padding=1),
+    *_conv_backward((1, 144, 56, 56), 144, 3, padding=1, groups=144),
+    *_conv_backward((8, 16, 8, 8), 32, 3, padding=1),  # a digits-sized ResNet block, batch 8
 ]
 
 #: every case on every one-thread engine; the two-thread engines on the heavy ops only, wasm-graph on GRAPH_OPS

@@ -139,14 +139,17 @@ def compile_graph(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     input_values: dict[str, np.ndarray] | None = None,
     weights: str = "auto",
-    isa: str = "relaxed-simd",
+    isa: str | None = None,
     progress: bool = True,
+    deterministic: bool = False,
 ) -> Path:
     """Compile a model into one self-contained .wasm (see kernels/graph_compiler.py).
 
     `model`: an ONNX file path, serialized bytes or ModelProto, or a MindSpore Cell (exported to ONNX by
     MindSpore, traced on `sample_input`). `weights`: 'embed' in the module, 'file' (a `.weights` side file
-    next to it) or 'auto' (a side file above 256 MiB). `isa`: 'relaxed-simd' (FMA) or 'simd128'.
+    next to it) or 'auto' (a side file above 256 MiB). `isa`: 'relaxed-simd' (FMA, the default) or 'simd128'.
+    `deterministic=True`: SIMD128 only (no relaxed-SIMD FMA, whose rounding differs across CPUs and engines):
+    the module gives the same bits under wasmtime, V8 and any CPU; `isa='relaxed-simd'` with it is refused.
     `input_shapes`: the size of every symbolic input dim, e.g. ``{"x": (1, 3, 736, 736)}``: a module serves one
     shape per input (its memory plan and kernels are specialised to it), so a model with symbolic dims is
     compiled once per shape you need. `input_values`: inputs frozen to a value (a sample rate, a mode flag); the
@@ -156,6 +159,9 @@ def compile_graph(
 
     from ..kernels.graph_compiler import compile_onnx
 
+    if deterministic and isa not in (None, "simd128"):
+        raise ValueError(f"deterministic=True builds SIMD128 only (relaxed-SIMD results vary by CPU); got isa={isa!r}")
+    isa = isa or ("simd128" if deterministic else "relaxed-simd")
     if isinstance(model, str | Path):
         proto = onnx.load(str(model))
     elif isinstance(model, bytes):
@@ -180,7 +186,7 @@ def compile_graph(
         # or refuses (strings): a model with static inputs compiles as it is, and the compiler refuses by name
         if input_shapes or input_values:
             raise
-    return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress)
+    return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress, deterministic=deterministic)
 
 
 def compiled_path(model, directory: str | Path, name: str, **kwargs) -> Path:

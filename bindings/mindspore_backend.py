@@ -105,9 +105,9 @@ def _arities(fn) -> tuple[int, int]:
 class WasmOp:
     """One layer or primitive on wasm: its translator, attributes (weights as numpy) and programs."""
 
-    def __init__(self, label: str, name: str, attrs: dict, backend: _Backend):
+    def __init__(self, label: str, name: str, attrs: dict, backend: _Backend, frontend: str = "mindspore"):
         self.label, self.name, self.attrs, self.backend = label, name, attrs, backend
-        self.entry = REGISTRY.lookup("mindspore", name)
+        self.entry = REGISTRY.lookup(frontend, name)
         if self.entry is None:
             raise UnsupportedError(f"{label}: no wasm translation for {name}")
         self.variants: list[Variant] = []
@@ -156,7 +156,11 @@ class WasmOp:
     def run(self, values: list) -> np.ndarray:
         """pyfunc path: the program whose signature matches these arrays, run once."""
         # MindSpore hands 0-d inputs (scalar constants) to a pyfunc as Python numbers
-        values = [x if isinstance(x, np.ndarray) else np.asarray(x) for x in values]
+        # (a 0-d float32 tensor, a gradient's dout, arrives as a Python float: float32 is what it was)
+        values = [
+            x if isinstance(x, np.ndarray) else np.asarray(x, np.float32 if isinstance(x, float) else None)
+            for x in values
+        ]
         for v in self.variants:
             if len(v.sig) == len(values) and all(
                 x.shape == s and (c is None and x.dtype == d or c is not None and np.array_equal(x, c))
@@ -182,6 +186,8 @@ class WasmCustom(ops.Custom):
         self.add_prim_attr("wasmops_op", next(_OP_IDS))
         self._wasm_op, self._total, self._baked = wasm_op, total, baked
         self._on_variant = None
+        #: every input is a run-time tensor, even one whose value GRAPH_MODE knows (a gradient's dout of ones)
+        self.runtime_inputs = False
         self._registered: set[int] = set()  # ids of the variants the aot slot already holds
 
     def __infer__(self, *args):
@@ -195,7 +201,7 @@ class WasmCustom(ops.Custom):
             shape = tuple(int(d) for d in a["shape"])
             if any(d < 0 for d in shape):
                 raise ValueError(f"{op.label}: dynamic shape {shape}: wasm programs are built per static shape")
-            value = a.get("value")
+            value = None if self.runtime_inputs else a.get("value")
             const = None if value is None else np.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
             sig.append((shape, _np_dtype(a["dtype"], op.label), const))
         variant = op.variant(tuple(sig))

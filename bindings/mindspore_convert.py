@@ -89,6 +89,8 @@ def _container_items(value) -> list[tuple[object, object]]:
 class _Walk:
     """One conversion pass: every cell or primitive object is converted once, however often it is shared."""
 
+    translate = staticmethod(_translate)  # the training walk (mindspore_train.py) puts its own here
+
     def __init__(self, be, report: ConversionReport):
         self.be, self.report = be, report
         self.done: dict[int, object] = {}  # id(original object) -> what replaces it (itself if converted in place)
@@ -100,7 +102,7 @@ class _Walk:
             return self.done[id(obj)]
         self.done[id(obj)] = obj
         if isinstance(obj, Primitive) or (_registry_name(obj) and type(obj).__name__ not in _CONTAINERS):
-            wasm = _translate(obj, path, self.be, self.report)
+            wasm = self.translate(obj, path, self.be, self.report)
             if wasm is not None:
                 self.done[id(obj)] = wasm
                 return wasm
@@ -139,10 +141,13 @@ class _Walk:
                 self.report.entries.append(ReportEntry(f"{type(cell).__name__}.construct", expr, False, reason))
 
 
-def _copy(cell):
+def _copy(cell, share_parameters: bool = False):
     """A deep copy of the network that shares its primitives: some primitives cannot be deep-copied (their
-    init_attrs miss required arguments, e.g. ops.LpNorm), and to_wasm never changes a primitive."""
+    init_attrs miss required arguments, e.g. ops.LpNorm), and to_wasm never changes a primitive.
+    share_parameters: the copy holds the original's Parameter objects (training updates them)."""
     memo: dict[int, object] = {}
+    if share_parameters:
+        memo.update((id(p), p) for p in cell.get_parameters())
     todo, visited = [cell], set()
     while todo:
         c = todo.pop()
@@ -238,7 +243,9 @@ def _wrap(net, report: ConversionReport, backend_name: str, fusion: Fusion | Non
     return _FIXED.get(_input_count(net), WasmNetwork)(net, report, backend_name, fusion)
 
 
-def to_wasm(cell, backend: str = "pyfunc", strict: bool = False, whole_cells: bool = True) -> WasmNetwork:
+def to_wasm(
+    cell, backend: str = "pyfunc", strict: bool = False, whole_cells: bool = True, train: bool = False
+) -> WasmNetwork:
     """A copy of `cell` whose supported layers and primitives run on wasm kernels.
 
     backend: "pyfunc" (MindSpore calls Python per op) or "aot" (a compiled C shim, no Python per
@@ -249,7 +256,14 @@ def to_wasm(cell, backend: str = "pyfunc", strict: bool = False, whole_cells: bo
     whole_cells=True: at the first call, the largest cells whose compiled graph translates completely
     (construct-level code included) become one wasm program each (bindings/mindspore_fuse.py), and the
     report is rebuilt from the compiled graph: every operation, with FLOPs and the reason it stayed native.
+
+    train=True: a network to train (bindings/mindspore_train.py): it holds `cell`'s own Parameters, fed
+    to the kernels as inputs, and every translated layer has a wasm bprop; layer by layer, no whole cells.
     """
+    if train:
+        from .mindspore_train import to_wasm_train
+
+        return to_wasm_train(cell, backend, strict)
     be = get_backend(backend)
     report = ConversionReport(be.name)
     net = cell if isinstance(cell, Primitive) else _copy(cell)

@@ -26,6 +26,9 @@ def make_function(public_name: str) -> Callable[..., np.ndarray]:
     op = numpy_op(public_name)
 
     plan = op.plan
+    # a multi-output op's chain returns a list (kept outputs, then the last), or the op stacks its results
+    # in one output: `results` makes the public tuple
+    results = getattr(op, "results", None)
     bound: dict[tuple, Bound | None] = {}  # signature -> fast path (None: this signature has none)
 
     @functools.wraps(plan)
@@ -47,27 +50,36 @@ def make_function(public_name: str) -> Callable[..., np.ndarray]:
                 with fast.lock:
                     out = fast(args)
                 if out is not None:
-                    return out
+                    return out if results is None else results([out])
         calls = plan(*args, **kwargs)  # validation first: bad input never loads or enters wasm
         if get_timeout() is not None:  # a runtime that takes time limits; not bound (the fast path is untimed)
             rt = default_runtime(timed=True)
             with rt.lock:
-                return rt.run(calls)
+                out = rt.run(calls)
+            return _finish(out, results)
         rt = default_runtime()
         with rt.lock:
             if key is None or not all(type(a) is np.ndarray for a in args):
-                return rt.run(calls)
+                return _finish(rt.run(calls), results)
             if len(bound) >= 64:  # a bounded memo of recent signatures
                 bound.clear()
             fast = bound[key] = rt.bind(calls, args)
             out = None if fast is None else fast(args)
-            return rt.run(calls) if out is None else out
+            if out is None:
+                out = rt.run(calls)
+            return _finish(out, results)
 
     run.__name__ = run.__qualname__ = public_name
     run.__module__ = "wasmops"
     run.__doc__ = inspect.getdoc(op.plan) or op.__doc__
     run.__signature__ = inspect.signature(op.plan).replace(return_annotation="np.ndarray")  # type: ignore[attr-defined]
     return run
+
+
+def _finish(out, results):
+    if results is None:
+        return out
+    return results(out if type(out) is list else [out])
 
 
 FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {name: make_function(name) for name in sorted(NUMPY_NAMES)}

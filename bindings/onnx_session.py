@@ -243,3 +243,11 @@ class InferenceSession(OrtSessionApi):
         with self.runtime.lock, self._settings.threads():
             results, timings = program.run_steps(arrays, keep_outputs)
         return self._outputs_as_declared(results, names), timings
+
+    def export_program(self, path: str | Path, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Path:
+        """Write the program this session runs for `input_shapes` (default: the model's static shapes) to
+        `path`, for the JS loader (`bindings/js/program.mjs`) to run on the op library with bitwise the
+        same results. A program that reads input values on the host is refused naming the node."""
+        from .program_export import export_program
+
+        return export_program(self, path, input_shapes)

@@ -27,9 +27,10 @@ MAX_VALUE_INPUT = 64
 class NeedsFeedValues(Exception):
     """Translation needs the values of these graph inputs (the session then specialises on them)."""
 
-    def __init__(self, names: set[str]):
+    def __init__(self, names: set[str], reason: str = ""):
         super().__init__(", ".join(sorted(names)))
         self.names = names
+        self.reason = reason  # the node that needs them, and why
 
 
 def np_dtype(vi: onnx.ValueInfoProto) -> np.dtype:
@@ -120,14 +121,14 @@ class Translator:
         """The graph inputs to specialise on so that `need.ref` becomes a constant, or why it cannot be."""
         name = by_buffer.get(id(getattr(need.ref, "buffer", None)))
         if name is not None:
-            return NeedsFeedValues({name})
+            return NeedsFeedValues({name}, str(need))
         value_name = next((k for k, v in scope.items() if v is need.ref), None)
         if self._deps is None:
             self._deps = input_dependencies(self.model.graph, {vi.name for vi in self.inputs})
         sources = self._deps.get(value_name) if value_name else None
         sizes = {vi.name: int(np.prod(ref.shape)) for vi in self.inputs if (ref := scope.get(vi.name)) is not None}
         if sources and all(sizes.get(s, MAX_VALUE_INPUT + 1) <= MAX_VALUE_INPUT for s in sources):
-            return NeedsFeedValues(set(sources))  # computed from small inputs only: fold it for their values
+            return NeedsFeedValues(set(sources), str(need))  # computed from small inputs only: fold it for their values
         return UnsupportedError(f"{need}; here it is computed from tensor values at run time")
 
     def translate_graph(self, g: GraphBuilder, graph: onnx.GraphProto, outer) -> list:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,11 @@ from . import graph_checks as checks
 from . import graph_format as gf
 from .builder import _features, link_module
 from .graph_checks import GraphCompileError
+from .graph_executor import c_source
+from .graph_packing import Packings
+from .graph_plan import Buffer, Plan, read_plan
 from .graph_rewrites import rewrite
 
-ALIGN = 64
 ISAS = ("relaxed-simd", "simd128")
 #: above this, weights go to a side file by default (a data segment that size slows every load)
 EMBED_LIMIT = 256 << 20
@@ -182,135 +182,11 @@ def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 # ------------------------------------------------------------------------------------------------------
-# The static plan read off Relax's lowered main
-# ------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Buffer:
-    """A tensor at a fixed place: region 'arena' or 'weights', byte offset, shape, dtype."""
-
-    region: str
-    offset: int
-    shape: tuple[int, ...]
-    dtype: str
-
-
-@dataclass
-class Plan:
-    inputs: list[tuple[str, Buffer]]
-    outputs: list[tuple[str, Buffer]]
-    steps: list[tuple[str, list[Buffer]]]
-    arena_bytes: int
-    weights: bytearray = field(default_factory=bytearray)
-
-
-def _aligned(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
-
-
-def _static_shape(ty, what: str) -> tuple[tuple[int, ...], str]:
-    from tvm import relax
-
-    if not isinstance(ty, relax.TensorType) or ty.shape is None:
-        raise GraphCompileError(f"{what} has no static tensor shape ({ty})")
-    try:
-        shape = tuple(int(d) for d in ty.shape.values)
-    except (AttributeError, TypeError, ValueError):
-        raise GraphCompileError(f"{what} has a symbolic shape {ty.shape}: whole graphs need static shapes") from None
-    return shape, str(ty.dtype)
-
-
-def read_plan(mod, input_names: list[str], output_names: list[str]) -> Plan:
-    """Walk the memory-planned `main`: storages become arena regions, calls become steps."""
-    import tvm
-    from tvm import relax
-
-    alloc_storage = tvm.ir.Op.get("relax.memory.alloc_storage")
-    alloc_tensor = tvm.ir.Op.get("relax.memory.alloc_tensor")
-    alloc_output = tvm.ir.Op.get("relax.builtin.alloc_tensor")  # tensors that outlive main: the outputs
-    reshape = tvm.ir.Op.get("relax.reshape")
-    fn = mod["main"]
-    env: dict = {}
-    weights = bytearray()
-    constants: dict = {}
-    arena = 0
-    inputs = []
-    for name, param in zip(input_names, fn.params, strict=True):
-        shape, dtype = _static_shape(param.ty, f"input {name!r}")
-        buf = Buffer("arena", arena, shape, dtype)
-        arena = _aligned(arena + math.prod(shape) * np.dtype(dtype).itemsize)
-        env[param] = buf
-        inputs.append((name, buf))
-
-    def constant(c) -> Buffer:
-        arr = c.value.numpy()  # tobytes() is C order; ascontiguousarray would make a 0-d array 1-d
-        key = (hashlib.blake2b(arr.tobytes(), digest_size=16).digest(), arr.shape, arr.dtype.str)
-        if key not in constants:  # equal constants are stored once
-            at = _aligned(len(weights))
-            weights.extend(b"\0" * (at - len(weights)))
-            weights.extend(arr.tobytes())
-            constants[key] = Buffer("weights", at, tuple(arr.shape), str(arr.dtype))
-        return constants[key]
-
-    def value_of(expr, what: str):
-        if isinstance(expr, tvm.ir.Constant):
-            return constant(expr)
-        if isinstance(expr, relax.Var) and expr in env:
-            return env[expr]
-        if isinstance(expr, relax.Tuple):
-            return [value_of(f, what) for f in expr.fields]
-        raise GraphCompileError(f"{what}: unsupported argument {type(expr).__name__}")
-
-    steps = []
-    for block in fn.body.blocks:
-        for binding in block.bindings:
-            var, value = binding.var, binding.value
-            if isinstance(value, relax.Call):
-                op = value.op
-                if op.same_as(alloc_storage):
-                    size = int(value.args[0].values[0])
-                    env[var] = ("storage", arena)
-                    arena = _aligned(arena + size)
-                elif op.same_as(alloc_tensor):
-                    _, base = env[value.args[0]]
-                    offset = int(value.args[1].value)
-                    shape = tuple(int(d) for d in value.args[2].values)
-                    env[var] = Buffer("arena", base + offset, shape, str(value.args[3].value))
-                elif op.same_as(alloc_output):
-                    shape = tuple(int(d) for d in value.args[0].values)
-                    dtype = str(value.args[1].value)
-                    env[var] = Buffer("arena", arena, shape, dtype)
-                    arena = _aligned(arena + math.prod(shape) * np.dtype(dtype).itemsize)
-                elif op.same_as(reshape):  # an alias: same bytes, new shape
-                    src = value_of(value.args[0], "reshape")
-                    shape, _ = _static_shape(var.ty, "reshape")
-                    env[var] = Buffer(src.region, src.offset, shape, src.dtype)
-                elif isinstance(op, tvm.ir.GlobalVar):
-                    args = [value_of(a, op.name_hint) for a in value.args]
-                    if any(isinstance(a, list) for a in args):
-                        raise GraphCompileError(f"{op.name_hint}: tuple arguments are not supported")
-                    steps.append((op.name_hint, args))
-                else:
-                    raise GraphCompileError(f"unsupported construct in the lowered graph: {op}")
-            elif isinstance(value, relax.Var | tvm.ir.Constant | relax.Tuple):
-                env[var] = value_of(value, str(var.name))
-            elif isinstance(value, relax.TupleGetItem):
-                env[var] = value_of(value.tuple_value, str(var.name))[value.index]
-            else:
-                raise GraphCompileError(f"unsupported binding in the lowered graph: {type(value).__name__}")
-    result = value_of(fn.body.body, "graph output")
-    results = result if isinstance(result, list) else [result]
-    if len(results) != len(output_names):
-        raise GraphCompileError(f"the graph returns {len(results)} tensors for {len(output_names)} ONNX outputs")
-    outputs = list(zip(output_names, results, strict=True))
-    return Plan(inputs, outputs, steps, _aligned(max(arena, ALIGN)), weights)
-
-
-# ------------------------------------------------------------------------------------------------------
 # Relax: import, optimise, fuse, schedule, memory-plan
 # ------------------------------------------------------------------------------------------------------
-def lower(model: onnx.ModelProto, convs: dict, tick):
+def lower(model: onnx.ModelProto, convs: dict, tick, packings=None):
     """ONNX -> Relax module of fused PrimFuncs and a memory-planned main; `convs` collects the convs
-    legalised to our compute (see graph_schedule)."""
+    legalised to our compute (see graph_schedule), `packings` how their packed weights are made."""
     import tvm
     from tvm import relax
 
@@ -327,7 +203,7 @@ def lower(model: onnx.ModelProto, convs: dict, tick):
         ]
     )(mod)
     tick("folded batch norms and constants")
-    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs))(mod)
+    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs, packings))(mod)
     mod = tvm.transform.Sequential(
         [
             relax.transform.AnnotateTIROpPattern(),
@@ -351,77 +227,6 @@ def lower(model: onnx.ModelProto, convs: dict, tick):
     return mod
 
 
-def _c_source(plan: Plan, kernels: list[str], weights_file: str | None) -> str:
-    """The executor: kernel table, static tensors and argument records, the step list, exports."""
-    lines = [
-        "/* Generated by wasmops.kernels.graph_compiler: the whole-graph executor. Do not edit. */",
-        "#include <stdint.h>",
-        "typedef int32_t (*wasmops_kernel_fn)(void*, void*, int32_t, void*);",
-        "typedef struct { void* data; int32_t device_type, device_id, ndim; uint8_t code, bits; uint16_t lanes;",
-        "  int64_t* shape; int64_t* strides; uint64_t byte_offset; } DLTensor;",
-        "typedef struct { int32_t type_index, pad; union { void* v_ptr; int64_t v_int64; } v; } Any;",
-        "typedef struct { int32_t kernel; void* args; int32_t num_args; } wasmops_step;",
-        "extern int32_t wasmops_run_plan(const wasmops_step* steps, int32_t num_steps);",
-        f"static unsigned char arena[{plan.arena_bytes}] __attribute__((aligned({ALIGN})));",
-    ]
-    if weights_file:
-        lines += [
-            f"static const unsigned char weights[] __attribute__((aligned({ALIGN}))) = {{",
-            f'#embed "{weights_file}"',
-            "};",
-        ]
-    else:
-        lines.append(
-            f"static unsigned char weights[{max(len(plan.weights), ALIGN)}] __attribute__((aligned({ALIGN})));"
-        )
-    lines += [f"extern int32_t __tvm_ffi_{k}(void*, void*, int32_t, void*);" for k in kernels]
-    lines.append("const wasmops_kernel_fn wasmops_kernels[] = {" + ", ".join(f"__tvm_ffi_{k}" for k in kernels) + "};")
-    lines.append(f"const int32_t wasmops_kernel_count = {len(kernels)};")
-    codes = {"float": 2, "int": 0, "uint": 1, "bool": 6}
-    tensors: dict[Buffer, int] = {}
-
-    def tensor(buf: Buffer) -> str:
-        if buf not in tensors:
-            i = tensors[buf] = len(tensors)
-            dt = np.dtype(buf.dtype)
-            code = codes["bool"] if dt.kind == "b" else codes[{"f": "float", "i": "int", "u": "uint"}[dt.kind]]
-            dims = ", ".join(str(d) for d in buf.shape) or "1"
-            base = "arena" if buf.region == "arena" else "(unsigned char*)weights"
-            lines.append(f"static int64_t s{i}[] = {{{dims}}};")
-            lines.append(
-                f"static DLTensor t{i} = {{{base} + {buf.offset}, 1, 0, {len(buf.shape)}, {code}, "
-                f"{dt.itemsize * 8}, 1, s{i}, 0, 0}};"
-            )
-        return f"t{tensors[buf]}"
-
-    step_rows = []
-    index = {k: i for i, k in enumerate(kernels)}
-    for j, (name, args) in enumerate(plan.steps):
-        refs = [tensor(b) for b in args]
-        lines.append(f"static Any a{j}[] = {{" + ", ".join(f"{{7, 0, {{&{r}}}}}" for r in refs) + "};")
-        step_rows.append(f"{{{index[name]}, a{j}, {len(args)}}}")
-    io = [tensor(b) for _, b in plan.inputs + plan.outputs]
-    lines.append("static const wasmops_step steps[] = {" + ", ".join(step_rows) + "};")
-    lines.append("static DLTensor* const io[] = {" + ", ".join(f"&{r}" for r in io) + "};")
-    lines += [
-        '__attribute__((export_name("wasmops_graph_run"))) int32_t wasmops_graph_run(void) {',
-        f"  return wasmops_run_plan(steps, {len(plan.steps)});",
-        "}",
-        '__attribute__((export_name("wasmops_graph_run_steps")))',
-        "int32_t wasmops_graph_run_steps(int32_t first, int32_t count) {",
-        f"  if (first < 0 || count < 0 || first + count > {len(plan.steps)}) return -3;",
-        "  return wasmops_run_plan(steps + first, count);",
-        "}",
-        '__attribute__((export_name("wasmops_graph_io"))) void* wasmops_graph_io(int32_t i) {',
-        f"  return i >= 0 && i < {len(io)} ? io[i]->data : 0;",
-        "}",
-        '__attribute__((export_name("wasmops_graph_weights"))) const void* wasmops_graph_weights(void) {',
-        "  return weights;",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def _check_static_inputs(model: onnx.ModelProto) -> None:
     """A compiled graph has one fixed shape per input (zero-size and 0-d are fixed too) and a dtype wasm
     computes: refuse symbolic or unknown dims, non-tensor and unsupported dtypes up front."""
@@ -434,6 +239,7 @@ def sources() -> list[Path]:
 
     here, ops_dir = Path(__file__).parent, Path(ops.__file__).parent
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
+    names += ("graph_executor.py", "graph_packing.py", "graph_plan.py")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py")
     files = [here / n for n in names]
@@ -516,8 +322,12 @@ def compile_onnx(
     weights: str = "auto",
     isa: str = "relaxed-simd",
     progress: bool = True,
+    deterministic: bool = False,
 ) -> Path:
-    """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'."""
+    """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'.
+
+    `deterministic`: SIMD128 only, no relaxed-SIMD op (their results may differ across CPUs and engines), so
+    the module computes the same bits under every wasm engine on every CPU."""
     import tvm
     from tqdm import tqdm
 
@@ -525,6 +335,8 @@ def compile_onnx(
 
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
+    if deterministic:
+        isa = "simd128"
     if weights not in ("auto", "embed", "file"):
         raise ValueError(f"weights must be 'auto', 'embed' or 'file', got {weights!r}")
     output = Path(output)
@@ -541,15 +353,19 @@ def compile_onnx(
         from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
 
         convs: dict = {}
+        packings = Packings()
         canon = canonicalize(_prepare(expand_recurrent(model)))
         with _refusing(canon, "lowering"):
-            mod = lower(canon, convs, tick)
-            plan = read_plan(mod, _io_names(canon)[0], output_names)
+            mod = lower(canon, convs, tick, packings)
+            plan = read_plan(mod, _io_names(canon)[0], output_names, packings)
         _restore_empty_inputs(plan, model, input_names)
         used = sorted({name for name, _ in plan.steps})
         funcs, fallbacks = {}, []
         for name in used:
             funcs[name] = _scheduled(mod[name], convs, fallbacks, name).with_attr("global_symbol", name)
+        for name in sorted({name for name, _ in plan.init_steps}):
+            funcs[name] = _scheduled(packings.func(name), {}, fallbacks, name).with_attr("global_symbol", name)
+            used.append(name)
         tick(f"scheduled {len(funcs)} kernels")
         lib = _compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")
@@ -559,7 +375,7 @@ def compile_onnx(
             lib.mod.write_to_file(str(work / "kernels.o"))
             if mode == "embed":  # #embed reads it; a side file is written once, below
                 (work / "weights.bin").write_bytes(plan.weights)
-            (work / "graph.c").write_text(_c_source(plan, used, "weights.bin" if mode == "embed" else None))
+            (work / "graph.c").write_text(c_source(plan, used, "weights.bin" if mode == "embed" else None))
             try:
                 module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
             except RuntimeError as exc:  # an undefined symbol (libm, compiler-rt) names the nodes that need it
@@ -574,8 +390,11 @@ def compile_onnx(
             "outputs": [gf.io_entry(n, b) for n, b in plan.outputs],
             "arena_bytes": plan.arena_bytes,
             "weights": {"mode": mode, "bytes": len(plan.weights), "sha256": weights_hash},
+            "packed_bytes": plan.packed_bytes,
+            "init_steps": [name for name, _ in plan.init_steps],
             "source_sha256": source_hash,
             "isa": isa,
+            "deterministic": isa == "simd128",
             "build": {
                 "tvm_version": tvm.__version__,
                 "target": "wasm32-unknown-unknown-wasm",

@@ -63,6 +63,7 @@ class GraphModule:
         self._run, self._run_steps = ex["wasmops_graph_run"], ex["wasmops_graph_run_steps"]
         self._failed_step, self._last_error = ex["wasmops_failed_step"], ex["wasmops_last_error"]
         self._first = 0  # the first step of the current call (step numbers in errors are absolute)
+        self._names = doc["steps"]  # the step list an error's step number indexes
         self.inputs, self.outputs = doc["inputs"], doc["outputs"]
         io = ex["wasmops_graph_io"]
         self._addresses = [io(self.store, i) for i in range(len(self.inputs) + len(self.outputs))]
@@ -75,6 +76,14 @@ class GraphModule:
             self._view()[at : at + len(payload)] = np.frombuffer(payload, np.uint8)
         elif weights is not None:
             raise LibraryError(f"{self.path.name} embeds its weights; it takes no weight file")
+        if doc.get("init_steps"):  # the weights ship in their source layout: pack them once, now
+            self._names = doc["init_steps"]
+            try:
+                if self.instances.threads != get_num_threads():
+                    self.instances.sync_threads()
+                self._checked(ex["wasmops_graph_init"])
+            finally:
+                self._names = doc["steps"]
 
     def _view(self) -> np.ndarray:
         return self.instances.view()
@@ -142,8 +151,8 @@ class GraphModule:
 
     def _step_name(self) -> str:
         step = self._failed_step(self.store) + self._first
-        steps = self.manifest["steps"]
-        return f"step {step} ({steps[step]})" if 0 <= step < len(steps) else f"step {step}"
+        steps, what = self._names, "step" if self._names is self.manifest["steps"] else "weight-packing step"
+        return f"{what} {step} ({steps[step]})" if 0 <= step < len(steps) else f"{what} {step}"
 
     def _error(self) -> str:
         return c_string(self._view(), self._last_error(self.store))

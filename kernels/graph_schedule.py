@@ -25,11 +25,13 @@ PARALLEL_WORK = 1 << 16  # loop iterations below which a parallel launch (~5-20 
 _SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
 
 
-def legalize_map(convs: dict) -> dict:
+def legalize_map(convs: dict, packings=None) -> dict:
     """Relax op -> legalisation to our computes (anything not handled falls back to TVM's own).
 
     Besides convolutions: every op whose TVM legalisation calls libm (exp, log, pow, tanh, erf: wasm has
     no libm) gets the op library's libm-free expressions (ops/_fastmath.py, topi's fast_tanh / fast_erf).
+    `packings` (kernels/graph_packing.Packings): where each packed constant records how it is made from its
+    source weight, so the module ships the source weight and packs it at load.
     """
     table = {
         "relax.exp": _elementwise(lambda fm, v: fm.exp(v)),
@@ -47,8 +49,8 @@ def legalize_map(convs: dict) -> dict:
     from .graph_index_checks import index_check_legalizations
 
     table.update(index_check_legalizations())
-    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs)
-    table["relax.matmul"] = _legalize_matmul
+    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings)
+    table["relax.matmul"] = lambda bb, call: _legalize_matmul(bb, call, packings)
     return table
 
 
@@ -144,7 +146,7 @@ def _default(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     return tvm.ir.Op.get(call.op.name).get_attr("FLegalize")(bb, call)
 
 
-def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> relax.Expr:
+def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict, packings=None) -> relax.Expr:
     """A conv with a constant weight -> ops/_conv_static's compute, the weight packed now (numpy).
 
     Its stages are named by a prefix derived from the conv's configuration, recorded in `convs` so the
@@ -178,6 +180,10 @@ def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> r
     convs[prefix] = (config, variant)
     x_shape, w_shape, stride, pads, dilation, groups = config
     packed = cs.pack_weight(weight, x_shape, stride, pads, dilation, groups, variant)
+    if packings is not None:
+        from .graph_packing import register_conv
+
+        register_conv(packings, weight, packed, variant)
     return bb.call_te(
         lambda xt, wt: cs.conv_compute(
             xt, wt, x_shape, w_shape, stride, pads, dilation, groups=groups, variant=variant, prefix=prefix
@@ -193,7 +199,7 @@ def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict) -> r
 PACKED_MATMUL = "matmul_packed"
 
 
-def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call, packings=None) -> relax.Expr:
     """x @ W with a constant 2-D W (transformer projections, Gemm) -> W packed now into TILE_COLS-wide
     column panels (N / TILE_COLS, K, TILE_COLS), as the op library's dense packs its weights.
 
@@ -217,6 +223,10 @@ def _legalize_matmul(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     weight = w.value.numpy()
     k, n = weight.shape
     packed = pack_columns(weight.T)  # dense's (N, K) weight layout is W transposed
+    if packings is not None:
+        from .graph_packing import register_matmul
+
+        register_matmul(packings, weight, packed, TILE_COLS)
 
     def compute(xt: te.Tensor, wt: te.Tensor) -> te.Tensor:
         r = te.reduce_axis((0, k), "k")

@@ -21,10 +21,15 @@ log = logging.getLogger("wasmops.cache")
 
 
 def default_library(relaxed: bool | None = None) -> Path:
-    """The library file to load: $WASMOPS_LIBRARY, else the relaxed-SIMD build if wanted and present."""
+    """The library file to load: $WASMOPS_LIBRARY, else the relaxed-SIMD build if wanted and present.
+
+    $WASMOPS_DETERMINISTIC=1 (when `relaxed` is not given) picks the SIMD128 build: bitwise reproducible on
+    every engine and CPU, where relaxed-SIMD FMA is reproducible only under wasmtime."""
     env = os.environ.get("WASMOPS_LIBRARY")
     if env:
         return Path(env)
+    if relaxed is None and os.environ.get("WASMOPS_DETERMINISTIC", "") not in ("", "0"):
+        relaxed = False
     relaxed_path = LIB_DIR / "wasmops-relaxed.wasm"
     if relaxed is not False and relaxed_path.exists():
         return relaxed_path

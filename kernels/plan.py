@@ -93,13 +93,14 @@ class Program:
                 use(ref, len(steps))
         offsets, arena_bytes = plan_offsets(sizes, lifetimes)
         self.arena_bytes = arena_bytes
-        arena = self._alloc(arena_bytes)
+        self.arena_base = arena = self._alloc(arena_bytes)
         self.address = {buf: arena + off for buf, off in offsets.items()}
         # constants: one region, uploaded now
         const_at, total = {}, 0
         for key, arr in consts.items():
             const_at[key], total = total, total + _padded(arr.nbytes)
-        base = self._alloc(total)
+        self.const_base = base = self._alloc(total)
+        self.const_offsets = const_at  # id(constant) -> offset from const_base (program_format exports them)
         for key, arr in consts.items():
             at = base + const_at[key]
             self.rt._view[at : at + arr.nbytes] = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)

@@ -24,6 +24,7 @@ import wasmtime
 from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
+from ..ops._multi import KeepCall
 from ..ops.spec import BLOCK, PREV, Call
 from . import manifest as mf
 from .bound import _THREE, _TWO, Bound, _call_unchecked, _same_bytes
@@ -161,19 +162,21 @@ class Runtime:
         return self._arena
 
     # ---- calls -----------------------------------------------------------------------------------------
-    def run(self, calls: Call | list[Call]) -> np.ndarray:
+    def run(self, calls: Call | list[Call]) -> np.ndarray | list[np.ndarray]:
         """Run one call or a chain (later calls may take PREV, the previous output, as an input).
 
         Tensors are laid out in the arena, host inputs copied in once, and only the last output is copied
-        back: a chain's intermediates never leave wasm memory. The layout and the encoded argument records
-        depend only on the calls' signature, so they are memoised: a repeated call only copies data and
-        crosses into wasm.
+        back: a chain's intermediates never leave wasm memory, except the outputs of KeepCalls (a
+        multi-output op's other results): then the result is a list, kept outputs first, in order. The
+        layout and the encoded argument records depend only on the calls' signature, so they are memoised:
+        a repeated call only copies data and crosses into wasm.
         """
         chain = (calls,) if isinstance(calls, Call) else tuple(calls)
         key = tuple(
             (
                 c.kernel,
                 c.blocked,
+                type(c) is KeepCall,
                 c.scalars,
                 c.out_shape,
                 c.out_dtype,
@@ -186,7 +189,7 @@ class Runtime:
             plan = self._layouts[key] = self._layout(chain)
             if len(self._layouts) > 256:  # a bounded memo of recent signatures
                 self._layouts.pop(next(iter(self._layouts)))
-        base, steps, (off, count, dtype) = plan
+        base, steps, (off, count, dtype), kept = plan
         mem = self._view
         for call, (copies, prepared) in zip(chain, steps, strict=True):
             for i, at in copies:
@@ -198,9 +201,10 @@ class Runtime:
                 self._last_prepared = prepared
             self._invoke(call.kernel, index, self._meta, n)
         final = chain[-1].result_shape
-        return (
-            np.frombuffer(self._view, dtype, count, off).reshape(chain[-1].out_shape if final is None else final).copy()
-        )
+        last = np.frombuffer(self._view, dtype, count, off).reshape(chain[-1].out_shape if final is None else final)
+        if not kept:
+            return last.copy()
+        return [np.frombuffer(self._view, d, math.prod(s), o).reshape(s).copy() for o, s, d in kept] + [last.copy()]
 
     def bind(self, calls: Call | list[Call], args: tuple) -> Bound | None:
         """The fast path of one call signature: `calls` (a plan of `args`) laid out once, with a numpy view
@@ -209,7 +213,9 @@ class Runtime:
         exactly `args` (as is, or a contiguous reshape): a plan that converts or packs an argument, or
         reads one as an attribute, must run every call."""
         chain = (calls,) if isinstance(calls, Call) else tuple(calls)
-        base, steps, (off, count, dtype) = self._layout(chain)
+        if any(type(c) is KeepCall for c in chain):  # several results: run() only
+            return None
+        base, steps, (off, count, dtype), _ = self._layout(chain)
         mem, copies, used = self._view, [], set()
         for call, (cps, _) in zip(chain, steps, strict=True):
             for i, at in cps:
@@ -225,9 +231,10 @@ class Runtime:
         out = np.frombuffer(mem, dtype, count, off).reshape(final)
         return Bound(self, tuple(copies), [(c.kernel, p) for c, (_, p) in zip(chain, steps, strict=True)], out)
 
-    def _layout(self, chain) -> tuple[int, list, tuple[int, int, np.dtype]]:
-        """Arena offsets for every tensor of a chain, and each call's encoded argument records."""
-        placed, total, prev = [], 0, None
+    def _layout(self, chain) -> tuple[int, list, tuple[int, int, np.dtype], list]:
+        """Arena offsets for every tensor of a chain, each call's encoded argument records, the final
+        output and the kept outputs (address, result shape, dtype)."""
+        placed, total, prev, kept = [], 0, None, []
         for call in chain:
             tensors, copies = [], []
             for i, x in enumerate(call.inputs):
@@ -238,6 +245,8 @@ class Runtime:
                     copies.append((i, total))
                     total = (total + x.nbytes + ALIGN - 1) & ~(ALIGN - 1)
             prev = (total, call.out_shape, call.out_dtype)
+            if type(call) is KeepCall:
+                kept.append((total, call.result_shape or call.out_shape, call.out_dtype))
             tensors.append(prev if not call.blocked else (total, _blocks(call.out_shape), call.out_dtype))
             total = (total + math.prod(call.out_shape) * call.out_dtype.itemsize + ALIGN - 1) & ~(ALIGN - 1)
             placed.append((call, tensors, copies))
@@ -246,7 +255,8 @@ class Runtime:
         for call, tensors, copies in placed:
             prepared = self._prepare(call.kernel, [(base + o, s, d) for o, s, d in tensors], call.scalars)
             steps.append(([(i, base + o) for i, o in copies], prepared))
-        return base, steps, (base + prev[0], math.prod(prev[1]), prev[2])
+        kept = [(base + o, s, d) for o, s, d in kept]
+        return base, steps, (base + prev[0], math.prod(prev[1]), prev[2]), kept
 
     def call(self, kernel: str, tensors: list[tuple[int, tuple[int, ...], np.dtype]], scalars=()) -> None:
         """Low-level call: tensors are (address in wasm memory, shape, dtype), then int/float scalars."""

@@ -56,8 +56,9 @@ class Softmax(Op):
         e = te.compute((outer, n), lambda o, k: _fastmath.exp(x[o, k] - mx[o]), name="e")
         sm, _ = row_reduce([outer], n, lambda i, _, k: e[i[0], k], Reducer.sum("float32"), "sm")
         if self.log:
-            lse = te.compute((outer,), lambda o: mx[o] + _fastmath.log(sm[o]), name="lse")
-            out = te.compute((outer, n), lambda o, k: x[o, k] - lse[o], name="out")
+            # (x - max) - log(sum), never x - (max + log(sum)): with |max| ~1e13 the sum's log vanishes in it
+            lse = te.compute((outer,), lambda o: _fastmath.log(sm[o]), name="lse")
+            out = te.compute((outer, n), lambda o, k: (x[o, k] - mx[o]) - lse[o], name="out")
         else:
             inv = te.compute((outer,), lambda o: 1.0 / sm[o], name="inv")
             out = te.compute((outer, n), lambda o, k: e[o, k] * inv[o], name="out")
@@ -93,8 +94,8 @@ class Softmax(Op):
         k2 = te.reduce_axis((0, n), "k2")
         sm = te.compute((outer, inner), lambda o, i: te.sum(_fastmath.exp(x[o, k2, i] - mx[o, i]), axis=k2), name="sm")
         if self.log:
-            lse = te.compute((outer, inner), lambda o, i: mx[o, i] + _fastmath.log(sm[o, i]), name="lse")
-            out = te.compute((outer, n, inner), lambda o, j, i: x[o, j, i] - lse[o, i], name="out")
+            lse = te.compute((outer, inner), lambda o, i: _fastmath.log(sm[o, i]), name="lse")
+            out = te.compute((outer, n, inner), lambda o, j, i: (x[o, j, i] - mx[o, i]) - lse[o, i], name="out")
         else:
             inv = te.compute((outer, inner), lambda o, i: 1.0 / sm[o, i], name="inv")
             out = te.compute(

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..kernels.plan import Step
 from ..ops import PREV, Call, all_ops
+from ..ops._multi import KeepCall
 from ..ops.spec import PACK_CONSTANTS, TensorRef
 from .dtypes import COMPUTE, narrow_constant
 
@@ -57,8 +58,10 @@ class GraphBuilder:
         self.subgraph = None
         self.scope = None  # the values visible to the node being translated (the session's)
 
-    def op(self, name: str, *args: Any, **attrs: Any) -> Value:
-        """Run op `name` on values: fold it now if every input is constant, else record its kernel calls."""
+    def op(self, name: str, *args: Any, **attrs: Any) -> Value | list[Value]:
+        """Run op `name` on values: fold it now if every input is constant, else record its kernel calls.
+        A multi-output op's chain (KeepCalls) gives a list: the kept outputs, then the last, as they come
+        out of the kernels (stacked rows where the op stacks them; its `results` says how)."""
         op = all_ops()[name]
         if not _has_ref(args):
             return _fold(op, args, attrs)
@@ -69,10 +72,14 @@ class GraphBuilder:
             PACK_CONSTANTS.reset(token)
         chain = [plan] if isinstance(plan, Call) else plan
         prev: TensorRef | None = None
+        kept: list[TensorRef] = []  # a multi-output op's other results (ops/_multi.py)
         for call in chain:
             inputs = [prev if x is PREV else x for x in call.inputs]
             prev = TensorRef(call.out_shape, call.out_dtype)
             self.steps.append(Step(call.kernel, inputs, prev, call.scalars, call.blocked, self.label))
+            if type(call) is KeepCall:
+                kept.append(prev if call.result_shape is None else prev.reshape(call.result_shape))
         assert prev is not None
         final = chain[-1].result_shape
-        return prev if final is None else prev.reshape(final)
+        out = prev if final is None else prev.reshape(final)
+        return [*kept, out] if kept else out

@@ -18,9 +18,14 @@ def test_op_matches_reference(case, runtime):
     fn = getattr(wasmops, case.op)
     got = fn(*case.inputs, **case.attrs)
     want = all_ops()[case.op].reference(*case.inputs, **case.attrs)
-    assert got.dtype == want.dtype, f"{case}: dtype {got.dtype} != reference {want.dtype}"
-    assert got.shape == want.shape, f"{case}: shape {got.shape} != reference {want.shape}"
-    np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.atol, err_msg=str(case))
+    if isinstance(want, tuple):  # a multi-output op (batch_norm_train, adam_update, ...): each result
+        assert isinstance(got, tuple) and len(got) == len(want), f"{case}: {len(want)} results expected"
+    else:
+        got, want = (got,), (want,)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g.dtype == w.dtype, f"{case} result {i}: dtype {g.dtype} != reference {w.dtype}"
+        assert g.shape == w.shape, f"{case} result {i}: shape {g.shape} != reference {w.shape}"
+        np.testing.assert_allclose(g, w, rtol=case.rtol, atol=case.atol, err_msg=f"{case} result {i}")
 
 
 def test_every_op_has_cases():

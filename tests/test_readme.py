@@ -44,7 +44,12 @@ def python_blocks() -> list[tuple[str, str]]:
 
 
 #: what a block needs beyond the runtime, by the imports it makes -> the extra that brings it
-_NEEDS = {"mindspore": "mindspore", "onnx": "onnx", "tvm": "apache-tvm (the [build] extra)"}
+_NEEDS = {
+    "mindspore": "mindspore",
+    "onnx": "onnx",
+    "tvm": "apache-tvm (the [build] extra)",
+    "ray": "ray (the [ray] extra)",
+}
 
 
 def test_the_readme_has_python_snippets():

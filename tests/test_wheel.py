@@ -94,7 +94,9 @@ def compiled_model(tmp_path_factory):
 
 
 def test_wheel_carries_the_op_library_and_runs_without_tvm(wheel, runtime_venv, tmp_path):
-    assert "wasmops/kernels/lib/wasmops.wasm" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "wasmops/kernels/lib/wasmops.wasm" in names
+    assert {f"wasmops/bindings/js/{f}.mjs" for f in ("index", "run", "worker")} <= set(names)  # the JS loader
     out = _run([str(runtime_venv / "bin" / "python"), "-c", CHECK], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -29,7 +29,7 @@ _EXTRAS = {
 def _build(args: argparse.Namespace) -> int:
     from .kernels.builder import ISAS, build_library
 
-    isas = ("simd128",) if args.no_relaxed else tuple(ISAS)
+    isas = ("simd128",) if args.no_relaxed or args.deterministic else tuple(ISAS)
     only = args.ops.split(",") if args.ops else None
     for path in build_library(Path(args.out) if args.out else None or _default_out(), only, isas, args.jobs):
         print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
@@ -148,7 +148,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     # default: the current folder, never next to the model (which may be inside site-packages)
     out = Path(args.output) if args.output else Path.cwd() / (Path(args.model).stem + ".wasm")
-    isa = "simd128" if args.no_relaxed else "relaxed-simd"
+    isa = "simd128" if args.no_relaxed or args.deterministic else "relaxed-simd"
     with warnings.catch_warnings():
         if args.quiet:  # TVM's importer warns about harmless things (e.g. shape-less value infos)
             warnings.simplefilter("ignore")
@@ -158,6 +158,7 @@ def _compile(args: argparse.Namespace) -> int:
             input_shapes=_input_shapes(args.input_shape),
             weights=args.weights,
             isa=isa,
+            deterministic=args.deterministic,
             progress=not args.quiet,
         )
     side = path.with_suffix(".weights")
@@ -211,6 +212,26 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_program(args: argparse.Namespace) -> int:
+    from .onnx import InferenceSession
+
+    sess = InferenceSession(args.model)
+    path = sess.export_program(args.output, _input_shapes(args.input_shape))
+    print(f"wrote {path} ({path.stat().st_size >> 10} KiB): node bindings/js/run.mjs {path} --input NAME=x.npy ...")
+    return 0
+
+
+def _export_web(args: argparse.Namespace) -> int:
+    from .bindings.web_export import export_web
+
+    out = export_web(
+        args.model, args.output, isa=args.isa, input_shapes=_input_shapes(args.input_shape), progress=not args.quiet
+    )
+    print(f"wrote {out}/ ({sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) >> 20} MiB)")
+    print(f"  serve it: python {out / 'serve.py'}   (sends the COOP/COEP headers threads need)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main
 
@@ -243,6 +264,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ops", help="comma-separated op names (default: all)")
     p.add_argument("--jobs", type=int, default=None, help="parallel compile processes (default: cores)")
     p.add_argument("--no-relaxed", action="store_true", help="skip the relaxed-SIMD build")
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="only the SIMD128 library (no relaxed-SIMD op); run it with WASMOPS_DETERMINISTIC=1",
+    )
     p.set_defaults(func=_build)
     p = sub.add_parser(
         "info", parents=[common], help="versions, and an op library's kernels or a compiled graph's manifest"
@@ -272,6 +298,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the size of an input with symbolic dims (repeat per input): the module is compiled for it",
     )
     p.add_argument("--no-relaxed", action="store_true", help="plain SIMD128 (no relaxed-SIMD FMA)")
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="SIMD128 only, no relaxed-SIMD op: the same output bits under every engine and CPU",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no compiler warnings")
     p.set_defaults(func=_compile)
     p = sub.add_parser("run", parents=[common], help="run an ONNX model op by op, or a compiled .wasm graph")
@@ -290,6 +321,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="save the outputs to this .npz")
     p.add_argument("--repeat", type=int, default=10, help="timed runs (default 10)")
     p.set_defaults(func=_run)
+    p = sub.add_parser(
+        "export-program",
+        parents=[common],
+        help="write an ONNX model's op-by-op program for fixed input shapes, for the JS loader (bindings/js)",
+    )
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="the program file to write (e.g. model.prog)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=1x3x224x224",
+        help="the shape of an input with symbolic dims (repeat per input): the program is made for it",
+    )
+    p.set_defaults(func=_export_program)
+    p = sub.add_parser(
+        "export-web",
+        parents=[common],
+        help="a folder a static server serves as is: the compiled model, the JS loader and a page running it",
+    )
+    p.add_argument("model", help="an .onnx model (compiled here) or a .wasm from `wasmops compile`")
+    p.add_argument("-o", "--output", required=True, help="the folder to write")
+    p.add_argument(
+        "--isa",
+        choices=["both", "simd128", "relaxed-simd"],
+        default="both",
+        help="builds of an .onnx model (both: the page prefers relaxed SIMD where the browser has it)",
+    )
+    p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="a symbolic input's shape")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_export_web)
     p = sub.add_parser(
         "demo",
         parents=[common],

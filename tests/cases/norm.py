@@ -83,4 +83,7 @@ CASES += [
     # the normalised value; the two-pass variance keeps it at that (a one-pass E[x^2] - E[x]^2 would not)
     Case("layer_norm", (rand(4, 50, low=100.0, high=101.0),), rtol=1e-4, atol=1e-4, id="large-mean"),
     Case("layer_norm", (np.full((3, 20), 2.5, np.float32),), id="constant-rows"),
+    # the fuzz's find: a row of 60 equal values of 8e14 normalised to O(1) noise, not 0, until the mean was
+    # taken of the data shifted by its first value
+    Case("layer_norm", (np.full((2, 60), 7.961501e14, np.float32),), id="constant-huge-rows"),
 ]

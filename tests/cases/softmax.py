@@ -44,3 +44,13 @@ for op in ("softmax", "log_softmax"):
         Case(op, (_masked_cols,), {"axis": 0}, id="masked-cols"),
         Case(op, (rand(3, 4),), {"axis": np.int64(-1)}, id="numpy-int-axis"),
     ]
+
+# the fuzz's find (2026-12-03): tied maxima of magnitude ~1e13 gave log_softmax 0 instead of -log(3) while the
+# kernel formed x - (max + log(sum)), in which the log vanishes; (x - max) - log(sum) keeps it
+_tied = np.full((5, 7), -1.3965678e13, np.float32)
+_tied[:, 3:] = rand(5, 4, low=-5e14, high=-1e14, seed=3)
+for op in ("softmax", "log_softmax"):
+    CASES += [
+        Case(op, (_tied,), id="tied-huge-rows"),
+        Case(op, (np.ascontiguousarray(_tied.T),), {"axis": 0}, id="tied-huge-cols"),
+    ]

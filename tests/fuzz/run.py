@@ -1,22 +1,25 @@
 """`make fuzz`: every op, N generated examples each (default 10,000), then a table op / examples / failures.
 
-    python -m tests.fuzz.run [--examples N] [-k SUBSTRING] [--seed S]
+    python -m tests.fuzz.run [--examples N] [-k SUBSTRING] [--skip OP,OP] [--jobs J] [--seed S]
 
-Per op, hypothesis runs until N examples passed or one fails (then it shrinks that one and prints it); the
-table counts examples run, refusals (documented exceptions) and failures.
+Per op, hypothesis draws structures (shapes, dtypes, attributes), each checked on VALUES_PER_DRAW (8) fresh
+value sets, until N examples (input sets) passed or one fails (logged, shrunk with --shrink); the table counts
+examples run, refusals (documented exceptions) and failures.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
-from .check import check
-from .strategies import ops, strategy_for
+from .check import Mismatch, check
+from .strategies import VALUES_PER_DRAW, ops, strategy_for
 
 LOG = Path("build/fuzz/failures.txt")
 
@@ -28,7 +31,7 @@ def fuzz_op(op, examples: int, rng_seed: int, shrink: bool = False) -> tuple[int
 
     @seed(rng_seed)
     @settings(
-        max_examples=examples,
+        max_examples=-(-examples // VALUES_PER_DRAW),  # each draw is checked on VALUES_PER_DRAW value sets
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
@@ -39,9 +42,10 @@ def fuzz_op(op, examples: int, rng_seed: int, shrink: bool = False) -> tuple[int
     @given(strategy_for(op))
     def run(ex):
         try:
-            counts[check(op.name, ex)] += 1
-        except AssertionError as exc:
-            last[:] = [ex, str(exc)]  # the last failing example hypothesis tries (shrunk with --shrink)
+            for verdict in check(op.name, ex):
+                counts[verdict] += 1
+        except Mismatch as exc:
+            last[:] = [exc.example, str(exc)]  # the last failing example hypothesis tries (shrunk with --shrink)
             raise
 
     try:
@@ -56,27 +60,36 @@ def fuzz_op(op, examples: int, rng_seed: int, shrink: bool = False) -> tuple[int
     return counts["ok"] + counts["refused"] + 1, counts["refused"], last[1].splitlines()[0][:150]
 
 
+def _fuzz_row(name: str, examples: int, rng_seed: int, shrink: bool) -> tuple[str, str]:
+    """One op's table row and its failure's first line (run in a worker process)."""
+    op = next(o for o in ops() if o.name == name)
+    t0 = time.perf_counter()
+    n, refused, failure = fuzz_op(op, examples, rng_seed, shrink)
+    return f"| {name} | {n} | {refused} | {1 if failure else 0} | {time.perf_counter() - t0:.0f} |", failure
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=10_000)
-    parser.add_argument("-k", default="")
+    parser.add_argument("-k", default="", help="only ops whose name contains this")
+    parser.add_argument("--skip", default="", help="comma-separated op names to leave out")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (ops are shared out among them)")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--shrink", action="store_true", help="shrink a failing example (slow on big ops)")
     args = parser.parse_args(argv)
-    rows, failed = [], 0
+    skip = set(filter(None, args.skip.split(",")))
+    names = [op.name for op in ops() if args.k in op.name and op.name not in skip]
     LOG.unlink(missing_ok=True)
     print("| op | examples | refused (documented exception) | failures | seconds |")
     print("|---|---:|---:|---:|---:|")
-    for op in ops():
-        if args.k not in op.name:
-            continue
-        t0 = time.perf_counter()
-        n, refused, failure = fuzz_op(op, args.examples, args.seed, args.shrink)
-        failed += bool(failure)
-        row = f"| {op.name} | {n} | {refused} | {1 if failure else 0} | {time.perf_counter() - t0:.0f} |"
-        rows.append(row)
-        print(row + (f" {failure}" if failure else ""), flush=True)
-    print(f"\n{len(rows)} ops, {failed} with a failure")
+    failed = 0
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_fuzz_row, name, args.examples, args.seed, args.shrink) for name in names]
+        for future in as_completed(futures):
+            row, failure = future.result()
+            failed += bool(failure)
+            print(row + (f" {failure}" if failure else ""), flush=True)
+    print(f"\n{len(names)} ops, {failed} with a failure")
     return 1 if failed else 0
 
 

@@ -8,6 +8,7 @@ from their test cases (tests/cases): the shapes and attributes of a case, with v
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +25,25 @@ I32 = np.dtype("int32")
 SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-40, 1e-38, 3.4e38, -3.4e38, 1e30, -1e-30, 1.0, -1.0]
 
 
+#: value sets checked per drawn structure (shapes, dtypes, attributes): hypothesis spends ~3 ms drawing one
+#: structure and a check costs well under 1 ms, so each draw is checked on this many fresh value sets
+VALUES_PER_DRAW = 8
+
+
 @dataclass
 class Example:
+    """Inputs and attributes of one check; `more`: further input sets of the same shapes and attributes."""
+
     inputs: tuple[Any, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
+    more: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def all_inputs(self) -> list[tuple[Any, ...]]:
+        return [self.inputs, *self.more]
 
     def __repr__(self) -> str:  # hypothesis prints this for a failing example: enough to replay it
         np.set_printoptions(threshold=64)
-        return f"Example(inputs={self.inputs!r}, attrs={self.attrs!r})"
+        return f"Example(inputs={self.inputs!r}, attrs={self.attrs!r}, more=[{len(self.more)} input sets])"
 
 
 def floats() -> st.SearchStrategy[float]:
@@ -63,7 +75,11 @@ PRODUCTS = {"prod", "cumprod"}
 #: grid_sample: its grid's natural domain is [-1, 1], and bicubic taps of huge mixed-sign values cancel
 #: (float32 rounding then exceeds any relative tolerance), so its values are drawn from [-1, 1] too
 #: tolerances the fuzz allows beyond the op's test cases, with the reason
-LOOSER = {"grid_sample": (1e-4, 1e-4)}  # bicubic weights on drawn coordinates: float32 rounding of 16 taps
+LOOSER = {
+    "grid_sample": (1e-4, 1e-4),  # bicubic weights on drawn coordinates: float32 rounding of 16 taps
+    # exp(x / alpha) with x / alpha up to 88: the float32 rounding of the quotient (6e-8) grows 88-fold in exp
+    "celu": (1e-5, 1e-6),
+}
 
 
 def finite_floats() -> st.SearchStrategy[float]:
@@ -109,55 +125,126 @@ def domain(name: str) -> bool | str:
     """How op `name`'s float inputs are drawn (see elements)."""
     if name in FINITE_ONLY:
         return "finite"
-    if name == "grid_sample":  # and NaN pixels: an open finding (NaN * a zero tap weight), see FINITE_ONLY
+    if name == "grid_sample":  # finite: non-finite grid coordinates are unspecified (README, Reliability)
         return "unit_finite"
     if name in PRODUCTS:
         return "unit"
     return name in ACCUMULATING
 
 
+#: arrays up to this many values are drawn value by value (hypothesis shrinks them); larger ones are filled by
+#: numpy from a drawn seed, scale and pool of drawn values (drawing thousands of values one by one made the
+#: fuzz spend 80% of its time in hypothesis: 10,000 examples per op would have taken hours)
+SMALL = 4
+#: the largest magnitude of each domain's finite values (see elements)
+LIMIT = {False: 3.4e38, True: 2.0**50, "finite": 2.0**50, "unit": 1.0, "unit_finite": 1.0}
+SCALES = (1e-38, 1e-3, 1.0, 4.0, 1e3, 1e15, 1e30, 3.4e38)
+
+
 def array(dtype, shape, bounded: bool | str = False) -> st.SearchStrategy[np.ndarray]:
     dtype = np.dtype(dtype)
-    return hnp.arrays(dtype, shape, elements=elements(dtype, bounded), fill=st.nothing())
+    if int(np.prod(shape)) <= SMALL:
+        return hnp.arrays(dtype, shape, elements=elements(dtype, bounded), fill=st.nothing())
+    return _filled(dtype, tuple(shape), bounded)
 
 
-SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=7)
-NONEMPTY = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=7)
+@st.composite
+def _filled(draw, dtype: np.dtype, shape: tuple[int, ...], bounded: bool | str) -> np.ndarray:
+    """Values from numpy under a drawn seed and scale, a drawn fraction of them replaced by drawn values
+    (specials of the domain included: NaN, +-inf, subnormals, extremes)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    size = int(np.prod(shape))
+    if dtype == F32:
+        scale = draw(st.sampled_from([s for s in SCALES if s <= LIMIT[bounded]]))
+        out = (rng.uniform(-1.0, 1.0, size) * scale).astype(np.float32)
+    elif dtype == np.bool_:
+        out = rng.random(size) < draw(st.sampled_from([0.0, 0.5, 1.0]))
+    else:
+        high = draw(st.sampled_from([8, 2**31 - 1]))
+        out = rng.integers(-high - (high > 8), high, size, endpoint=True).astype(dtype)
+    fraction = draw(st.sampled_from([0.0, 0.01, 0.2, 1.0]))
+    if fraction:
+        pool = np.array(draw(st.lists(elements(dtype, bounded), min_size=1, max_size=8)), dtype=dtype)
+        where = rng.random(size) < fraction
+        out[where] = rng.choice(pool, int(where.sum()))
+    return out.reshape(shape)
+
+
+#: shapes as plain lists of sides (hypothesis' array_shapes costs ~3x more per example; 0- and 1-size sides and
+#: odd sides come up often either way)
+SIDES = st.one_of(st.integers(0, 7), st.sampled_from([0, 1, 1, 5, 17]))
+SHAPES = st.lists(SIDES, max_size=4).map(tuple)
+NONEMPTY = st.lists(SIDES.map(lambda n: max(n, 1)), min_size=1, max_size=4).map(tuple)
+
+
+@st.composite
+def broadcast_pair(draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Two shapes that broadcast: the second drops leading dims of the first and sets some sides to 1 (or the
+    first's to 1 where the second keeps its side), either order."""
+    full = draw(SHAPES)
+    keep = draw(st.integers(0, len(full)))
+    other = list(full[len(full) - keep :])
+    ones = draw(st.lists(st.booleans(), min_size=len(other), max_size=len(other)))
+    first = list(full)
+    for i, flag in enumerate(ones):
+        if flag:
+            if draw(st.booleans()):
+                other[i] = 1
+            else:
+                first[len(full) - keep + i] = 1
+    pair = (tuple(first), tuple(other))
+    return pair[::-1] if draw(st.booleans()) else pair
 
 
 def dtype_of(op) -> st.SearchStrategy[np.dtype]:
     return st.sampled_from([np.dtype(d) for d in op.row.dtypes])
 
 
+def _sets(draw, values) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """VALUES_PER_DRAW input sets from `values()` (a closure over the drawn structure): (first, the rest)."""
+    sets = [values() for _ in range(VALUES_PER_DRAW)]
+    return sets[0], sets[1:]
+
+
 @st.composite
 def unary(draw, op) -> Example:
     dtype = draw(dtype_of(op))
-    x = draw(array(dtype, draw(SHAPES), domain(op.name)))
+    shape = draw(SHAPES)
+    first, more = _sets(draw, lambda: (draw(array(dtype, shape, domain(op.name))),))
     attrs = {name: draw(st.floats(-10, 10, width=32)) for name in op.row.scalars}
     if op.name == "clip" and attrs["min"] > attrs["max"]:
         attrs["min"], attrs["max"] = attrs["max"], attrs["min"]
-    return Example((x,), attrs)
+    return Example(first, attrs, more)
 
 
 @st.composite
 def float_unary(draw, op) -> Example:
-    return Example((draw(array(F32, draw(SHAPES))),))
+    shape = draw(SHAPES)
+    first, more = _sets(draw, lambda: (draw(array(F32, shape)),))
+    return Example(first, {}, more)
 
 
 @st.composite
 def binary(draw, op) -> Example:
     dtypes = getattr(op.row, "dtypes", ("float32", "int32"))
     dtype = np.dtype(draw(st.sampled_from(dtypes)))
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=6)).input_shapes
-    a, b = (draw(array(dtype, s)) for s in shapes)
-    if op.name in ("left_shift", "right_shift"):  # the documented domain: shift counts in [0, 31]
-        b = np.abs(b) % 32
-    return Example((a, b))
+    shapes = draw(broadcast_pair())
+
+    def values():
+        a, b = (draw(array(dtype, s)) for s in shapes)
+        if op.name in ("left_shift", "right_shift"):  # the documented domain: shift counts in [0, 31]
+            b = np.abs(b) % 32
+        return a, b
+
+    first, more = _sets(draw, values)
+    return Example(first, {}, more)
 
 
 @st.composite
 def logical_not(draw, op) -> Example:
-    return Example((draw(array(np.bool_, draw(SHAPES))),))
+    shape = draw(SHAPES)
+    first, more = _sets(draw, lambda: (draw(array(np.bool_, shape)),))
+    return Example(first, {}, more)
 
 
 @st.composite
@@ -165,13 +252,13 @@ def reduce(draw, op) -> Example:
     dtypes = [np.dtype(d) for d in getattr(op, "dtypes", ("float32",))] or [F32]
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(NONEMPTY if op.name in ("max", "min", "argmax", "argmin") else SHAPES)
-    x = draw(array(dtype, shape, domain(op.name)))
+    first, more = _sets(draw, lambda: (draw(array(dtype, shape, domain(op.name))),))
     nd = len(shape)
     attrs: dict[str, Any] = {}
     if op.name in ("softmax", "log_softmax"):
         if nd:
             attrs["axis"] = draw(st.integers(-nd, nd - 1))
-        return Example((x,), attrs)
+        return Example(first, attrs, more)
     axis_choices = [st.none()] if op.name in ("cumsum", "cumprod", "argmax", "argmin") or nd == 0 else []
     if nd:
         axis_choices.append(st.integers(-nd, nd - 1))
@@ -186,7 +273,7 @@ def reduce(draw, op) -> Example:
         attrs["select_last_index"] = draw(st.booleans())
     if op.name in ("cumsum", "cumprod"):
         attrs["exclusive"], attrs["reverse"] = draw(st.booleans()), draw(st.booleans())
-    return Example((x,), attrs)
+    return Example(first, attrs, more)
 
 
 def _size(value: Any) -> int:
@@ -197,6 +284,7 @@ def _size(value: Any) -> int:
     return 1
 
 
+@functools.cache
 def _cases_of(name: str, small: bool = False) -> list[Case]:
     """The op's test cases; `small`: those whose inputs hypothesis can draw quickly (<= 4096 values)."""
     cases = [c for c in all_cases() if c.op == name]
@@ -216,8 +304,8 @@ def _redraw(value: Any, bounded: bool | str) -> st.SearchStrategy:
 def from_cases(draw, op) -> Example:
     """A test case of the op (its shapes, attributes and integer inputs), float values drawn afresh."""
     case = draw(st.sampled_from(_cases_of(op.name, small=True)))
-    inputs = tuple(draw(_redraw(v, domain(op.name))) for v in case.inputs)
-    return Example(inputs, dict(case.attrs))
+    first, more = _sets(draw, lambda: tuple(draw(_redraw(v, domain(op.name))) for v in case.inputs))
+    return Example(first, dict(case.attrs), more)
 
 
 def strategy_for(op) -> st.SearchStrategy[Example]:
@@ -236,6 +324,7 @@ def strategy_for(op) -> st.SearchStrategy[Example]:
     return from_cases(op)
 
 
+@functools.cache
 def tolerance(op_name: str) -> tuple[float, float]:
     """The loosest (rtol, atol) the op's test cases state: the fuzz holds it to the same promise."""
     if op_name in LOOSER:
@@ -244,5 +333,20 @@ def tolerance(op_name: str) -> tuple[float, float]:
     return max((c.rtol for c in cases), default=1e-5), max((c.atol for c in cases), default=1e-6)
 
 
+#: training ops (issue 17) not yet in the fuzz: their domains (overflowing sums, exp-based gradients) are being
+#: set op by op; their cases and finite-difference checks (tests/test_backward_ops.py) cover them meanwhile
+PENDING_MODULES = {
+    "activation_grad",
+    "batch_norm_train",
+    "conv2d_backward",
+    "layer_norm_backward",
+    "linear_backward",
+    "optimizer_update",
+    "pool2d_backward",
+    "softmax_cross_entropy",
+    "softmax_grad",
+}
+
+
 def ops():
-    return list(all_ops())
+    return [op for op in all_ops() if type(op).__module__.rsplit(".", 1)[-1] not in PENDING_MODULES]

@@ -1,0 +1,42 @@
+"""max_pool2d_backward / avg_pool2d_backward: kernel == stride (LeNet), overlapping windows (ResNet's 3x3/2
+stem pool), asymmetric pads, dilation, ceil_mode, both count_include_pad modes, unbatched inputs and ties
+(the first maximum takes the gradient). dy has the forward's output shape; references are float64 numpy.
+"""
+
+import numpy as np
+
+from wasmops.ops import all_ops
+
+from . import Case, rand
+
+# x shape, kernel, strides, pads, dilations, ceil_mode, id
+LAYOUTS = [
+    ((2, 6, 28, 28), 2, 2, 0, 1, False, "lenet-2x2"),
+    ((1, 8, 32, 32), 3, 2, 1, 1, False, "resnet-stem-3x3s2"),
+    ((1, 2, 9, 9), 3, 2, 1, 1, True, "ceil-mode"),
+    ((1, 2, 10, 11), (3, 2), (1, 2), (1, 0, 1, 1), 1, False, "asym"),
+    ((3, 7, 7), 3, 1, 1, 1, False, "unbatched-s1"),
+    ((1, 3, 12, 12), 3, 1, 0, 2, False, "dilated"),
+    ((1, 1, 1, 1), 1, 1, 0, 1, False, "1x1"),
+]
+
+
+CASES = []
+for i, (shape, k, s, p, d, ceil, tag) in enumerate(LAYOUTS):
+    x = rand(*shape, seed=i)
+    out = all_ops()["max_pool2d"].reference(x, k, s, p, d, ceil).shape  # the forward's output shape
+    dy = rand(*out, seed=30 + i)
+    CASES.append(Case("max_pool2d_backward", (x, dy, k, s, p, d, ceil), id=tag))
+    if d == 1:
+        for include in (True, False):
+            CASES.append(
+                Case(
+                    "avg_pool2d_backward",
+                    (dy, shape, k, s, p, include, ceil),
+                    rtol=1e-5,
+                    atol=1e-6,
+                    id=f"{tag}-{include}",
+                )
+            )
+_ties = np.repeat(np.repeat(rand(1, 2, 4, 4, low=0, high=3, dtype="int32").astype(np.float32), 2, 2), 2, 3)
+CASES.append(Case("max_pool2d_backward", (_ties, rand(1, 2, 6, 6), 3, 1), id="ties"))
