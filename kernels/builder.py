@@ -73,11 +73,22 @@ def _sources(op_module: str) -> bytes:
     return b"".join(name.encode() + b"\0" + (root / f"{name}.py").read_bytes() for name in sorted(seen))
 
 
+def _op_modules(op) -> list[str]:
+    """The ops modules that define an op: its class's, and for a table row (unary, binary families) the
+    modules of the row's functions (sin's row lives in unary_math, its class in unary)."""
+    found = {type(op).__module__}
+    row = getattr(op, "row", None)
+    fields = getattr(row, "__dataclass_fields__", {})
+    found |= {getattr(getattr(row, f), "__module__", None) for f in fields} - {None}
+    prefix = ops_pkg.__name__ + "."
+    return sorted(m[len(prefix) :] for m in found if m.startswith(prefix))
+
+
 def _unit_key(op_name: str, isa: str, tvm_version: str) -> str:
     op = all_ops()[op_name]
     h = hashlib.sha256()
     for part in (
-        _sources(type(op).__module__.rsplit(".", 1)[-1]),
+        *map(_sources, _op_modules(op)),
         tvm_version.encode(),
         isa.encode(),
         b"\0".join(k.name.encode() for k in op.kernels()),

@@ -85,6 +85,27 @@ def _shift(left: bool):
     return legalize
 
 
+def _reduced(fn, name: str):
+    """sin / cos / tan of float32 (float16 through float32) with the exact argument reduction beyond
+    |x| = 8192 (ops/_trig_reduce.py; positional encodings reach there)."""
+
+    def legalize(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
+        from ..ops._fasttrig import exact_everywhere
+
+        dtype = _dtype(call.args[0])
+        if dtype not in ("float32", "float16"):
+            return _default(bb, call)
+
+        def compute(t):
+            f = te.compute(t.shape, lambda *i: t(*i).astype("float32"), name=f"T_{name}_in")
+            y = exact_everywhere(f, fn)
+            return te.compute(t.shape, lambda *i: y(*i).astype(dtype), name=f"T_{name}")
+
+        return bb.call_te(compute, call.args[0], primfunc_name_hint=name)
+
+    return legalize
+
+
 def _gelu_tanh(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     x = call.args[0]
     if _dtype(x) != "float32":
@@ -160,8 +181,9 @@ def math_legalizations() -> dict:
 
     table = {
         f"relax.{name}": _float_map(getattr(ft, name), name)
-        for name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")
+        for name in ("asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")
     }
+    table |= {f"relax.{name}": _reduced(getattr(ft, name), name) for name in ("sin", "cos", "tan")}
     table["relax.mod"] = _mod(floor=False)
     table["relax.floor_mod"] = _mod(floor=True)
     table["relax.left_shift"] = _shift(left=True)

@@ -25,6 +25,14 @@ from .runtime import WORKER_TRAPPED, Instances, KernelError, WasmTrap, c_string,
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 
 
+#: the message of a graph's index checks (kernels/graph_index_checks.py MESSAGE; that module imports TVM)
+INDEX_MESSAGE = "index out of range"
+
+
+class GraphIndexError(KernelError, IndexError):
+    """An index of a Gather / Scatter step outside its tensor: the step, the op and the valid range."""
+
+
 class GraphModule:
     """One instance of a compiled graph (plus its worker pool). Not thread-safe: one run at a time."""
 
@@ -136,7 +144,10 @@ class GraphModule:
         if rc == WORKER_TRAPPED:
             raise WasmTrap(f"{self._step_name()}: wasm trap in a worker thread: {self.instances.worker_trap}")
         if rc != 0:
-            raise KernelError(f"{self._step_name()}: {self._error() or f'kernel returned status {rc}'}")
+            error = self._error() or f"kernel returned status {rc}"
+            if INDEX_MESSAGE in error:  # an index check (kernels/graph_index_checks.py) refused the step's input
+                raise GraphIndexError(f"{self._step_name()}: {error}")
+            raise KernelError(f"{self._step_name()}: {error}")
 
     def _step_name(self) -> str:
         step = self._failed_step(self.store) + self._first

@@ -46,6 +46,9 @@ def legalize_map(convs: dict, packings=None) -> dict:
     from .graph_legalize_math import math_legalizations
 
     table.update(math_legalizations())
+    from .graph_index_checks import index_check_legalizations
+
+    table.update(index_check_legalizations())
     table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings)
     table["relax.matmul"] = lambda bb, call: _legalize_matmul(bb, call, packings)
     return table

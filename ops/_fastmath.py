@@ -23,10 +23,9 @@ _EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
 _LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1)
 _LOG_POLY += (-1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1)
 _LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
-#: fmod reduction steps, each taking up to 27 bits of exponent gap: TVM's compile time grows steeply with the count
-_FMOD_STEPS = 3
-#: the largest exponent gap (log2 |x / y|) `fmod` reduces exactly; beyond it the result is NaN, not a guess
-FMOD_MAX_GAP = 27 * _FMOD_STEPS
+#: fmod's int64 steps: each shifts a remainder below 2**24 by up to 39 bits; 7 cover float32's widest exponent
+#: gap (from 2**-149 to 2**104 mantissa units: 254 bits)
+_FMOD_STEP, _FMOD_STEPS = 39, 7
 
 
 def _c(v: float) -> PrimExpr:
@@ -146,34 +145,49 @@ def expm1(x) -> PrimExpr:
     return lets.wrap(Select(tvm.tirx.abs(x) < _c(0.35), taylor, exp(x) - _c(1.0)))
 
 
-def fmod(x, y, floor: bool = False) -> PrimExpr:
-    """C fmod for float32, exact (the remainder of a truncated division is always representable).
+def _mantissa_exponent(lets: _Lets, bits, name: str):
+    """(m, e) with |v| = m * 2**e, m a 24-bit integer (int64), from |v|'s bits (subnormals included)."""
+    field = lets(bits >> 23, f"{name}_field")
+    e = lets(Select(field == 0, -149, field - 150), f"{name}_e")
+    m = lets(Select(field == 0, bits, (bits & 0x7FFFFF) | 0x800000).astype("int64"), f"{name}_m")
+    return m, e
 
-    Computed in float64: each step takes an integer quotient q < 2**28 of r by y * 2**m (m chosen from the
-    exponents), so r / (y * 2**m) truncates correctly and q * y * 2**m is exact. The steps cover exponent
-    gaps up to FMOD_MAX_GAP bits (|x / y| < 2**81); a wider gap gives NaN (refused, never an inexact value).
-    fmod(x, ±inf) = x for finite x, fmod(±inf, y) = fmod(x, 0) = nan.
+
+def fmod(x, y, floor: bool = False) -> PrimExpr:
+    """C fmod for float32, exact for every pair (the remainder of a truncated division is representable).
+
+    With |x| = mx 2**ex and |y| = my 2**ey (24-bit integer mantissas), |x| mod |y| = (mx 2**(ex - ey) mod my)
+    2**ey: the power is applied in int64 steps of up to _FMOD_STEP bits (r < 2**24, so r << 39 < 2**63),
+    enough for the widest exponent gap of float32 (254). fmod(x, ±inf) = x for finite x, fmod(±inf, y) =
+    fmod(x, 0) = nan.
 
     floor: numpy's mod instead (the divisor's sign): y is added when the signs differ, and 0 takes y's sign.
     """
     lets = _Lets()
     x, y = lets(x, "x"), lets(y, "y")
-    r = lets(tvm.tirx.abs(x).astype("float64"), "r")
-    b = lets(tvm.tirx.abs(y).astype("float64"), "b")
-    eb = lets((tvm.tirx.reinterpret("int64", b) >> 52).astype("int32"), "eb")  # biased exponent (b >= 0)
-    too_far = (tvm.tirx.reinterpret("int64", r) >> 52).astype("int32") - eb > FMOD_MAX_GAP
-    for step in range(_FMOD_STEPS):
-        er = (tvm.tirx.reinterpret("int64", r) >> 52).astype("int32")
-        m = lets(tvm.te.max(er - eb - 27, 0), f"m{step}")
-        bs = lets(b * tvm.tirx.reinterpret("float64", (m + 1023).astype("int64") << 52), f"bs{step}")
-        q = tvm.tirx.trunc(r / bs)
-        r = lets(r - q * bs, f"r{step}")
-    v = lets(r.astype(F32), "v")
-    v = lets(Select(tvm.tirx.abs(y) == _c(math.inf), x, Select(tvm.tirx.reinterpret("int32", x) < 0, -v, v)), "fm")
+    bx = lets(tvm.tirx.reinterpret("int32", x) & 0x7FFFFFFF, "bx")
+    by = lets(tvm.tirx.reinterpret("int32", y) & 0x7FFFFFFF, "by")
+    mx, ex = _mantissa_exponent(lets, bx, "x")
+    my, ey = _mantissa_exponent(lets, by, "y")
+    my = lets(tvm.te.max(my, tvm.tirx.const(1, "int64")), "my")  # y = 0 is NaN below; never a division by 0
+    gap = lets(ex - ey, "gap")
+
+    def shift(step: int):
+        return tvm.te.max(tvm.te.min(gap - _FMOD_STEP * step, _FMOD_STEP), 0).astype("int64")
+
+    r = lets(tvm.tirx.truncmod(mx << shift(0), my), "r1")  # mx < 2**24: one step covers gaps up to 39 bits
+    far = _Lets()  # wider gaps (|x / y| >= 2**39) take the other steps, behind a branch in scalar code
+    r_far = r
+    for step in range(1, _FMOD_STEPS):
+        r_far = far(tvm.tirx.truncmod(r_far << shift(step), my), f"r{step + 1}")
+    r = lets(tvm.tirx.if_then_else(gap > _FMOD_STEP, far.wrap(r_far), r), "r")
+    scale = tvm.tirx.reinterpret("float64", (ey + 1023).astype("int64") << 52)
+    v = lets(Select(bx < by, tvm.tirx.abs(x), (r.astype("float64") * scale).astype(F32)), "v")  # exact
+    v = lets(Select(tvm.tirx.reinterpret("int32", x) < 0, -v, v), "fm")
     if floor:
         zero = _c(0.0)
         differ = tvm.tirx.all(v != zero, (tvm.tirx.reinterpret("int32", v) ^ tvm.tirx.reinterpret("int32", y)) < 0)
         v = lets(Select(differ, v + y, v), "md")
         v = Select(v == zero, tvm.tirx.copysign(zero, y), v)
-    bad = tvm.tirx.any(tvm.tirx.abs(x) == _c(math.inf), y == _c(0.0), isnan(x), isnan(y), too_far)
+    bad = tvm.tirx.any(bx >= 0x7F800000, by == 0, by > 0x7F800000)  # x inf or nan, y 0 or nan
     return lets.wrap(Select(bad, _c(math.nan), v))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import tvm
 from tvm.tirx import Expr as PrimExpr
 from tvm.tirx import Select
@@ -28,7 +29,7 @@ _SINH_POLY = (2.03721912945e-4, 8.33028376239e-3, 1.66667160211e-1)
 _ASINH_POLY = (2.0122003309e-2, -4.2699340972e-2, 7.4847586088e-2, -1.6666288134e-1)
 _ACOSH_POLY = (1.7596881071e-3, -7.5272886713e-3, 2.6454905019e-2, -1.1784741703e-1, 1.4142135263e0)
 _ATANH_POLY = (1.81740078349e-1, 8.24370301058e-2, 1.46691431730e-1, 1.99782164500e-1, 3.33337300303e-1)
-#: beyond this |x| the three-part reduction loses bits; results stay bounded but are no longer few-ulp
+#: beyond this |x| the three-part float32 reduction loses bits: larger |x| take the exact float64 one
 REDUCTION_LIMIT = 8192.0
 
 
@@ -40,12 +41,21 @@ def _neg_sign(x) -> PrimExpr:
     return tvm.tirx.reinterpret("int32", x) < 0
 
 
-def _quadrant(lets: _Lets, x):
-    """(r, q): x = n * pi/2 + r, |r| <= pi/4, q = n mod 4 (int32)."""
+def _quadrant(lets: _Lets, x, exact):
+    """(r, q): x = n * pi/2 + r, |r| <= pi/4, q = n mod 4 (int32). The float32 reduction is exact below
+    REDUCTION_LIMIT; `exact`, x's (high, low) parts from ops/_trig_reduce.py, covers every larger |x|."""
     n = lets(tvm.tirx.nearbyint(x * _c(2 / math.pi)), "n")
     r = lets(x - n * _c(_PIO2_1) - n * _c(_PIO2_2) - n * _c(_PIO2_3), "r")
     q = lets(n.astype("int32") & 3, "q")
-    return r, q
+    if exact is None:
+        return r, q
+    from ._trig_reduce import reduce_pio2
+
+    r64, q64 = reduce_pio2(lets, *exact)  # for |x|: x = -|x| mirrors n and r
+    r_big = lets(Select(_neg_sign(x), -r64, r64).astype("float32"), "r_big")
+    q_big = Select(_neg_sign(x), (4 - q64) & 3, q64)
+    small = _abs(x) < _c(REDUCTION_LIMIT)
+    return lets(Select(small, r, r_big), "r_all"), lets(Select(small, q, q_big), "q_all")
 
 
 def _sin_cos_poly(lets: _Lets, r):
@@ -55,11 +65,11 @@ def _sin_cos_poly(lets: _Lets, r):
     return s, c
 
 
-def _sin_q(x, shift: int) -> PrimExpr:
+def _sin_q(x, shift: int, exact=None) -> PrimExpr:
     """sin(x + shift * pi/2): the quadrant picks the sine or cosine polynomial and the sign."""
     lets = _Lets()
     x = lets(x, "x")
-    r, q = _quadrant(lets, x)
+    r, q = _quadrant(lets, x, exact)
     s, c = _sin_cos_poly(lets, r)
     k = lets((q + shift) & 3, "k")
     v = Select((k & 1) == 1, c, s)
@@ -68,25 +78,79 @@ def _sin_q(x, shift: int) -> PrimExpr:
     return lets.wrap(Select(finite, v, _c(math.nan)))
 
 
-def sin(x) -> PrimExpr:
-    """sin x, ~2 ulp for |x| < REDUCTION_LIMIT; sin(±inf) = nan, sin(nan) = nan, sin(-0) = -0."""
-    return _sin_q(x, 0)
+def sin(x, exact=None) -> PrimExpr:
+    """sin x, ~2 ulp (without `exact`: for |x| < REDUCTION_LIMIT); sin(±inf) = nan, sin(nan) = nan, sin(-0) = -0."""
+    return _sin_q(x, 0, exact)
 
 
-def cos(x) -> PrimExpr:
-    """cos x = sin(x + pi/2) by quadrant, ~2 ulp for |x| < REDUCTION_LIMIT; cos(±inf) = nan."""
-    return _sin_q(x, 1)
+def cos(x, exact=None) -> PrimExpr:
+    """cos x = sin(x + pi/2) by quadrant, ~2 ulp (without `exact`: for |x| < REDUCTION_LIMIT); cos(±inf) = nan."""
+    return _sin_q(x, 1, exact)
 
 
-def tan(x) -> PrimExpr:
-    """tan x: polynomial on |r| <= pi/4, -1 / tan r in odd quadrants; ~3 ulp for |x| < REDUCTION_LIMIT."""
+def tan(x, exact=None) -> PrimExpr:
+    """tan x: polynomial on |r| <= pi/4, -1 / tan r in odd quadrants; ~3 ulp (without `exact`: for
+    |x| < REDUCTION_LIMIT)."""
     lets = _Lets()
     x = lets(x, "x")
-    r, q = _quadrant(lets, x)
+    r, q = _quadrant(lets, x, exact)
     z = lets(r * r, "z")
     t = lets(_horner(_TAN_POLY, z) * z * r + r, "t")
     v = Select((q & 1) == 1, _c(-1.0) / t, t)
     return lets.wrap(Select(_abs(x) < _c(math.inf), v, _c(math.nan)))
+
+
+def guarded(x, fn):
+    """fn over a (blocks, BLOCK) tensor: per block, the float32 reduction alone when every |x| in it is below
+    REDUCTION_LIMIT (the common case keeps the fast path's speed), else with the exact parts too. Schedule
+    with `schedule_guarded`."""
+    from tvm import te
+
+    from ._trig_reduce import parts
+
+    def bits(b, i):
+        return tvm.tirx.reinterpret("int32", x[b, i]) & 0x7FFFFFFF
+
+    def row_max(b):  # a balanced tree of the block's 16 loads: no reduction loop to initialise
+        v = [bits(b, i) for i in range(int(x.shape[1]))]
+        while len(v) > 1:
+            v = [te.max(p, q) for p, q in zip(v[::2], v[1::2], strict=True)]
+        return v[0]
+
+    top = te.compute(x.shape[:1], row_max, name="top")
+    limit = int(np.float32(REDUCTION_LIMIT).view(np.int32))
+    high, low = parts(x, lambda b: top[b] < limit)
+    return te.compute(
+        x.shape,
+        lambda b, i: tvm.tirx.if_then_else(top[b] < limit, fn(x[b, i]), fn(x[b, i], exact=(high[b, i], low[b, i]))),
+        name="y",
+    )
+
+
+def exact_everywhere(x, fn):
+    """fn over a tensor of any shape with the exact reduction for every |x| >= REDUCTION_LIMIT: no per-block
+    branch (whole graphs, whose tensors are not (blocks, BLOCK)), so each element pays for both reductions."""
+    from tvm import te
+
+    from ._trig_reduce import parts
+
+    high, low = parts(x)
+    return te.compute(x.shape, lambda *i: fn(x(*i), exact=(high(*i), low(*i))), name="y")
+
+
+def schedule_guarded(func):
+    """`guarded`'s schedule: per output block, the bit scan, then the exact parts (element loops
+    vectorised, each behind its one branch), then the block itself, vectorised."""
+    sch = tvm.s_tir.Schedule(func)
+    block, lanes = sch.get_loops(sch.get_sblock("y"))
+    for name in ("pio2_low", "pio2_high", "pio2_terms", "top"):  # consumers before their producer
+        sch.compute_at(sch.get_sblock(name), block)
+    *_, lane, term = sch.get_loops(sch.get_sblock("pio2_terms"))
+    sch.reorder(term, lane)
+    for name in ("pio2_terms", "pio2_high", "pio2_low"):
+        sch.vectorize(sch.get_loops(sch.get_sblock(name))[-1])
+    sch.vectorize(lanes)
+    return sch.mod["main"]
 
 
 def atan(x) -> PrimExpr:

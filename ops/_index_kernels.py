@@ -178,16 +178,24 @@ def topk_indices(dtype: str):
     """y[o, j, e] = index of the j-th largest (largest == 0: smallest) of x[o, :, e], ties by lower index.
 
     Selection by rank: candidate t is eligible for slot j when it comes after slot j - 1's pick in the
-    order (value, then index); the best eligible one, the first on ties, is slot j's pick. NaN entries
-    compare false both ways, so where they land is unspecified (numpy sorts them last)."""
+    order (value, then index); the best eligible one, the first on ties, is slot j's pick. NaN ranks above
+    +inf (first when largest, last otherwise) and NaNs tie, as onnxruntime's TopK orders them; -0 ties 0."""
     decls = _ints("outer", "n", "inner", "k") + [
         f'x = T.match_buffer(x_h, (outer, n, inner), "{dtype}")',
         'y = T.match_buffer(y_h, (outer, k, inner), "int32")',
     ]
+    floats = dtype.startswith("float")
+
+    def above(a: str, b: str) -> str:  # a > b, NaN above everything
+        return f"({a} > {b} or (T.isnan({a}) and not T.isnan({b})))" if floats else f"{a} > {b}"
 
     def before(a: str, b: str) -> str:  # a strictly better than b
-        return f"((largest != 0 and {a} > {b}) or (largest == 0 and {a} < {b}))"
+        return f"((largest != 0 and {above(a, b)}) or (largest == 0 and {above(b, a)}))"
 
+    def same(a: str, b: str) -> str:
+        return f"({a} == {b} or (T.isnan({a}) and T.isnan({b})))" if floats else f"{a} == {b}"
+
+    eligible = f"j == 0 or {before('pv', 'v')} or ({same('v', 'pv')} and t > pi)"
     body = [
         "for o, e, j in T.grid(outer, inner, k):",
         "    y[o, j, e] = -1",
@@ -197,7 +205,7 @@ def topk_indices(dtype: str):
         "        pv = x[o, T.max(pi, 0), e]",
         "        cur: T.int32 = y[o, j, e]",
         "        cv = x[o, T.max(cur, 0), e]",
-        f"        if (j == 0 or {before('pv', 'v')} or (v == pv and t > pi)) and (cur < 0 or {before('v', 'cv')}):",
+        f"        if ({eligible}) and (cur < 0 or {before('v', 'cv')}):",
         "            y[o, j, e] = t",
     ]
     return _func(["x_h: T.handle", "y_h: T.handle", "largest: T.int32"], body, decls)

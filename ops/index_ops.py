@@ -23,7 +23,15 @@ from .strided import contiguous_strides
 DTYPES = ("float32", "int32")
 RANK = 6  # = _index_kernels.RANK
 REDUCTIONS = ("none", "add", "mul", "max", "min")
-_NP_REDUCE = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+#: max / min as onnxruntime applies them (std::max / std::min: `a > b ? a : b` on the value already there and
+#: the update): a NaN update wins, a NaN already there loses to the update, and -0 / 0 ties take the update.
+#: numpy's maximum would spread every NaN; the kernels (T.max / T.min) compare the same way as onnxruntime.
+_NP_REDUCE = {
+    "add": np.add,
+    "mul": np.multiply,
+    "max": lambda a, b: np.where(a > b, a, b),
+    "min": lambda a, b: np.where(a < b, a, b),
+}
 
 
 def index_array(op: Op, indices, what: str = "indices") -> np.ndarray | TensorRef:

@@ -140,16 +140,19 @@ class TopKIndices(Op):
     def reference(self, x, k: int, axis: int = -1, largest: bool = True) -> np.ndarray:
         x = np.asarray(x)
         axis = self.axis(int(axis), x.ndim)
-        key = -x if largest and x.dtype.kind == "f" else x
-        if largest and x.dtype.kind != "f":
-            key = -x.astype(np.int64)
-        order = np.argsort(key, axis=axis, kind="stable")
+        if x.dtype.kind != "f":
+            order = np.argsort(-x.astype(np.int64) if largest else x, axis=axis, kind="stable")
+        else:  # onnxruntime's order: NaN above +inf (first when largest, else last), NaNs and -0 / 0 tie
+            nan = np.isnan(x)
+            order = np.argsort(np.where(nan, 0, -x if largest else x), axis=axis, kind="stable")
+            last = np.take_along_axis(~nan if largest else nan, order, axis)
+            order = np.take_along_axis(order, np.argsort(last, axis=axis, kind="stable"), axis)
         return np.asarray(np.take(order, np.arange(int(k)), axis=axis), np.int32)
 
     def plan(self, x: np.ndarray, k: int, axis: int = -1, largest: bool = True) -> Call:
         """int32 indices of the k largest (largest=False: smallest) entries along `axis`, best first; equal
-        values keep their index order (onnxruntime's TopK). Gather the values with take_along_axis.
-        Costs O(k * n) per row."""
+        values keep their index order, NaN ranks above +inf (onnxruntime's TopK). Gather the values with
+        take_along_axis. Costs O(k * n) per row."""
         x = self.tensor(x, "x", DTYPES)
         x, ax, (outer, n, inner) = middle_view(self, x, axis)
         k = int(k)

@@ -30,6 +30,7 @@ class _Row:
     scalars: tuple[str, ...] = ()  # names of float attributes, passed to the kernel as scalars
     doc: str = ""
     out_dtype: str = ""  # the result's dtype when it is not the input's (isnan, isinf: bool)
+    schedule: Callable | None = None  # (PrimFunc) -> PrimFunc when the elementwise schedule does not fit
 
 
 def _tvm():
@@ -210,7 +211,7 @@ class Unary(Op):
         x = te.placeholder((n, BLOCK), dtype, name="x")
         scalars = [te.var(s, "float32") for s in self.row.scalars]
         y = self.row.te_expr(x, *scalars)
-        return schedule_injective(prim_func([x, y, *scalars]))
+        return (self.row.schedule or schedule_injective)(prim_func([x, y, *scalars]))
 
     def reference(self, x, **attrs) -> np.ndarray:
         x = np.asarray(x)

@@ -15,6 +15,9 @@ import numpy as np
 
 from .unary import Unary, _consts, _map, _np_sigmoid, _Row, _sigmoid, _tvm
 
+#: functions of x mod pi/2: the fast reduction when every |x| is small, the exact one otherwise
+_REDUCED = ("sin", "cos", "tan")
+
 
 def _f(name: str):
     """An elementwise row expression from a scalar PrimExpr function of ops/_fasttrig.py."""
@@ -22,7 +25,8 @@ def _f(name: str):
     def te_expr(x):
         from . import _fasttrig
 
-        return _map(x, getattr(_fasttrig, name))
+        fn = getattr(_fasttrig, name)
+        return _fasttrig.guarded(x, fn) if name in _REDUCED else _map(x, fn)
 
     return te_expr
 
@@ -93,12 +97,30 @@ def _thresholded_relu(x, alpha):
 
 
 def _celu(x, alpha):
-    """max(0, x) + min(0, alpha * (e**(x / alpha) - 1)), with expm1 so small negatives keep their digits."""
+    """max(0, x) + min(0, alpha * (e**(x / alpha) - 1)), with expm1 so small negatives keep their digits.
+
+    alpha = 0 follows the formula as ONNX's reference and onnxruntime evaluate it: x / 0 makes x >= 0 (and
+    NaN) NaN and x < 0 give 0."""
     tvm, te, _ = _tvm()
     from ._fastmath import expm1
 
-    (zero,) = _consts(0.0)
-    return _map(x, lambda v: tvm.tirx.Select(v > zero, v, alpha * expm1(te.min(v, zero) / alpha)))
+    zero, nan = _consts(0.0, math.nan)
+    sel = tvm.tirx.Select
+    return _map(
+        x,
+        lambda v: sel(
+            alpha == zero,
+            sel(v < zero, zero, nan),
+            sel(v > zero, v, alpha * expm1(te.min(v, zero) / alpha)),
+        ),
+    )
+
+
+def _np_celu(x, a):
+    """ONNX Celu in float64; alpha = 0 as its formula gives (see _celu)."""
+    if a == 0:
+        return np.where(x < 0, 0.0, np.nan)
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))
 
 
 def _swish(x, alpha):
@@ -160,7 +182,23 @@ _TRIG = [
 _FASTTRIG_NAME = {"arcsin": "asin", "arccos": "acos", "arctan": "atan"}
 _FASTTRIG_NAME |= {"arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh"}
 
-ROWS = [_Row(name, _f(_FASTTRIG_NAME.get(name, name)), _np64(getattr(np, name)), doc=doc) for name, doc in _TRIG] + [
+
+def _schedule_guarded(func):
+    from ._fasttrig import schedule_guarded
+
+    return schedule_guarded(func)
+
+
+ROWS = [
+    _Row(
+        name,
+        _f(_FASTTRIG_NAME.get(name, name)),
+        _np64(getattr(np, name)),
+        doc=doc,
+        schedule=_schedule_guarded if name in _REDUCED else None,
+    )
+    for name, doc in _TRIG
+] + [
     _Row("reciprocal", _reciprocal, _np64(np.reciprocal), doc="1 / x"),
     _Row("floor", _tirx("floor"), np.floor, doc="largest integer <= x"),
     _Row("ceil", _tirx("ceil"), np.ceil, doc="smallest integer >= x"),
@@ -194,7 +232,7 @@ ROWS = [_Row(name, _f(_FASTTRIG_NAME.get(name, name)), _np64(getattr(np, name)),
     _Row(
         "celu",
         _celu,
-        _np64(lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))),
+        _np64(_np_celu),
         scalars=("alpha",),
         doc="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
     ),

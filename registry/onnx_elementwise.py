@@ -71,10 +71,7 @@ def thresholded_relu(g: GraphBuilder, a: dict, x):
 
 @onnx_op(F, "Celu", 12, ("alpha",))
 def celu(g: GraphBuilder, a: dict, x):
-    alpha = _float(a, "alpha", 1.0)
-    if alpha == 0.0:
-        raise AttributeError_(f"{g.label}: Celu alpha=0 is not supported (x / alpha is undefined)")
-    return g.op("celu", x, alpha=alpha)
+    return g.op("celu", x, alpha=_float(a, "alpha", 1.0))  # alpha = 0: NaN for x >= 0, 0 below, as onnxruntime
 
 
 @onnx_op(F, "Swish", 24, ("alpha",))

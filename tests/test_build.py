@@ -60,3 +60,13 @@ def test_zig_leaves_no_cache_behind(tmp_path, monkeypatch):
     build_library(tmp_path / "out", ["relu"], ("simd128",), jobs=1, cache_dir=tmp_path / "objects", progress=False)
     assert (tmp_path / "out" / "wasmops.wasm").exists()
     assert not (tmp_path / "xdg" / "zig").exists()
+
+
+def test_a_rows_module_is_part_of_its_cache_key():
+    """sin's class lives in ops/unary.py, its row (and its TE) in ops/unary_math.py: editing the row's module
+    (or what it imports, ops/_fasttrig.py) must recompile sin, so the key covers both."""
+    from wasmops.kernels.builder import _op_modules, _sources
+
+    assert _op_modules(all_ops()["sin"]) == ["unary", "unary_math"]
+    assert _op_modules(all_ops()["fmod"]) == ["binary", "binary_int"]
+    assert b"_fasttrig\0" in _sources("unary_math")

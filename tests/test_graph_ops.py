@@ -144,3 +144,24 @@ def test_matmul_with_constant_weight(name, tmp_path):
     model = _model(nodes, {"w": w, "b": b}, x_shape)
     x = rng.standard_normal(x_shape).astype(np.float32)
     _check(model, x, tmp_path)
+
+
+def test_trig_beyond_8192_in_a_compiled_graph(tmp_path):
+    """Issue 14: a graph's Sin / Cos / Tan reduce every float32 exactly (positional encodings reach past
+    8192, where the float32 reduction lost bits). Reference: numpy in float64, whose reduction is exact."""
+    nodes = [helper.make_node(op, ["x"], [op.lower()]) for op in ("Sin", "Cos", "Tan")]
+    graph = helper.make_graph(
+        nodes,
+        "trig",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 1000])],
+        [helper.make_tensor_value_info(op, TensorProto.FLOAT, None) for op in ("sin", "cos", "tan")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    rng = np.random.default_rng(14)
+    big = rng.integers(0x46000000, 0x7F7FFFFF, 1000, dtype=np.int64).astype(np.int32).view(np.float32)
+    x = np.concatenate([big, rng.uniform(-10, 10, 1000).astype(np.float32)]) * np.sign(rng.random(2000) - 0.5)
+    x = x.astype(np.float32).reshape(2, 1000)
+    x[0, :3] = [16367173 * 2.0**72, 1e7, -3.4e38]
+    outputs = wg.InferenceSession(wg.compile_graph(model, tmp_path / "trig.wasm", progress=False)).run(None, {"x": x})
+    for name, got in zip(("sin", "cos", "tan"), outputs, strict=True):
+        np.testing.assert_allclose(got, getattr(np, name)(x.astype(np.float64)), rtol=2e-6, atol=1e-7, err_msg=name)

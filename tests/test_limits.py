@@ -189,8 +189,8 @@ def test_compiled_graph_recovers_after_each_kind_of_failure(compiled_chain):
         sess.run(None, good, run_options={"timeout": 0.01})
     check(sess.run(None, good), good)
     check(other.run(None, good), good)
-    # a whole graph's Gather has no bounds check yet (kernels/graph_compiler.py): far out of range it traps
-    with pytest.raises(KernelError, match=r"step \d+"):
+    # a whole graph checks its indices inside wasm (kernels/graph_index_checks.py): far out of range too
+    with pytest.raises(IndexError, match=r"step \d+ \(check_gather_indices\): .*Gather: index out of range"):
         sess.run(None, feeds(rows, bad_index=1 << 28))
     check(sess.run(None, good, run_options={"timeout": 60}), good)
     need = sess.module.instances.min_memory

@@ -229,3 +229,50 @@ def test_onnx_reverse_sequence_and_bad_length():
 def test_arg_reduce_nan_wins(name, last):
     x = np.array([[1.0, np.nan, 5.0, np.nan], [np.nan, 2.0, -1.0, 7.0], [0.0, 3.0, -2.0, 3.0]], np.float32)
     _check(name, x, axis=1, select_last_index=last)
+
+
+def _ort_run(node, feeds: dict, opset: int = 18):
+    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra")
+    from onnx import helper
+
+    types = {np.dtype("float32"): 1, np.dtype("int64"): 7}
+    inputs = [helper.make_tensor_value_info(k, types[v.dtype], v.shape) for k, v in feeds.items()]
+    out_types = {"i": 7}  # TopK's indices are int64, every other output float32
+    outputs = [helper.make_tensor_value_info(o, out_types.get(o, 1), None) for o in node.output]
+    model = helper.make_model(
+        helper.make_graph([node], "g", inputs, outputs), opset_imports=[helper.make_opsetid("", opset)]
+    )
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+@pytest.mark.parametrize("largest", [1, 0])
+def test_topk_nan_and_signed_zeros_as_onnxruntime(largest):
+    """Issue 14: NaN slots came back as index -1; onnxruntime ranks NaN above +inf, ties by index."""
+    from onnx import helper
+
+    x = np.float32([[3, np.nan, -0.0, 0.0, np.inf, np.nan, -np.inf, 1, -0.0], [np.nan] * 4 + [0.0] * 5])
+    node = helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=-1, largest=largest)
+    for k in (9, 4):
+        _, want = _ort_run(node, {"x": x, "k": np.int64([k])})
+        np.testing.assert_array_equal(wnp.topk_indices(x, k, largest=bool(largest)), want)
+        np.testing.assert_array_equal(all_ops()["topk_indices"].reference(x, k, largest=bool(largest)), want)
+
+
+@pytest.mark.parametrize("reduction", ["max", "min"])
+def test_scatter_max_min_nan_as_onnxruntime(reduction):
+    """Issue 14: the numpy reference spread NaN (np.maximum); onnxruntime and the kernel keep
+    `old > new ? old : new`. Both scatter ops, both reductions, bit for bit (signed zeros too)."""
+    from onnx import helper
+
+    old = np.float32([1, np.nan, 3, -np.inf, np.nan, 0.0, -0.0, 2])
+    new = np.float32([np.nan, 2, np.nan, 5, -0.0, 7, 0.0, 2])
+    at = np.int64([0, 1, 2, 3, 5, 4, 6, 7])
+    node = helper.make_node("ScatterElements", ["d", "i", "u"], ["y"], axis=0, reduction=reduction)
+    (want,) = _ort_run(node, {"d": old, "i": at, "u": new})
+    nd = helper.make_node("ScatterND", ["d", "i", "u"], ["y"], reduction=reduction)
+    (want_nd,) = _ort_run(nd, {"d": old, "i": at[:, None], "u": new})
+    got = wnp.scatter_elements(old, at.astype(np.int32), new, axis=0, reduction=reduction)
+    got_nd = wnp.scatter_nd(old, at[:, None].astype(np.int32), new, reduction=reduction)
+    for g, w in ((got, want), (got_nd, want_nd)):
+        np.testing.assert_array_equal(g, w)
+        assert np.array_equal(np.signbit(g), np.signbit(w))

@@ -35,12 +35,25 @@ CASES += [
     Case("shrink", (rand(67),), {"bias": 0.5, "lambd": 1.0}),
     Case("thresholded_relu", (rand(67),), {"alpha": 1.0}),
     Case("celu", (rand(67, low=-5, high=5),), {"alpha": 2.0}, rtol=2e-6),
+    # regression (issue 14): alpha = 0 is NaN for x >= 0 and 0 below, as onnxruntime evaluates ONNX's formula
+    Case("celu", (np.float32([-2, -1e-30, -0.0, 0, 1e-45, 3, np.inf, -np.inf, np.nan]),), {"alpha": 0.0}, id="a0"),
     Case("swish", (rand(67, low=-10, high=10),), {"alpha": 1.5}),
     Case("sign", (rand(67, dtype="int32", low=-5, high=5),), id="i32"),
     Case("bitwise_not", (rand(67, dtype="int32", low=-1000, high=1000),)),
 ]
 _SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e30], np.float32)
 CASES += [Case(op, (_SPECIAL,)) for op in ("isnan", "isinf", "isposinf", "isneginf")]
+
+
+def _every_float32(n: int, seed: int) -> np.ndarray:
+    """n float32s spread over every exponent (random bit patterns, both signs) plus the hard cases."""
+    bits = np.random.default_rng(seed).integers(0, 0xFF800000, n, dtype=np.int64).astype(np.uint32)
+    hard = [8192.0, -8192.0, 8191.999, 1e7, -3.4e38, 16367173 * 2.0**72, 1.5e38, np.nan, np.inf, -0.0]
+    return np.concatenate([bits.view(np.float32), np.float32(hard)])
+
+
+# regression (issue 14): beyond |x| = 8192 the float32 reduction lost bits; from ~1e7 sin was outside [-1, 1]
+CASES += [Case(op, (_every_float32(4000, 14),), rtol=2e-6, atol=1e-7, id="all_f32") for op in ("sin", "cos", "tan")]
 
 _I = {"dtype": "int32", "low": -50, "high": 50}
 CASES += [

@@ -61,3 +61,17 @@ for red in ("none", "add", "mul", "max", "min"):
 # found by the fuzz: an exclusive scan of an empty array is empty (the reference raised IndexError)
 _EMPTY = {"exclusive": True, "reverse": True}
 CASES += [Case(op, (np.zeros((0,), np.float32),), _EMPTY, id="empty") for op in ("cumsum", "cumprod")]
+# regression (issue 14): NaN and signed zeros as onnxruntime orders them. TopK ranks NaN above +inf (first
+# when largest, last otherwise), NaNs and -0 / 0 tie by index; scatter max / min keep `old > new ? old : new`
+# (a NaN update wins, a NaN already there loses, -0 / 0 ties take the update)
+_SPECIALS = np.float32([[3, np.nan, -0.0, 0.0, np.inf, np.nan, -np.inf, 1, -0.0]] * 2)
+CASES += [
+    Case("topk_indices", (_SPECIALS, 9), {"axis": -1, "largest": largest}, id=f"nan-largest{largest}")
+    for largest in (True, False)
+]
+_OLD = np.float32([[1, np.nan, 3, -np.inf, np.nan, 0.0]])
+_NEW = np.float32([[np.nan, 2, np.nan, 5, -0.0, 7]])
+_AT = np.int32([[0, 1, 2, 3, 5, 4]])
+for red in ("max", "min"):
+    CASES.append(Case("scatter_elements", (_OLD, _AT, _NEW), {"axis": 1, "reduction": red}, id=f"nan-{red}"))
+    CASES.append(Case("scatter_nd", (_OLD[0], _AT[0][:, None], _NEW[0]), {"reduction": red}, id=f"nan-{red}"))

@@ -25,3 +25,25 @@ CASES = [
     _gs((1, 2, 3, 4, 5), (1, 2, 3, 2, 3), mode="nearest", padding_mode="reflection"),
     _gs((1, 2, 3, 4, 5), (1, 2, 3, 2, 3), mode="linear", padding_mode="border", align_corners=True),
 ]
+
+# issue 14: NaN / inf pixels (a NaN tap times a zero weight is NaN, as in onnx's ReferenceEvaluator, which the
+# reference matches exactly); grids on pixel centres (align_corners: -1, 0, 1) give zero-weight taps
+_SPECIAL_PIXELS = rand(1, 2, 4, 5, seed=14)
+_SPECIAL_PIXELS[0, 0, 1, 2], _SPECIAL_PIXELS[0, 1, 2, 1], _SPECIAL_PIXELS[0, 0, 3, 4] = (
+    float("nan"),
+    float("inf"),
+    -1e38,
+)
+_ON_CENTRES = rand(1, 3, 3, 2, seed=15, low=-1.3, high=1.3)
+_ON_CENTRES[0, 0] = [[-1, -1], [0, 0], [1, 1]]
+CASES += [
+    Case(
+        "grid_sample",
+        (_SPECIAL_PIXELS, _ON_CENTRES),
+        dict(mode=m, padding_mode=p, align_corners=True),
+        id=f"nan-{m}-{p}",
+        **TOL,
+    )
+    for m in ("linear", "cubic", "nearest")
+    for p in ("zeros", "border", "reflection")
+]
