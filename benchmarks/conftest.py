@@ -22,3 +22,15 @@ os.environ["TVM_NUM_THREADS"] = "1"  # read when TVM starts its pool: before any
 def one_thread():
     with threadpool_limits(limits=1), wasm_threads(1):
         yield
+
+
+@pytest.fixture(scope="module")
+def mindspore_context():
+    """MindSpore's numpy-2 warm-up before a module's MindSpore benchmarks, GRAPH_MODE restored after them."""
+    import mindspore as ms
+
+    from tests.ms_nets import numpy2_warmup
+
+    numpy2_warmup()
+    yield
+    ms.set_context(mode=ms.GRAPH_MODE)

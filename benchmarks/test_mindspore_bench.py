@@ -16,7 +16,7 @@ ms = pytest.importorskip("mindspore", reason="MindSpore is optional (pip install
 
 from mindspore import Tensor, nn  # noqa: E402
 
-from tests.ms_nets import ResNet18, numpy2_warmup, randomize_batchnorm, set_mode  # noqa: E402
+from tests.ms_nets import ResNet18, randomize_batchnorm, set_mode  # noqa: E402
 from tests.ms_zoo import build  # noqa: E402
 from wasmops import get_num_threads, set_num_threads  # noqa: E402
 from wasmops.mindspore import to_wasm  # noqa: E402
@@ -44,11 +44,7 @@ def _net(kind: str):
     return net, np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32), 61, 2 * 18.6e6
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -13,7 +13,7 @@ import pytest
 ms = pytest.importorskip("mindspore", reason="MindSpore is optional (pip install 'wasmops[mindspore]')")
 pytest.importorskip("sklearn", reason="the digits data ships with scikit-learn (the dev extra)")
 
-from tests.ms_nets import numpy2_warmup, set_mode  # noqa: E402
+from tests.ms_nets import set_mode  # noqa: E402
 from tests.ms_train_nets import Trainer, batches, load_digits_16, twin  # noqa: E402
 from wasmops import get_num_threads, set_num_threads  # noqa: E402
 from wasmops.mindspore import to_wasm  # noqa: E402
@@ -21,11 +21,7 @@ from wasmops.mindspore import to_wasm  # noqa: E402
 ENGINES = ["mindspore-native", "wasm-aot", "wasm-aot-2t"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
