@@ -158,11 +158,20 @@ class MaxPool2dBackward(_Pool2d):
         need = [(o - 1) * ss + dd * (kk - 1) + 1 for o, kk, ss, dd in zip(out, k, s, d, strict=True)]
         full = np.full((x4.shape[0], 1, max(need[0], h + p[0]), max(need[1], w + p[1])), -np.inf)
         full[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = x4
-        first = _windows(full, k, s, d, out).argmax(axis=-1)  # the first maximum of each window
+        inside = np.zeros(full.shape, bool)
+        inside[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = True
+        taps, valid = _windows(full, k, s, d, out), _windows(inside, k, s, d, out)
+        # the first maximum of each window among x's pixels (padding never wins, also against -inf), or
+        # its first NaN (as PyTorch)
+        top = np.where(valid, taps, -np.inf).max(axis=-1, keepdims=True)
+        hit = valid & ((taps == top) | np.isnan(taps))
+        first = np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
         dyf = np.asarray(dy, np.float64).reshape(-1, *out)
         dx = np.zeros(full.shape[:1] + full.shape[2:])
         for plane, i, j in np.ndindex(dyf.shape):
             t = first[plane, 0, i, j]
+            if t < 0:
+                continue
             dx[plane, i * s[0] + t // k[1] * d[0], j * s[1] + t % k[1] * d[1]] += dyf[plane, i, j]
         return dx[:, p[0] : p[0] + h, p[1] : p[1] + w].reshape(x.shape).astype(np.float32)
 

@@ -101,6 +101,27 @@ def _softmax_cross_entropy(inputs, attrs) -> list[np.ndarray]:
     return [loss, soft * total + lab]
 
 
+def _adam_update(inputs, attrs) -> list[np.ndarray]:
+    """m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g², w' = w - lr_t m' / (sqrt(v') + eps): m' cancels,
+    and its error reaches w' scaled by lr_t / (sqrt(v') + eps)."""
+    w, g, m, v, lr = inputs
+    b1, b2, eps, step = (attrs.get(k, d) for k, d in (("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("step", 1)))
+    lr_t = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
+    m2 = b1 * _abs(m) + (1 - b1) * _abs(g)
+    v2 = b2 * _abs(v) + (1 - b2) * _abs(g) ** 2
+    with np.errstate(all="ignore"):
+        v_now = np.asarray(v, np.float64) * b2 + (1 - b2) * np.asarray(g, np.float64) ** 2
+        step_terms = _abs(abs(lr_t) * m2 / (np.sqrt(np.abs(v_now)) + eps))
+    return [_abs(w) + step_terms, m2, v2]
+
+
+def _max_pool2d_backward(inputs, attrs) -> np.ndarray:
+    """Each pixel sums the dy of the windows whose maximum it is: the same routing with |dy|."""
+    from wasmops.ops import all_ops
+
+    return _abs(all_ops()["max_pool2d_backward"].reference(inputs[0], _abs(inputs[1]), *inputs[2:], **attrs))
+
+
 #: op name -> (inputs, attributes) -> the terms' size per output (one array, or a list for multi-output ops)
 TERMS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Any]] = {
     **dict.fromkeys(("gelu_grad", "gelu_tanh_grad", "silu_grad", "sigmoid_grad", "tanh_grad"), _grad_from_dy),
@@ -110,4 +131,6 @@ TERMS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Any]] = {
     "batch_norm_backward": _batch_norm_backward,
     "layer_norm_backward": _layer_norm_backward,
     "softmax_cross_entropy": _softmax_cross_entropy,
+    "adam_update": _adam_update,
+    "max_pool2d_backward": _max_pool2d_backward,
 }
