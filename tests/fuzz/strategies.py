@@ -86,8 +86,10 @@ INPUT_DOMAINS = {
     # reference and 0 * inf = NaN here: dy is drawn without ±inf there (NaN, huge and subnormal stay)
     "log_softmax_grad": ("nonpositive", "finite"),
     **dict.fromkeys(("gelu_grad", "gelu_tanh_grad", "silu_grad"), (False, "no_inf")),
-    # the same with an infinite gamma times (dy - ...) * invstd underflowing (subnormal dy, small invstd)
+    # the same with an infinite gamma times (dy - ...) * invstd underflowing (subnormal dy, small invstd), or
+    # times x - mean, 0 in float32 for subnormal x where float64 resolves the mean: gamma is drawn finite
     "batch_norm_backward": (True, True, "finite"),
+    "batch_norm_train": (True, "finite"),
     # dense labels are distributions: an infinite label times a logit at the max (max - logit = 0) is NaN
     # where the reference's label * (shifted - lse) is ±inf (class indices are not redrawn)
     "softmax_cross_entropy": (True, "unit"),
