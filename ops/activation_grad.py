@@ -70,7 +70,9 @@ def _gelu_tanh_grad(x, dy):
 
     def grad(*i):
         v, tv = x(*i), t(*i)
-        du = _c(c) * (_c(1.0) + _c(3 * k) * v * v)
+        # du overflows to inf from |x| ~ 5e19 while 1 - t² is already 0 (t = ±1 from |x| ~ 10): capping x²
+        # keeps 0 * du at 0 (NaN x still gives NaN through the v factor)
+        du = _c(c) * (_c(1.0) + _c(3 * k) * te.min(v * v, _c(1e4)))
         return dy(*i) * (_c(0.5) * (_c(1.0) + tv) + _c(0.5) * v * (_c(1.0) - tv * tv) * du)
 
     return te.compute(x.shape, grad, name="dx")

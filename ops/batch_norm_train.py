@@ -91,7 +91,15 @@ class BatchNormTrain(Op):
         count = (n * i).astype("float32")
         one = tvm.tirx.const(1.0, "float32")
         total = _channel_sum(te, lambda b, ch, k: x[b, ch, k], n, c, i, "s1")
-        mean = te.compute((c,), lambda ch: total[ch] / count, name="mean")
+        rough = te.compute((c,), lambda ch: total[ch] / count, name="rough")
+        # the corrected two-pass mean: + mean(x - rough) takes out the float32 sum's rounding, so a constant
+        # channel has its value as mean and variance 0 (not ulp(x)², which made invstd 1e-8 for x ~ 5e14)
+        shift = _channel_sum(te, lambda b, ch, k: x[b, ch, k] - rough[ch], n, c, i, "s3")
+        mean = te.compute(  # an infinite x makes the correction inf - inf: the plain mean is ±inf (or NaN)
+            (c,),
+            lambda ch: tvm.tirx.Select(tvm.tirx.isfinite(shift[ch]), rough[ch] + shift[ch] / count, rough[ch]),
+            name="mean",
+        )
 
         def sq(b, ch, k):
             d = x[b, ch, k] - mean[ch]
@@ -110,7 +118,7 @@ class BatchNormTrain(Op):
 
         out = te.compute((4, c), stat, name="out")
         sch = tvm.s_tir.Schedule(prim_func([x, rm, rv, out, momentum, eps]))
-        _schedule_sums(sch, "s1", "s2")
+        _schedule_sums(sch, "s1", "s3", "s2")
         return sch.mod["main"]
 
     @staticmethod
@@ -123,9 +131,12 @@ class BatchNormTrain(Op):
         x = te.placeholder((n, c, i), "float32", name="x")
         gamma, beta = te.placeholder((c,), "float32", name="gamma"), te.placeholder((c,), "float32", name="beta")
         stats = te.placeholder((4, c), "float32", name="stats")
-        mul = te.compute((c,), lambda ch: gamma[ch] * stats[1, ch], name="mul")
-        add = te.compute((c,), lambda ch: beta[ch] - stats[0, ch] * mul[ch], name="add")
-        y = te.compute((n, c, i), lambda b, ch, k: x[b, ch, k] * mul[ch] + add[ch], name="y")
+        # (x - mean) * invstd * gamma + beta, not x * mul + (beta - mean * mul) with mul = gamma * invstd: an
+        # infinite gamma gave inf - inf = NaN for the reference's ±inf, a subnormal gamma times a small invstd
+        # underflowed to 0 (and 0 * inf = NaN); xhat = (x - mean) * invstd is at most sqrt(count)
+        y = te.compute(
+            (n, c, i), lambda b, ch, k: (x[b, ch, k] - stats[0, ch]) * stats[1, ch] * gamma[ch] + beta[ch], name="y"
+        )
         # the contiguous inner loop is left to LLVM's vectoriser (as batch_norm's)
         return prim_func([x, gamma, beta, stats, y])
 
@@ -213,12 +224,17 @@ class BatchNormBackward(Op):
         gamma, mean, inv = (te.placeholder((c,), "float32", name=s) for s in ("gamma", "mean", "invstd"))
         sums = te.placeholder((2, c), "float32", name="sums")  # dgamma, dbeta
         count = (n * i).astype("float32")
-        # dx = gamma * inv * (dy - dbeta / M - xhat * dgamma / M), xhat = (x - mean) * inv, per channel:
-        # dx = a * dy + b * x + d
-        a = te.compute((c,), lambda ch: gamma[ch] * inv[ch], name="a")
-        bx = te.compute((c,), lambda ch: -a[ch] * inv[ch] * sums[0, ch] / count, name="bx")
-        d = te.compute((c,), lambda ch: -a[ch] * sums[1, ch] / count - bx[ch] * mean[ch], name="d")
-        dx = te.compute((n, c, i), lambda b, ch, k: a[ch] * dy[b, ch, k] + bx[ch] * x[b, ch, k] + d[ch], name="dx")
+        # dx = gamma * inv * (dy - dbeta / M - xhat * dgamma / M), xhat = (x - mean) * inv, in this order:
+        # folded into a * dy + b * x + d, b * x + d cancelled (b * mean is ~|mean| / |x - mean| times dx,
+        # with its rounding) and an infinite sum gave inf - inf = NaN where this gives ±inf
+        # gamma * (inv * (...)): gamma * inv underflows to 0 for a subnormal gamma (then 0 * inf = NaN)
+        mb = te.compute((c,), lambda ch: sums[1, ch] / count, name="mb")
+        mg = te.compute((c,), lambda ch: sums[0, ch] / count, name="mg")
+
+        def grad(b, ch, k):
+            return gamma[ch] * (inv[ch] * (dy[b, ch, k] - mb[ch] - (x[b, ch, k] - mean[ch]) * inv[ch] * mg[ch]))
+
+        dx = te.compute((n, c, i), grad, name="dx")
         return prim_func([x, dy, gamma, mean, inv, sums, dx])
 
     def reference(self, x, dy, gamma, saved_mean, saved_invstd):

@@ -79,7 +79,8 @@ class SgdUpdate(Op):
         def new(k, i):
             grad = g[i] + wd * w[i]
             vel = mu * v[i] + grad
-            step = vel + nesterov * (grad + mu * vel - vel)  # nesterov is 0 or 1
+            # nesterov is 0 or 1: a select, as 0 * (grad + mu * vel - vel) is NaN when a gradient is inf
+            step = tvm.tirx.Select(nesterov != tvm.tirx.const(0.0, "float32"), grad + mu * vel, vel)
             return tvm.tirx.Select(k == 0, w[i] - lr * step, vel)
 
         out = te.compute((2, n), new, name="out")
@@ -134,7 +135,7 @@ class AdamUpdate(Op):
     name = "adam_update"
 
     def kernels(self) -> list[Kernel]:
-        return [Kernel("f32_adam_update", self._build, (TENSOR,) * 5 + (FLOAT,) * 4)]
+        return [Kernel("f32_adam_update", self._build, (TENSOR,) * 5 + (FLOAT,) * 6)]
 
     @staticmethod
     def _build():
@@ -145,17 +146,17 @@ class AdamUpdate(Op):
 
         (n,) = dims("n")
         w, g, m, v = (te.placeholder((n,), "float32", name=s) for s in ("w", "g", "m", "v"))
-        lr_t, b1, b2, eps = (te.var(s, "float32") for s in ("lr_t", "beta1", "beta2", "eps"))
-        one = tvm.tirx.const(1.0, "float32")
+        # 1 - beta comes from the host (float64, then rounded): 1 - float32(0.999) is off by 4.7e-5 relative
+        lr_t, b1, b2, c1, c2, eps = (te.var(s, "float32") for s in ("lr_t", "beta1", "beta2", "c1", "c2", "eps"))
 
         def new(k, i):
-            m2 = b1 * m[i] + (one - b1) * g[i]
-            v2 = b2 * v[i] + (one - b2) * g[i] * g[i]
+            m2 = b1 * m[i] + c1 * g[i]
+            v2 = b2 * v[i] + c2 * g[i] * g[i]
             w2 = w[i] - lr_t * m2 / (tvm.tirx.sqrt(v2) + eps)
             return tvm.tirx.Select(k == 0, w2, tvm.tirx.Select(k == 1, m2, v2))
 
         out = te.compute((3, n), new, name="out")
-        return _schedule(prim_func([w, g, m, v, out, lr_t, b1, b2, eps]))
+        return _schedule(prim_func([w, g, m, v, out, lr_t, b1, b2, c1, c2, eps]))
 
     @staticmethod
     def _rate(lr: float, beta1: float, beta2: float, step: int) -> float:
@@ -191,7 +192,7 @@ class AdamUpdate(Op):
         if not isinstance(step, int | np.integer) or step < 1:
             raise self.fail(f"step must be an int >= 1 (the update's number), got {step!r}")
         w, (g, m, v) = _flat(self, w, {"g": g, "m": m, "v": v})
-        scalars = (self._rate(lr, beta1, beta2, int(step)), beta1, beta2, eps)
+        scalars = (self._rate(lr, beta1, beta2, int(step)), beta1, beta2, 1 - beta1, 1 - beta2, eps)
         return Call("f32_adam_update", [w.reshape(-1), g, m, v], (3, w.size), np.float32, scalars, (3, *w.shape))
 
     def results(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:

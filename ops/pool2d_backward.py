@@ -5,8 +5,8 @@ count_include_pad), validated by the same code. Both kernels gather: each input 
 windows that cover it, listed per row and per column in small host-made tables (window_table), so there
 is no scatter, no write conflict and no division in the loop, and the plane loop runs on the thread pool.
 
-* max: a first stage recomputes each window's argmax (the first maximum in row-major order, as PyTorch
-  and MindSpore; padding never wins), then a pixel takes dy from the windows whose argmax it is.
+* max: a first stage recomputes each window's argmax (the first maximum in row-major order, a NaN before
+  any number, as PyTorch and MindSpore; padding never wins), then a pixel takes dy from the windows whose argmax it is.
 * avg: a pixel takes dy / divisor from every covering window, with the forward's per-axis divisors.
 """
 
@@ -67,17 +67,24 @@ def _build_max():
         ),
         name="xp",
     )
+    # NaN-propagating like the forward's max (llvm.maximum): te.max's compare-select dropped a NaN or not
+    # depending on its place in the window, so the window's gradient went to a number or nowhere
+    fmax = lambda a, b: tvm.tirx.call_llvm_pure_intrin("float32", "llvm.maximum", a, b)  # noqa: E731
+    nan_max = te.comm_reducer(fmax, lambda t: ninf, name="max_ninf")
     rh, rw = te.reduce_axis((0, kh), "rh"), te.reduce_axis((0, kw), "rw")
     mx = te.compute(
-        (p, oh, ow), lambda n, i, j: te.max(xp[n, i * sh + rh * dh, j * sw + rw * dw], axis=[rh, rw]), name="mx"
+        (p, oh, ow), lambda n, i, j: nan_max(xp[n, i * sh + rh * dh, j * sw + rw * dw], axis=[rh, rw]), name="mx"
     )
-    # the first maximum (row-major) that lies in x, as a position in the padded plane; padding never wins
+    # the first maximum (row-major) that lies in x, as a position in the padded plane; padding never wins;
+    # a window holding NaN has a NaN maximum, and its first NaN takes the gradient (as PyTorch)
     rh2, rw2 = te.reduce_axis((0, kh), "rh2"), te.reduce_axis((0, kw), "rw2")
     big = tvm.tirx.const(2**31 - 1, "int32")
 
     def first(n, i, j):
         yy, xx = i * sh + rh2 * dh, j * sw + rw2 * dw
-        hit = tvm.tirx.all(xp[n, yy, xx] == mx[n, i, j], yy >= pt, yy < h + pt, xx >= pl, xx < w + pl)
+        v = xp[n, yy, xx]
+        top = tvm.tirx.Or(v == mx[n, i, j], tvm.tirx.isnan(v))
+        hit = tvm.tirx.all(top, yy >= pt, yy < h + pt, xx >= pl, xx < w + pl)
         return te.min(tvm.tirx.Select(hit, yy * wp + xx, big), axis=[rh2, rw2])
 
     am_idx = te.compute((p, oh, ow), first, name="am")
@@ -151,11 +158,20 @@ class MaxPool2dBackward(_Pool2d):
         need = [(o - 1) * ss + dd * (kk - 1) + 1 for o, kk, ss, dd in zip(out, k, s, d, strict=True)]
         full = np.full((x4.shape[0], 1, max(need[0], h + p[0]), max(need[1], w + p[1])), -np.inf)
         full[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = x4
-        first = _windows(full, k, s, d, out).argmax(axis=-1)  # the first maximum of each window
+        inside = np.zeros(full.shape, bool)
+        inside[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = True
+        taps, valid = _windows(full, k, s, d, out), _windows(inside, k, s, d, out)
+        # the first maximum of each window among x's pixels (padding never wins, also against -inf), or
+        # its first NaN (as PyTorch)
+        top = np.where(valid, taps, -np.inf).max(axis=-1, keepdims=True)
+        hit = valid & ((taps == top) | np.isnan(taps))
+        first = np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
         dyf = np.asarray(dy, np.float64).reshape(-1, *out)
         dx = np.zeros(full.shape[:1] + full.shape[2:])
         for plane, i, j in np.ndindex(dyf.shape):
             t = first[plane, 0, i, j]
+            if t < 0:
+                continue
             dx[plane, i * s[0] + t // k[1] * d[0], j * s[1] + t % k[1] * d[1]] += dyf[plane, i, j]
         return dx[:, p[0] : p[0] + h, p[1] : p[1] + w].reshape(x.shape).astype(np.float32)
 

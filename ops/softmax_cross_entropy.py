@@ -1,6 +1,7 @@
 """softmax_cross_entropy: per-sample loss and its gradient w.r.t. the logits, in one call.
 
-loss[i] = -sum_j labels[i, j] * log_softmax(logits)[i, j] = lse_i * sum_j labels[i, j] - sum_j labels * logits
+loss[i] = -sum_j labels[i, j] * log_softmax(logits)[i, j]
+        = sum_j labels[i, j] * (max_i - logits[i, j]) + log(se_i) * sum_j labels[i, j],  se_i = sum exp(logits - max_i)
 dlogits[i, j] = softmax(logits)[i, j] * sum_k labels[i, k] - labels[i, j]  (softmax - labels for
 distributions), as MindSpore's SoftmaxCrossEntropyWithLogits primitive returns them: per sample, not
 averaged (a mean loss's gradient is dlogits / N). Labels are dense (N, C) float32 distributions or sparse
@@ -63,18 +64,20 @@ class SoftmaxCrossEntropy(Op):
 
             sums = []
         if what == "loss":
+            # sum_j labels * (max - logits) + log(se) * sum(labels): the logits enter only through their
+            # distance to the max (lse - logit would round lse's log(se) away when the logits are large)
             if labels == "dense":
-                slx, _ = row_reduce([n], c, lambda i, _, k: lab[i[0], k] * x[i[0], k], total, "slx")
+                slx, _ = row_reduce([n], c, lambda i, _, k: lab[i[0], k] * (mx[i[0]] - x[i[0], k]), total, "slx")
                 sums.append("slx")
 
-                def picked(o):
+                def gap(o):
                     return slx[o]
             else:
 
-                def picked(o):
-                    return x[o, te.max(te.min(lab[o], c - 1), 0)]
+                def gap(o):
+                    return mx[o] - x[o, te.max(te.min(lab[o], c - 1), 0)]
 
-            out = te.compute((n,), lambda o: (mx[o] + _fastmath.log(se[o])) * lsum(o) - picked(o), name="out")
+            out = te.compute((n,), lambda o: gap(o) + _fastmath.log(se[o]) * lsum(o), name="out")
         else:
             out = te.compute(
                 (n, c),
@@ -92,12 +95,14 @@ class SoftmaxCrossEntropy(Op):
     def reference(self, logits, labels) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(logits, np.float64)
         lab = np.asarray(labels)
-        if lab.dtype.kind in "iu":
-            lab = np.eye(x.shape[1])[lab]
-        lab = lab.astype(np.float64)
         shifted = x - x.max(axis=1, keepdims=True)
         lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss = -(lab * (shifted - lse)).sum(axis=1)
+        if lab.dtype.kind in "iu":  # the label's log-probability: a -inf logit of another class is no NaN
+            loss = (lse - np.take_along_axis(shifted, lab.reshape(-1, 1), axis=1))[:, 0]
+            lab = np.eye(x.shape[1])[lab]
+        else:
+            lab = lab.astype(np.float64)
+            loss = -(lab * (shifted - lse)).sum(axis=1)
         grad = np.exp(shifted - lse) * lab.sum(axis=1, keepdims=True) - lab
         return loss.astype(np.float32), grad.astype(np.float32)
 

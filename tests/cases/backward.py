@@ -92,3 +92,24 @@ for i, shape in enumerate([(5,), (16,), (6, 5, 3, 3), (120, 400), (0,)]):
             id=f"step50-{tag}",
         ),
     ]
+
+# fuzz finds (issue 14), each failed on the code before its fix:
+# gelu_tanh_grad: from |x| ~ 5e19 the float32 du = c (1 + 3k x²) overflowed and 0 * inf gave NaN, not dy or 0
+_huge = np.array([1e20, -1e20, 6e19, -3.4e38, 3.4e38, 2.0, -2.0], np.float32)
+CASES.append(Case("gelu_tanh_grad", (_huge, rand(7, seed=3)), atol=1e-5, id="huge-x"))
+# softmax_cross_entropy: the loss was (max + log se) - logit, whose log se rounds away next to large logits
+# (1e6 + j: ulp 0.0625); it is now (max - logit) + log se
+_big = (1e6 + np.arange(40, dtype=np.float32) % 10).reshape(4, 10)
+CASES += [
+    Case("softmax_cross_entropy", (_big, np.array([9, 0, 3, 5], np.int32)), id="large-logit-gaps-sparse"),
+    Case("softmax_cross_entropy", (_big, _softmax(rand(4, 10, seed=4), 1)), atol=1e-5, id="large-logit-gaps-dense"),
+]
+# sgd_update with momentum, no nesterov: the step was vel + 0 * (...), NaN for an inf gradient, not -inf
+_g = rand(6, seed=5)
+_g[[1, 4]] = [np.inf, -np.inf]
+CASES.append(Case("sgd_update", (rand(6), _g, 0.1), {"momentum": 0.9, "velocity": rand(6, seed=6)}, id="inf-grad"))
+# adam_update: 1 - beta2 was rounded in float32 (1 - float32(0.999) is 4.7e-5 off), now it comes from the host
+CASES.append(
+    Case("adam_update", (rand(64), rand(64, seed=7), np.zeros(64, np.float32), np.zeros(64, np.float32), 1e-3),
+         {"beta2": 0.999, "step": 3}, rtol=1e-5, atol=1e-7, id="one-minus-beta2")
+)  # fmt: skip

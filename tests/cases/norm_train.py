@@ -47,3 +47,24 @@ for i, (shape, axis) in enumerate([((4, 7), -1), ((2, 3, 33), -1), ((2, 3, 4, 5)
             id=f"{shape}-axis{axis}",
         )
     )
+
+# fuzz finds (issue 14), each failed on the code before its fix:
+# batch_norm_train: a constant channel of large values (the float32 mean off by an ulp) had variance ulp²,
+# invstd 1e-8 instead of 1 / sqrt(eps); an infinite gamma gave NaN (inf - inf) where (x - mean) * inf is ±inf
+_const = rand(4, 3, 5, 5, seed=12)
+_const[:, 0] = 5.2662e14
+_const[:, 2] = 3.3e4
+_g3, _b3, _rm3, _rv3 = rand(3, seed=13), rand(3, seed=14), rand(3, seed=15), rand(3, seed=16, low=0.1, high=2)
+CASES.append(Case("batch_norm_train", (_const, _g3, _b3, _rm3, _rv3), rtol=1e-5, atol=1e-5, id="constant-channels"))
+_inf_gamma = np.array([np.inf, -np.inf, 1.0], np.float32)
+CASES.append(
+    Case("batch_norm_train", (rand(4, 3, 5, 5, seed=17), _inf_gamma, _b3, _rm3, _rv3), atol=1e-5, id="inf-gamma")
+)
+# batch_norm_backward: dx was a * dy + b * x + d, and b * x + d cancels when |mean| >> the spread (raw pixel
+# values 1000 +- 1): now gamma * (inv * (dy - mean(dy) - xhat * mean(dy * xhat)))
+_shifted = rand(8, 4, 6, 6, seed=18, low=-1, high=1) + 1000.0
+_m4, _i4 = _bn_stats(_shifted)
+CASES.append(
+    Case("batch_norm_backward", (_shifted, rand(8, 4, 6, 6, seed=19), rand(4, seed=20), _m4, _i4),
+         rtol=1e-4, atol=1e-4, id="large-mean")
+)  # fmt: skip

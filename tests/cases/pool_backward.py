@@ -40,3 +40,15 @@ for i, (shape, k, s, p, d, ceil, tag) in enumerate(LAYOUTS):
             )
 _ties = np.repeat(np.repeat(rand(1, 2, 4, 4, low=0, high=3, dtype="int32").astype(np.float32), 2, 2), 2, 3)
 CASES.append(Case("max_pool2d_backward", (_ties, rand(1, 2, 6, 6), 3, 1), id="ties"))
+
+# fuzz find (issue 14): a window holding NaN has a NaN maximum (forward max_pool2d) and its first NaN takes
+# the gradient (PyTorch); the compare-select max dropped it, or gave it to a number, by the NaN's position
+_nan = rand(1, 2, 6, 6, seed=9)
+_nan[0, 0, 0, 0] = _nan[0, 0, 1, 3] = _nan[0, 0, 3, 2] = _nan[0, 1, 5, 5] = np.nan
+CASES.append(Case("max_pool2d_backward", (_nan, rand(1, 2, 4, 4, seed=10), 3, 1), id="nan-windows"))
+CASES.append(Case("max_pool2d_backward", (_nan, rand(1, 2, 4, 4, seed=11), 2, 2, 1), id="nan-windows-padded"))
+# a window whose pixels are all -inf, next to padding: its first pixel takes the gradient (PyTorch); the
+# reference's -inf padding tied with them and took it away (a reference fix)
+_ninf = rand(1, 1, 6, 6, seed=12)
+_ninf[0, 0, 0, 5] = _ninf[0, 0, 5, 0] = -np.inf
+CASES.append(Case("max_pool2d_backward", (_ninf, rand(1, 1, 4, 4, seed=13), 2, 2, 1), id="ninf-beside-padding"))

@@ -16,6 +16,7 @@ import wasmops
 from wasmops.ops import all_ops
 
 from .strategies import Example, tolerance
+from .training_terms import TERMS
 
 REFUSALS = (ValueError, TypeError, IndexError, OverflowError)
 
@@ -40,6 +41,7 @@ MAGNITUDE = {
     # a normalised value near 0 (x near the row mean) has an absolute error of ~1e-7, scaled by the scale
     "layer_norm": lambda inputs, attrs: sum(_abs_finite(p) for p in inputs[1:3] if p is not None),
 }
+MAGNITUDE.update(TERMS)  # the training ops (tests/fuzz/training_terms.py)
 
 
 class Mismatch(AssertionError):
@@ -50,11 +52,12 @@ class Mismatch(AssertionError):
 
 def _magnitude(op, ex: Example) -> np.ndarray:
     """sum |a_i * b_i| per output: the op's reference on the absolute values of its float inputs."""
-    if op.name in MAGNITUDE:
-        return np.asarray(MAGNITUDE[op.name](ex.inputs, ex.attrs))
     absolute = [np.abs(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for v in ex.inputs]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
+        if op.name in MAGNITUDE:  # a list for a multi-output op: one size per output
+            mag = MAGNITUDE[op.name](ex.inputs, ex.attrs)
+            return mag if isinstance(mag, list) else np.asarray(mag)
         mag = np.asarray(op.reference(*absolute, **ex.attrs), np.float64)
     return np.where(np.isfinite(mag), mag, 0.0)
 

@@ -3,8 +3,9 @@
     python -m tests.fuzz.run [--examples N] [-k SUBSTRING] [--skip OP,OP] [--jobs J] [--seed S]
 
 Per op, hypothesis draws structures (shapes, dtypes, attributes), each checked on VALUES_PER_DRAW (8) fresh
-value sets, until N examples (input sets) passed or one fails (logged, shrunk with --shrink); the table counts
-examples run, refusals (documented exceptions) and failures.
+value sets, until N examples (input sets) passed or one fails (logged to build/fuzz/failures.txt with its input
+set whole in build/fuzz/OP.npz, replayed by `python -m tests.fuzz.replay`; shrunk with --shrink); the table
+counts examples run, refusals (documented exceptions) and failures.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 
+from . import replay
 from .check import Mismatch, check
 from .strategies import VALUES_PER_DRAW, ops, strategy_for
 
@@ -55,8 +57,9 @@ def fuzz_op(op, examples: int, rng_seed: int, shrink: bool = False) -> tuple[int
     if not last:
         return counts["ok"] + counts["refused"], counts["refused"], ""
     LOG.parent.mkdir(parents=True, exist_ok=True)
+    saved = replay.save(LOG.parent / f"{op.name}.npz", op.name, last[0])  # the log's repr summarises big arrays
     with LOG.open("a") as log:
-        log.write(f"## {op.name}\n{last[1]}\n{last[0]!r}\n\n")
+        log.write(f"## {op.name}\n{last[1]}\n{last[0]!r}\nreplay: python -m tests.fuzz.replay {saved}\n\n")
     return counts["ok"] + counts["refused"] + 1, counts["refused"], last[1].splitlines()[0][:150]
 
 
@@ -80,6 +83,8 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     names = [op.name for op in ops() if args.k in op.name and op.name not in skip]
     LOG.unlink(missing_ok=True)
+    for stale in LOG.parent.glob("*.npz"):  # a replay file belongs to this run's log
+        stale.unlink()
     print("| op | examples | refused (documented exception) | failures | seconds |")
     print("|---|---:|---:|---:|---:|")
     failed = 0

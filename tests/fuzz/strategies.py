@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 from wasmops.ops import all_ops
 
 from ..cases import Case, all_cases
+from .derived import DERIVED
 
 F32 = np.dtype("float32")
 I32 = np.dtype("int32")
@@ -41,9 +42,13 @@ class Example:
     def all_inputs(self) -> list[tuple[Any, ...]]:
         return [self.inputs, *self.more]
 
-    def __repr__(self) -> str:  # hypothesis prints this for a failing example: enough to replay it
-        np.set_printoptions(threshold=64)
-        return f"Example(inputs={self.inputs!r}, attrs={self.attrs!r}, more=[{len(self.more)} input sets])"
+    def __repr__(self) -> str:  # big arrays summarised: the failure log's .npz (tests/fuzz/replay.py) has them whole
+        with np.printoptions(threshold=64, edgeitems=3):
+            return f"Example(inputs={self.inputs!r}, attrs={self.attrs!r}, more=[{len(self.more)} input sets])"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """hypothesis pretty-prints a dataclass field by field, every input set in full (40-180 kB): not this."""
+        printer.text(repr(self))
 
 
 def floats() -> st.SearchStrategy[float]:
@@ -62,13 +67,37 @@ ACCUMULATING = {
     "conv2d", "conv_transpose2d", "dense", "matmul", "lrn", "batch_norm", "layer_norm", "avg_pool2d",
     "global_avg_pool2d", "grid_sample", "resize2d", "sum", "mean", "prod", "cumsum", "cumprod",
     "softmax", "log_softmax",
+    # training ops: gradients sum dy over windows, rows, images; statistics and updates sum terms too
+    "bias_grad", "dense_backward_data", "dense_backward_weight", "conv2d_backward_data", "conv2d_backward_weight",
+    "avg_pool2d_backward", "max_pool2d_backward", "batch_norm_train", "batch_norm_backward",
+    "layer_norm_backward", "softmax_cross_entropy", "sgd_update", "adam_update",
 }  # fmt: skip
+#: ops whose inputs have different natural domains (one entry per positional input; the others use `domain`):
+#: a gradient taken from the forward's output gets an output: sigmoid / tanh / softmax's lie in [-1, 1] (y
+#: beyond makes 1 - y² overflow where the float64 reference does not), log_softmax's in [-inf, 0]; the
+#: incoming gradient dy is any float32 (an elementwise product), or bounded where it is summed
+INPUT_DOMAINS = {
+    "sigmoid_grad": ("unit", False),
+    "tanh_grad": ("unit", False),
+    "softmax_grad": ("unit", True),
+    # and an infinite dy times a factor that is positive in float64 but underflows to 0 in float32 (f'(x) of
+    # gelu below x ~ -14, silu below ~ -103; exp(y) of a log-probability below ~ -104) is ±inf in the
+    # reference and 0 * inf = NaN here: dy is drawn without ±inf there (NaN, huge and subnormal stay)
+    "log_softmax_grad": ("nonpositive", "finite"),
+    **dict.fromkeys(("gelu_grad", "gelu_tanh_grad", "silu_grad"), (False, "no_inf")),
+    # the same with an infinite gamma times (dy - ...) * invstd underflowing (subnormal dy, small invstd), or
+    # times x - mean, 0 in float32 for subnormal x where float64 resolves the mean: gamma is drawn finite
+    "batch_norm_backward": (True, True, "finite"),
+    "batch_norm_train": (True, "finite"),
+    # dense labels are distributions: an infinite label times a logit at the max (max - logit = 0) is NaN
+    # where the reference's label * (shifted - lse) is ±inf (class indices are not redrawn)
+    "softmax_cross_entropy": (True, "unit"),
+}
 
 
-#: open findings of the fuzz (README, Reliability): NaN / inf in these ops' inputs does not give the
-#: reference's answer (NaN placement in conv_transpose2d, scatter max, grid_sample coordinates, top-k ties
-#: of NaN / signed zeros), so they are fuzzed with finite values until fixed.
-FINITE_ONLY = {"conv_transpose2d"}
+#: the open finding of the fuzz (README, Reliability): an inf / NaN times one of conv_transpose2d's padding or
+#: inserted zeros gives NaN where the reference has no such term, so these are fuzzed with finite values
+FINITE_ONLY = {"conv_transpose2d", "conv2d_backward_data"}  # the latter runs conv_transpose2d's plan and kernels
 #: products: float32 overflows (or underflows to 0) long before the float64 reference, and then 0 * inf is NaN
 #: in one and not the other: factors stay in [-1, 1] (NaN included)
 PRODUCTS = {"prod", "cumprod"}
@@ -96,6 +125,21 @@ def unit_finite_floats() -> st.SearchStrategy[float]:
     return st.one_of(st.floats(-1, 1, width=32), st.sampled_from([-0.0, 1e-45, 1.0, -1.0]))
 
 
+def no_inf_floats() -> st.SearchStrategy[float]:
+    return st.one_of(
+        st.floats(width=32, allow_nan=True, allow_infinity=False, allow_subnormal=True),
+        st.sampled_from([s for s in SPECIAL if not np.isinf(s)]),
+        st.floats(-4.0, 4.0, width=32),
+    )
+
+
+def nonpositive_floats() -> st.SearchStrategy[float]:
+    return st.one_of(
+        st.floats(-(2.0**50), 0.0, width=32, allow_subnormal=True),
+        st.sampled_from([np.nan, -np.inf, -0.0, -1e-45, -1.0]),
+    )
+
+
 def bounded_floats() -> st.SearchStrategy[float]:
     return st.one_of(
         st.floats(-(2.0**50), 2.0**50, width=32, allow_subnormal=True),
@@ -112,6 +156,8 @@ def elements(dtype: np.dtype, bounded: bool | str = False) -> st.SearchStrategy:
             "finite": finite_floats,
             "unit": unit_floats,
             "unit_finite": unit_finite_floats,
+            "nonpositive": nonpositive_floats,
+            "no_inf": no_inf_floats,
             True: bounded_floats,
             False: floats,
         }
@@ -137,7 +183,10 @@ def domain(name: str) -> bool | str:
 #: fuzz spend 80% of its time in hypothesis: 10,000 examples per op would have taken hours)
 SMALL = 4
 #: the largest magnitude of each domain's finite values (see elements)
-LIMIT = {False: 3.4e38, True: 2.0**50, "finite": 2.0**50, "unit": 1.0, "unit_finite": 1.0}
+LIMIT = {
+    False: 3.4e38, True: 2.0**50, "finite": 2.0**50, "unit": 1.0, "unit_finite": 1.0,
+    "nonpositive": 2.0**50, "no_inf": 3.4e38,
+}  # fmt: skip
 SCALES = (1e-38, 1e-3, 1.0, 4.0, 1e3, 1e15, 1e30, 3.4e38)
 
 
@@ -156,7 +205,9 @@ def _filled(draw, dtype: np.dtype, shape: tuple[int, ...], bounded: bool | str) 
     size = int(np.prod(shape))
     if dtype == F32:
         scale = draw(st.sampled_from([s for s in SCALES if s <= LIMIT[bounded]]))
-        out = (rng.uniform(-1.0, 1.0, size) * scale).astype(np.float32)
+        out = (rng.uniform(-1.0 if bounded != "nonpositive" else 0.0, 1.0, size) * scale).astype(np.float32)
+        if bounded == "nonpositive":
+            out = -out
     elif dtype == np.bool_:
         out = rng.random(size) < draw(st.sampled_from([0.0, 0.5, 1.0]))
     else:
@@ -304,7 +355,14 @@ def _redraw(value: Any, bounded: bool | str) -> st.SearchStrategy:
 def from_cases(draw, op) -> Example:
     """A test case of the op (its shapes, attributes and integer inputs), float values drawn afresh."""
     case = draw(st.sampled_from(_cases_of(op.name, small=True)))
-    first, more = _sets(draw, lambda: tuple(draw(_redraw(v, domain(op.name))) for v in case.inputs))
+    domains = INPUT_DOMAINS.get(op.name, ()) + (domain(op.name),) * len(case.inputs)
+    derive = DERIVED.get(op.name, lambda inputs, attrs: inputs)
+
+    def values():
+        drawn = tuple(draw(_redraw(v, d)) for v, d in zip(case.inputs, domains, strict=False))
+        return derive(drawn, case.attrs)
+
+    first, more = _sets(draw, values)
     return Example(first, dict(case.attrs), more)
 
 
@@ -333,20 +391,5 @@ def tolerance(op_name: str) -> tuple[float, float]:
     return max((c.rtol for c in cases), default=1e-5), max((c.atol for c in cases), default=1e-6)
 
 
-#: training ops (issue 17) not yet in the fuzz: their domains (overflowing sums, exp-based gradients) are being
-#: set op by op; their cases and finite-difference checks (tests/test_backward_ops.py) cover them meanwhile
-PENDING_MODULES = {
-    "activation_grad",
-    "batch_norm_train",
-    "conv2d_backward",
-    "layer_norm_backward",
-    "linear_backward",
-    "optimizer_update",
-    "pool2d_backward",
-    "softmax_cross_entropy",
-    "softmax_grad",
-}
-
-
 def ops():
-    return [op for op in all_ops() if type(op).__module__.rsplit(".", 1)[-1] not in PENDING_MODULES]
+    return list(all_ops())
