@@ -13,14 +13,9 @@ from mindspore import Tensor, nn, ops  # noqa: E402
 
 from wasmops.mindspore import WasmCell, to_wasm  # noqa: E402
 
-from .ms_nets import numpy2_warmup, set_mode  # noqa: E402
+from .ms_nets import set_mode  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 class Arithmetic(nn.Cell):

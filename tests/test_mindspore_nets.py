@@ -12,16 +12,12 @@ from mindspore import Tensor  # noqa: E402
 
 from wasmops.mindspore import to_wasm  # noqa: E402
 
-from .ms_nets import COMBOS, LeNet5, ResNet18, f32, numpy2_warmup, randomize_batchnorm, set_mode, train_mlp  # noqa: E402
+from .ms_nets import COMBOS, LeNet5, ResNet18, f32, randomize_batchnorm, set_mode, train_mlp  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5  # logits are O(0.1-1); atol only guards values near zero
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 @pytest.fixture(scope="module")

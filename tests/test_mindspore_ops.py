@@ -16,7 +16,7 @@ from mindspore import Tensor, nn, ops  # noqa: E402
 
 from wasmops.mindspore import WasmCell, to_wasm  # noqa: E402
 
-from .ms_nets import COMBOS, numpy2_warmup, set_mode  # noqa: E402
+from .ms_nets import COMBOS, set_mode  # noqa: E402
 
 rng = np.random.default_rng(0)
 
@@ -184,11 +184,7 @@ CONSTS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 def _check(factory, inputs, mode: str, backend: str, whole: bool = False) -> None:

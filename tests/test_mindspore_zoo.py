@@ -15,17 +15,13 @@ from mindspore import Tensor, nn  # noqa: E402
 
 from wasmops.mindspore import WasmCell, to_wasm  # noqa: E402
 
-from .ms_nets import numpy2_warmup, set_mode  # noqa: E402
+from .ms_nets import set_mode  # noqa: E402
 from .ms_zoo import ZOO, build, perturb_norms  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 _NETS: dict[str, nn.Cell] = {}

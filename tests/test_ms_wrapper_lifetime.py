@@ -14,14 +14,9 @@ from mindspore import Tensor, nn  # noqa: E402
 
 from wasmops.mindspore import to_wasm  # noqa: E402
 
-from .ms_nets import f32, numpy2_warmup, set_mode  # noqa: E402
+from .ms_nets import f32, set_mode  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _mindspore():
-    numpy2_warmup()
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
+pytestmark = pytest.mark.usefixtures("mindspore_context")
 
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
