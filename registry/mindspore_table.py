@@ -128,28 +128,24 @@ def rsqrt_prim(g: GraphBuilder, a: dict, x):
     return g.op("reciprocal", g.op("sqrt", x))
 
 
-def _add_alpha(g: GraphBuilder, a: dict, x, y, alpha=1):
-    """x + alpha * y (AddExt, and the in-place `x += y` of construct code: InplaceAddExt)"""
-    x, y = _scalar_like(x, y), _scalar_like(y, x)
-    if float(np.asarray(alpha)) != 1.0:
-        y = g.op("multiply", y, np.asarray(alpha, np.float32))
-    return g.op("add", x, y)
+def _alpha_binary(op: str):
+    """x op alpha * y: AddExt / SubExt, and the in-place `x += y` / `x -= y` of construct code (Inplace*Ext)."""
+
+    def translate(g: GraphBuilder, a: dict, x, y, alpha=1):
+        x, y = _scalar_like(x, y), _scalar_like(y, x)
+        if float(np.asarray(alpha)) != 1.0:
+            y = g.op("multiply", y, np.asarray(alpha, np.float32))
+        return g.op(op, x, y)
+
+    return translate
 
 
-for _name in ("ops.AddExt", "ops.InplaceAddExt"):
-    ms_op(_name)(_add_alpha)
-
-
-def _sub_alpha(g: GraphBuilder, a: dict, x, y, alpha=1):
-    """x - alpha * y (SubExt, InplaceSubExt)"""
-    x, y = _scalar_like(x, y), _scalar_like(y, x)
-    if float(np.asarray(alpha)) != 1.0:
-        y = g.op("multiply", y, np.asarray(alpha, np.float32))
-    return g.op("subtract", x, y)
-
-
-for _name in ("ops.SubExt", "ops.InplaceSubExt"):
-    ms_op(_name)(_sub_alpha)
+for _op, _names in (
+    ("add", ("ops.AddExt", "ops.InplaceAddExt", "ops.AddScalar")),
+    ("subtract", ("ops.SubExt", "ops.InplaceSubExt", "ops.SubScalar")),
+):
+    for _name in _names:
+        ms_op(_name)(_alpha_binary(_op))
 
 
 def _inplace_binary(name: str, op: str) -> None:
@@ -166,8 +162,6 @@ for _name, _op in [("ops.InplaceMul", "multiply"), ("ops.InplaceDiv", "divide"),
 
 for _name, _op in [("ops.Divs", "divide"), ("ops.PowTensorScalar", "power")]:
     _inplace_binary(_name, _op)
-ms_op("ops.AddScalar")(_add_alpha)
-ms_op("ops.SubScalar")(_sub_alpha)
 
 
 @ms_op("ops.ClampScalar")
