@@ -126,8 +126,8 @@ def gather_chain(rows: int = 256, width: int = 64) -> onnx.ModelProto:
 
 
 def gather_rows(rows: int = 4096, width: int = 64) -> onnx.ModelProto:
-    """x [rows, width] -> Gather(idx [rows], axis 0): a parallel loop of the whole graph, so a row index far out
-    of range traps in whichever thread runs its slice (the caller's or a worker's)."""
+    """x [rows, width] -> Gather(idx [rows], axis 0): a parallel loop of the whole graph behind its index check,
+    so a row index far out of range is refused before any thread reads."""
     graph = helper.make_graph(
         [helper.make_node("Gather", ["x", "idx"], ["y"], axis=0, name="rows")],
         "gather_rows",
@@ -136,6 +136,18 @@ def gather_rows(rows: int = 4096, width: int = 64) -> onnx.ModelProto:
             helper.make_tensor_value_info("idx", TensorProto.INT64, [rows]),
         ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def div_rows(rows: int = 4096, width: int = 64) -> onnx.ModelProto:
+    """a / b on int32 [rows, width]: a parallel loop of the whole graph in which a zero divisor traps (wasm's
+    i32.div_s) in whichever thread runs its slice, the caller's or a worker's."""
+    graph = helper.make_graph(
+        [helper.make_node("Div", ["a", "b"], ["y"], name="divide")],
+        "div_rows",
+        [helper.make_tensor_value_info(n, TensorProto.INT32, [rows, width]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [rows, width])],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 

@@ -22,6 +22,7 @@ from .js_host import (
     LIB_DIR,
     NODE,
     assert_bitwise,
+    div_rows,
     dtype_model,
     gather_chain,
     gather_rows,
@@ -54,10 +55,11 @@ def _models() -> dict:
         "encoder": (lambda: transformer_encoder(layers=1, seq=16, hidden=64, heads=4, ffn=128, seed=1), {}),
         "gather-chain": (gather_chain, {}),
         "gather-rows": (gather_rows, {}),
+        "div-rows": (div_rows, {}),
     }
 
 
-GRAPHS = list(_models())
+GRAPHS = [name for name in _models() if name != "div-rows"]  # random divisors may be 0: a trap
 PROGRAMS = ["tiny", "small", "squeezenet", "shufflenet", "encoder", "gather-chain", "dtypes"]
 
 
@@ -218,9 +220,9 @@ def test_corrupt_program_and_missing_kernel_are_refused(runtimes, tmp_path):
 
 
 def test_trap_and_kernel_error_are_exceptions_and_the_next_run_works(graph, runtimes, tmp_path):
-    """Graph: an index far out of range traps (the whole graph's Gather does not check) on 2 threads. Program:
-    the op library's Gather refuses it (KernelError), an int64 beyond int32 is refused before the run, and a
-    program whose step points outside its arena is refused at load."""
+    """Graph: an index far out of range is refused by the graph's own index check (GraphIndexError) on 2
+    threads. Program: the op library's Gather refuses it (KernelError), an int64 beyond int32 is refused
+    before the run, and a program whose step points outside its arena is refused at load."""
     import wasmops.graph as wg
     from wasmops.bindings import program_export
 
@@ -257,7 +259,9 @@ await g.close(); await library.close();
 console.log(JSON.stringify(result));
 """
     result = script('import fs from "node:fs";\n' + body)
-    assert result["graph"].startswith("WasmTrap: gather-chain") and "step" in result["graph"], result["graph"]
+    graph_error = result["graph"]
+    assert graph_error.startswith("GraphIndexError: gather-chain") and "step" in graph_error, graph_error
+    assert "Gather: index out of range, valid: [-64, 63]" in graph_error, graph_error
     assert np.array_equal(np.array(result["graphAfter"], np.float32), want.reshape(-1))
     assert result["kernel"].startswith("KernelError: node 'gather' (Gather)"), result["kernel"]
     assert result["overflow"].startswith('RangeError: input "idx": value 1099511627776'), result["overflow"]
@@ -313,35 +317,48 @@ def test_export_program_command_for_given_shapes(tmp_path):
 
 
 def test_traps_in_a_parallel_loop_leave_the_pool_working(graph, tmp_path):
-    """Row indices far out of range in the last slice (taken by the caller or the worker) or in every slice
-    (both trap): each run is a WasmTrap naming the step, and 2-thread runs afterwards are right."""
+    """An int32 zero divisor in the last slice (taken by the caller or the worker) or in every slice traps:
+    each run is a WasmTrap naming the step, and 2-thread runs afterwards are right. Row indices far out of
+    range are refused by the index check (GraphIndexError) whichever slice holds them."""
     import wasmops.graph as wg
 
-    model, path = graph("gather-rows")
-    good = _feeds(model)
-    want = wg.InferenceSession(path).run(None, good)[0]
-    np.save(tmp_path / "x.npy", good["x"])
-    np.save(tmp_path / "idx.npy", good["idx"])
+    model, path = graph("div-rows")
+    rng = np.random.default_rng(3)
+    a = rng.integers(-(2**31), 2**31 - 1, (4096, 64), dtype=np.int32)
+    b = rng.integers(1, 1000, (4096, 64), dtype=np.int32) * rng.choice(np.array([-1, 1], np.int32), (4096, 64))
+    want = wg.InferenceSession(path).run(None, {"a": a, "b": b})[0]
+    assert np.array_equal(want, (np.trunc(a.astype(np.float64) / b)).astype(np.int32))  # ONNX: truncating
+    _, rows_path = graph("gather-rows")
+    rows = _feeds(graph("gather-rows")[0])
+    for name, arr in {"a": a, "b": b, "x": rows["x"], "idx": rows["idx"]}.items():
+        np.save(tmp_path / f"{name}.npy", arr)
     body = f"""
-const load = (f) => wasmops.readNpy(new Uint8Array(fs.readFileSync(f)));
-const x = load("{tmp_path / "x.npy"}"), idx = load("{tmp_path / "idx.npy"}");
+const load = (f) => wasmops.readNpy(new Uint8Array(fs.readFileSync("{tmp_path}/" + f + ".npy")));
+const a = load("a"), b = load("b"), x = load("x"), idx = load("idx");
 const g = await wasmops.loadGraph("{path}", {{threads: 2}});
-const errors = [];
+const rows = await wasmops.loadGraph("{rows_path}", {{threads: 2}});
+const errors = [], indexErrors = [];
 for (let i = 0; i < 12; i++) {{
-  const bad = wasmops.tensor(idx.data.slice(), idx.shape, "int64");
-  if (i % 3 === 2) bad.data.fill(1n << 22n); else bad.data[bad.data.length - 1] = 1n << 22n;
-  try {{ await g.run({{x, idx: bad}}); errors.push("no error"); }}
+  const bad = wasmops.tensor(b.data.slice(), b.shape, "int32");
+  if (i % 3 === 2) bad.data.fill(0); else bad.data[bad.data.length - 1 - (i % 2) * 64] = 0;
+  try {{ await g.run({{a, b: bad}}); errors.push("no error"); }}
   catch (e) {{ errors.push(`${{e.name}}: ${{e.message}}`); }}
+  const far = wasmops.tensor(idx.data.slice(), idx.shape, "int64");
+  if (i % 3 === 2) far.data.fill(1n << 22n); else far.data[far.data.length - 1] = 1n << 22n;
+  try {{ await rows.run({{x, idx: far}}); indexErrors.push("no error"); }}
+  catch (e) {{ indexErrors.push(`${{e.name}}: ${{e.message}}`); }}
 }}
-const after = (await g.run({{x, idx}})).y.data;
-console.log(JSON.stringify({{errors, threads: g.threads, after: Array.from(after.subarray(0, 4096))}}));
-await g.close();
+const after = (await g.run({{a, b}})).y.data;
+console.log(JSON.stringify({{errors, indexErrors, threads: g.threads, after: Array.from(after)}}));
+await g.close(); await rows.close();
 """
     result = script('import fs from "node:fs";\n' + body)
     for error in result["errors"]:
-        assert error.startswith("WasmTrap: gather-rows") and "step" in error, error
+        assert error.startswith("WasmTrap: div-rows") and "step 0 (divide)" in error, error
+    for error in result["indexErrors"]:
+        assert error.startswith("GraphIndexError: gather-rows") and "valid: [-4096, 4095]" in error, error
     assert result["threads"] == 2
-    assert np.array_equal(np.array(result["after"], np.float32), want.reshape(-1)[:4096])
+    assert np.array_equal(np.array(result["after"], np.int32), want.reshape(-1))
 
 
 def test_npy_round_trip_through_js(tmp_path):

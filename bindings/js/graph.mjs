@@ -97,14 +97,15 @@ export class GraphSession {
   /**
    * Run on `feeds` ({name: tensor or typed array}, exactly the model's inputs); resolves to
    * {name: {data, shape, dtype}} for every output. A failing kernel or a trap rejects with a
-   * KernelError / WasmTrap naming the step; the session stays usable.
+   * KernelError / WasmTrap naming the step (GraphIndexError for an index out of range); the session stays
+   * usable.
    */
   async run(feeds) {
     const checked = checkFeeds(feeds, this.inputs);
     const mem = this.pool.bytes();
     checked.forEach((t, i) => mem.set(bytesOf(t.data), this.addresses[i]));
     const ex = this.pool.exports;
-    this.pool.call(ex.wasmops_graph_run, [], () => this.stepName());
+    this.pool.call(ex.wasmops_graph_run, [], () => this.stepName(), true);
     const result = {};
     this.outputs.forEach((e, i) => {
       result[e.name] = readTensor(this.pool.memory, this.addresses[this.inputs.length + i], e.shape, e.dtype);

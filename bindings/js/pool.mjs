@@ -5,7 +5,15 @@
 // worker) becomes an exception naming the call, and the pool stays usable.
 // In a browser the calling instance must live in a Worker itself (a page's main thread may not Atomics.wait).
 
-import { KernelError, LibraryError, WasmTrap, cString, memoryImport } from "./wasm.mjs";
+import {
+  GraphIndexError,
+  INDEX_MESSAGE,
+  KernelError,
+  LibraryError,
+  WasmTrap,
+  cString,
+  memoryImport,
+} from "./wasm.mjs";
 
 export const WORKER_STACK = 1 << 20; // each worker's shadow stack, as in the Python runtime
 export const WORKER_TRAPPED = -3; // a kernel's status when a worker trapped in its share of a parallel loop
@@ -189,9 +197,10 @@ export class Pool {
   /**
    * Call an export that returns a kernel status; a trap, a worker's trap or a non-zero status becomes a
    * WasmTrap / KernelError whose message starts with `where()` (read after the failure: it may ask wasm
-   * which step failed). After a trap the workers finish the abandoned launch and the stack is reset.
+   * which step failed); with `indexChecks` (a whole graph), an index check's refusal is a GraphIndexError.
+   * After a trap the workers finish the abandoned launch and the stack is reset.
    */
-  call(fn, args, where) {
+  call(fn, args, where, indexChecks = false) {
     let rc;
     try {
       rc = fn(...args);
@@ -204,6 +213,7 @@ export class Pool {
     if (rc === WORKER_TRAPPED) throw new WasmTrap(`${where()}: wasm trap in a worker thread: ${this.workerTrap()}`);
     if (rc !== 0) {
       const message = cString(this.memory, this.exports.wasmops_last_error());
+      if (indexChecks && message.includes(INDEX_MESSAGE)) throw new GraphIndexError(`${where()}: ${message}`);
       throw new KernelError(`${where()}: ${message || `kernel returned status ${rc}`}`);
     }
   }

@@ -19,6 +19,17 @@ export class KernelError extends Error {
   }
 }
 
+/**
+ * An index of a whole graph's Gather / Scatter step outside its tensor (the graph's own check refused it, as
+ * kernels/graph_runtime.py GraphIndexError does): the message names the step, the op and the valid range.
+ */
+export class GraphIndexError extends KernelError {
+  constructor(message, step = null) {
+    super(message, step);
+    this.name = "GraphIndexError";
+  }
+}
+
 /** The wasm code trapped (out-of-bounds access, unreachable, ...); the pool recovered and stays usable. */
 export class WasmTrap extends KernelError {
   constructor(message, step = null) {
@@ -26,6 +37,9 @@ export class WasmTrap extends KernelError {
     this.name = "WasmTrap";
   }
 }
+
+/** The message of a graph's index checks (kernels/graph_index_checks.py MESSAGE). */
+export const INDEX_MESSAGE = "index out of range";
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 const decoder = new TextDecoder();
