@@ -11,6 +11,13 @@ Run as conv2d's kernels plus one cheap layout step, chosen by the plan:
 * padding so large that a phase would start inside x (cropping more than dilation * (k - 1)): the
   zero-insertion fallback, `f32_conv_transpose2d_dilate` then a stride-1 conv2d.
 Weights are rearranged on the host, so the weight must be a host array (a constant in graphs).
+
+These plans multiply some zeros the definition never multiplies: the sub-pixel sub-kernels' missing taps
+(times x) and the zero-inserted / padded input (times the weight). With finite operands those products are 0;
+an inf or NaN operand makes them NaN where the definition (onnxruntime's col2im, the reference) has ±inf or a
+number. So when x may meet a missing tap, or the weight is not finite, `f32_conv_transpose2d_fixup` follows:
+every NaN output is summed again over exactly the taps the definition adds (others are copied), so the cost is
+one pass over the output unless NaNs appear.
 """
 
 from __future__ import annotations
@@ -81,6 +88,45 @@ def main(z_h: T.handle, y_h: T.handle, sh: T.int32, sw: T.int32, top: T.int32, l
     return parse(src)
 
 
+def _build_fixup(flat: bool):
+    """y = z, except where z is NaN: y = bias + the sum over the taps (ci, r, q) that the definition adds to
+    that output, (oy + top - r * dh) and (ox + left - q * dw) multiples of the stride inside x. `flat`: z is
+    (N, C_out, OH * OW), conv2d's 1x1 / im2col layout."""
+    from tvm.script.parser import parse
+
+    shape = "(n, co_n, ohw)" if flat else "(n, co_n, oh, ow)"
+    at = "b, co, oy * ow + ox" if flat else "b, co, oy, ox"
+    src = f"""
+@T.prim_func
+def main(z_h: T.handle, x_h: T.handle, w_h: T.handle, b_h: T.handle, y_h: T.handle, sh: T.int32, sw: T.int32,
+         dh: T.int32, dw: T.int32, top: T.int32, left: T.int32, groups: T.int32):
+    T.func_attr({{"tirx.noalias": True}})
+    n, co_n, oh, ow, c, h, wi = T.int32(), T.int32(), T.int32(), T.int32(), T.int32(), T.int32(), T.int32()
+    og, kh, kw = T.int32(), T.int32(), T.int32()
+    {"ohw = T.int32()" if flat else ""}
+    z = T.match_buffer(z_h, {shape}, "float32")
+    x = T.match_buffer(x_h, (n, c, h, wi), "float32")
+    wt = T.match_buffer(w_h, (c, og, kh, kw), "float32")
+    bias = T.match_buffer(b_h, (co_n,), "float32")
+    y = T.match_buffer(y_h, (n, co_n, oh, ow), "float32")
+    acc = T.alloc_buffer((1,), "float32", scope="local")
+    ig = c // groups
+    for b, co, oy, ox in T.grid(n, co_n, oh, ow):
+        if (T.reinterpret("int32", z[{at}]) & 0x7FFFFFFF) > 0x7F800000:
+            acc[0] = bias[co]
+            for ci, r, q in T.grid(ig, kh, kw):
+                ty = oy + top - r * dh
+                tx = ox + left - q * dw
+                if ty >= 0 and tx >= 0 and ty % sh == 0 and tx % sw == 0 and ty // sh < h and tx // sw < wi:
+                    cin = co // og * ig + ci
+                    acc[0] = acc[0] + x[b, cin, ty // sh, tx // sw] * wt[cin, co % og, r, q]
+            y[b, co, oy, ox] = acc[0]
+        else:
+            y[b, co, oy, ox] = z[{at}]
+"""
+    return parse(src)
+
+
 def _phase_taps(k: int, s: int, d: int) -> tuple[int, list[list[tuple[int, int]]]]:
     """One axis of the sub-pixel plan: (M, taps) where the sub-kernels have M + 1 taps and taps[phase]
     lists (r, j): kernel tap r lands at sub-kernel position j for that phase."""
@@ -119,6 +165,8 @@ class ConvTranspose2d(Op):
             Kernel("f32_conv_transpose2d_dilate_flat", lambda: _build_dilate(True), (TENSOR, TENSOR) + (INT,) * 6),
             Kernel("f32_conv_transpose2d_shuffle", lambda: _build_shuffle(False), (TENSOR, TENSOR) + (INT,) * 5),
             Kernel("f32_conv_transpose2d_shuffle_flat", lambda: _build_shuffle(True), (TENSOR, TENSOR) + (INT,) * 6),
+            Kernel("f32_conv_transpose2d_fixup", lambda: _build_fixup(False), (TENSOR,) * 5 + (INT,) * 7),
+            Kernel("f32_conv_transpose2d_fixup_flat", lambda: _build_fixup(True), (TENSOR,) * 5 + (INT,) * 7),
         ]
 
     def reference(
@@ -132,7 +180,20 @@ class ConvTranspose2d(Op):
         full = np.zeros(
             (n, og * groups, (h - 1) * sh + dh * (kh - 1) + 1 + oph, (w - 1) * sw + dw * (kw - 1) + 1 + opw)
         )
-        ig = c // groups
+        with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as the definition says
+            self._scatter(full, x, weight, groups, (sh, sw), (dh, dw))
+        out = full[:, :, pt : full.shape[2] - pb, pl : full.shape[3] - pr]
+        if bias is not None:
+            out = out + np.asarray(bias, np.float64)[None, :, None, None]
+        return out.astype(np.float32)
+
+    @staticmethod
+    def _scatter(full, x, weight, groups, stride, dilation) -> None:
+        """col2im: every input pixel adds x * w to the output pixels its taps reach, and nothing else."""
+        (sh, sw), (dh, dw) = stride, dilation
+        h, w = x.shape[2:]
+        og, kh, kw = weight.shape[1:]
+        ig = x.shape[1] // groups
         for g in range(groups):
             xs, ws = x[:, g * ig : (g + 1) * ig], weight[g * ig : (g + 1) * ig]
             for r in range(kh):
@@ -144,10 +205,6 @@ class ConvTranspose2d(Op):
                         r * dh : r * dh + (h - 1) * sh + 1 : sh,
                         q * dw : q * dw + (w - 1) * sw + 1 : sw,
                     ] += tap
-        out = full[:, :, pt : full.shape[2] - pb, pl : full.shape[3] - pr]
-        if bias is not None:
-            out = out + np.asarray(bias, np.float64)[None, :, None, None]
-        return out.astype(np.float32)
 
     def _pads(self, padding) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) from an int, (pad_h, pad_w) or (top, left, bottom, right), all >= 0."""
@@ -210,17 +267,40 @@ class ConvTranspose2d(Op):
             bias = self.tensor(bias, "bias", ndim=1)
             if bias.shape != (k,):
                 raise self.fail(f"bias must have shape ({k},) (C_out), got {bias.shape}")
+        chain, exact = self._conv_plan(
+            x, weight, bias, (sh, sw), (dh, dw), (pt, pl, pb, pr), (oh, ow), (oph, opw), groups
+        )
+        if exact and np.isfinite(weight).all():
+            return chain
+        chain = [chain] if isinstance(chain, Call) else list(chain)
+        z = chain[-1]
+        if (z.result_shape or z.out_shape) != (n, k, oh, ow) or int(np.prod(z.out_shape)) != n * k * oh * ow:
+            raise AssertionError(f"{self.name}: unexpected conv2d plan output {z!r}")  # the fix-up reads it dense
+        b = np.zeros(k, np.float32) if bias is None else bias
+        scalars = (sh, sw, dh, dw, pt, pl, groups)
+        flat = "_flat" if len(z.out_shape) == 3 else ""
+        fixup = Call(f"f32_conv_transpose2d_fixup{flat}", [PREV, x, weight, b], (n, k, oh, ow), np.float32, scalars)
+        return [*chain, fixup]
+
+    def _conv_plan(self, x, weight, bias, stride, dilation, pads, out_hw, output_padding, groups):
+        """(conv2d plan, exact): exact when only zeros of x's padding or insertion meet the weight (no
+        sub-kernel has a missing tap), so finite weights give the definition's result without the fix-up."""
+        (sh, sw), (dh, dw), (pt, pl, pb, pr), (oh, ow), (oph, opw) = stride, dilation, pads, out_hw, output_padding
+        n, c = x.shape[:2]
+        kh, kw = weight.shape[2:]
         conv = _conv2d()
         wt = _flip_weight(weight, groups)
         # the equivalent stride-1 convolution's padding of the zero-inserted input (negative: cropping)
         top, left = dh * (kh - 1) - pt, dw * (kw - 1) - pl
         bottom, right = dh * (kh - 1) - pb + oph, dw * (kw - 1) - pr + opw
         if (sh, sw) == (1, 1) and min(top, left, bottom, right) >= 0:
-            return conv.plan(x, wt, bias, padding=(top, left, bottom, right), dilation=(dh, dw), groups=groups)
+            return conv.plan(x, wt, bias, padding=(top, left, bottom, right), dilation=(dh, dw), groups=groups), True
         (mh, taps_h), (mw, taps_w) = _phase_taps(kh, sh, dh), _phase_taps(kw, sw, dw)
         # (a bias already in wasm memory cannot be replicated per phase on the host: zero-insert instead)
         if mh >= pt // sh and mw >= pl // sw and not isinstance(bias, TensorRef):
-            return self._sub_pixel(x, weight, bias, (sh, sw), (pt, pl), (oh, ow), groups, (mh, taps_h), (mw, taps_w))
+            plan = self._sub_pixel(x, weight, bias, (sh, sw), (pt, pl), (oh, ow), groups, (mh, taps_h), (mw, taps_w))
+            full = all(len(t) == mh + 1 for t in taps_h) and all(len(t) == mw + 1 for t in taps_w)
+            return plan, full
         hd, wd = oh + dh * (kh - 1), ow + dw * (kw - 1)
         staged = TensorRef((n, c, hd, wd), np.float32)
         plan = conv.plan(staged, wt, bias, dilation=(dh, dw), groups=groups)
@@ -236,7 +316,7 @@ class ConvTranspose2d(Op):
             dilate = Call("f32_conv_transpose2d_dilate", [x], seen, np.float32, (sh, sw, top, left))
         else:  # conv2d's 1x1 kernel reads the input as (N, C, H * W)
             dilate = Call("f32_conv_transpose2d_dilate_flat", [x], seen, np.float32, (sh, sw, top, left, hd, wd))
-        return [dilate, head, *chain[1:]]
+        return [dilate, head, *chain[1:]], True
 
     def _sub_pixel(self, x, weight, bias, stride, pads, out_hw, groups, axis_h, axis_w) -> list[Call]:
         """One conv2d over x computing every phase (see the module docstring), then the shuffle."""

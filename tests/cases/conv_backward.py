@@ -3,6 +3,8 @@
 layer shapes. The dy of each case has the forward's output shape; references are float64 numpy adjoints.
 """
 
+import numpy as np
+
 from . import Case, rand
 
 # (N, C, H, W), (K, C // groups, KH, KW), strides, pads, dilations, groups, id
@@ -48,5 +50,19 @@ CASES.append(
         rtol=1e-4,
         atol=1e-4,
         id="kernel-hw-only",
+    )
+)
+
+# dy with inf / NaN (conv_transpose2d's plan: the fix-up kernel): outputs no real tap reaches stay numbers
+_dy = rand(1, 4, 3, 3, seed=60)
+_dy.flat[[2, 20]] = [np.inf, np.nan]
+CASES.append(
+    Case(
+        "conv2d_backward_data",
+        (_dy, rand(4, 3, 3, 3, seed=61), (1, 3, 6, 6)),
+        {"strides": 2, "pads": 1},
+        rtol=1e-4,
+        atol=1e-4,
+        id="nonfinite-dy",
     )
 )

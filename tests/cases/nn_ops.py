@@ -64,6 +64,29 @@ CASES += [
 ]
 
 
+def _nonfinite(xs, ws, at_x=(), at_w=(), seed=0, **attrs):
+    """inf / NaN in x (flat positions at_x: inf, -inf, NaN, ...) or the weight: the definition never multiplies
+    them by a missing sub-pixel tap, an inserted zero or padding, so outputs those do not reach stay numbers."""
+    x, w = rand(*xs, seed=seed), rand(*ws, seed=seed + 1, low=-0.5, high=0.5)
+    for arr, at in ((x, at_x), (w, at_w)):
+        arr.flat[list(at)] = [(np.inf, -np.inf, np.nan)[i % 3] for i in range(len(at))]
+    tag = f"{xs}*{ws}{attrs}-nonfinite-x{list(at_x)}-w{list(at_w)}"
+    bias = rand(ws[1] * attrs.get("groups", 1), seed=seed + 2)
+    return Case("conv_transpose2d", (x, w, bias), attrs, id=tag, **CONV_TOL)
+
+
+CASES += [  # each gave NaN where the reference (and onnxruntime) has ±inf or a number before the fix-up kernel
+    _nonfinite((1, 3, 5, 6), (3, 2, 3, 3), at_x=(4, 40, 77), stride=2, padding=1),  # sub-pixel, missing taps
+    _nonfinite((1, 4, 5, 5), (4, 3, 3, 3), at_x=(7,), stride=2, output_padding=1),  # one inf, 4-D shuffle
+    _nonfinite((1, 3, 5, 6), (3, 2, 3, 3), at_w=(5, 30), stride=2, padding=1),  # weight inf / NaN, padding
+    _nonfinite((1, 5, 6, 7), (5, 4, 3, 3), at_w=(0,), padding=1),  # stride 1: the padded border times inf
+    _nonfinite((1, 4, 9, 20), (4, 3, 3, 3), at_w=(13,), stride=2, padding=4),  # zero-insertion fallback
+    _nonfinite((1, 3, 4, 4), (3, 5, 1, 1), at_x=(0, 17), at_w=(4,), stride=2),  # 1x1: the flat fix-up layout
+    _nonfinite((1, 6, 7, 4), (6, 2, 3, 2), at_x=(3, 50), stride=(2, 3), dilation=(1, 2), groups=3),
+    _nonfinite((1, 4, 8, 8), (4, 2, 4, 4), at_x=(9, 100, 200), stride=2, padding=1),  # DCGAN: every tap real
+]
+
+
 def _resize(shape, seed=0, tol=None, **attrs):
     tol = tol if tol is not None else (BLEND_TOL if attrs.get("mode", "nearest") != "nearest" else {})
     return Case("resize2d", (rand(*shape, seed=seed),), attrs, id=f"{shape}{attrs}", **tol)

@@ -95,9 +95,6 @@ INPUT_DOMAINS = {
 }
 
 
-#: the open finding of the fuzz (README, Reliability): an inf / NaN times one of conv_transpose2d's padding or
-#: inserted zeros gives NaN where the reference has no such term, so these are fuzzed with finite values
-FINITE_ONLY = {"conv_transpose2d", "conv2d_backward_data"}  # the latter runs conv_transpose2d's plan and kernels
 #: products: float32 overflows (or underflows to 0) long before the float64 reference, and then 0 * inf is NaN
 #: in one and not the other: factors stay in [-1, 1] (NaN included)
 PRODUCTS = {"prod", "cumprod"}
@@ -169,8 +166,6 @@ def elements(dtype: np.dtype, bounded: bool | str = False) -> st.SearchStrategy:
 
 def domain(name: str) -> bool | str:
     """How op `name`'s float inputs are drawn (see elements)."""
-    if name in FINITE_ONLY:
-        return "finite"
     if name == "grid_sample":  # finite: non-finite grid coordinates are unspecified (README, Reliability)
         return "unit_finite"
     if name in PRODUCTS:
