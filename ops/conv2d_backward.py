@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._tile_sizes import NR
-from .spec import INT, TENSOR, Call, Kernel, Op, TensorRef
+from .spec import INT, PREV, TENSOR, Call, Kernel, Op, TensorRef
 
 
 def _build_weight():
@@ -288,9 +288,13 @@ class Conv2dBackwardData(Op):
             raise self.fail(f"dy has shape {dy.shape}; the forward's output is {(n, k, oh, ow)}")
         if isinstance(w, TensorRef) or gemm:
             tables = data_tables((h, wd), (kh, kw), k // groups, (sh, sw), (pt, pl), (dh, dw), (oh, ow))
-            return Call(
-                "f32_conv2d_backward_data", [dy, w, *tables], (n, groups, cg, h * wd), np.float32, (), (n, c, h, wd)
-            )
+            gemm_call = Call("f32_conv2d_backward_data", [dy, w, *tables], (n, groups, cg, h * wd), np.float32)
+            # the GEMM multiplies the weight by 0 where a tap misses dy: an inf / NaN weight makes that NaN, so
+            # conv_transpose2d's fix-up re-sums NaN outputs over the real taps (one pass when none is NaN)
+            zero = np.zeros(c, np.float32)
+            scalars = (sh, sw, dh, dw, pt, pl, groups)
+            fixup = Call("f32_conv_transpose2d_fixup_grouped", [PREV, dy, w, zero], (n, c, h, wd), np.float32, scalars)
+            return [gemm_call, fixup]
         extra = (h + pt + pb - dh * (kh - 1) - 1 - (oh - 1) * sh, wd + pl + pr - dw * (kw - 1) - 1 - (ow - 1) * sw)
         from . import all_ops
 

@@ -88,14 +88,29 @@ def main(z_h: T.handle, y_h: T.handle, sh: T.int32, sw: T.int32, top: T.int32, l
     return parse(src)
 
 
-def _build_fixup(flat: bool):
+#: the layouts the fix-up reads z in: conv2d's (N, C_out, OH, OW), its 1x1 / im2col (N, C_out, OH * OW), and
+#: conv2d_backward_data's GEMM (N, groups, C_out / groups, OH * OW)
+FIXUP_LAYOUTS = {
+    "": ("(n, co_n, oh, ow)", "b, co, oy, ox", ""),
+    "_flat": ("(n, co_n, ohw)", "b, co, oy * ow + ox", "ohw = T.int32()"),
+    "_grouped": (
+        "(n, zg, zc, ohw)",
+        "b, co // zc, co % zc, oy * ow + ox",
+        "zg, zc, ohw = T.int32(), T.int32(), T.int32()",
+    ),  # noqa: E501
+}
+
+
+FIXUP_ARGS = (TENSOR,) * 5 + (INT,) * 7  # z, x, w, bias, y; stride, dilation, top / left cropping, groups
+
+
+def _build_fixup(layout: str):
     """y = z, except where z is NaN: y = bias + the sum over the taps (ci, r, q) that the definition adds to
-    that output, (oy + top - r * dh) and (ox + left - q * dw) multiples of the stride inside x. `flat`: z is
-    (N, C_out, OH * OW), conv2d's 1x1 / im2col layout."""
+    that output, (oy + top - r * dh) and (ox + left - q * dw) multiples of the stride inside x. z's layout is
+    one of FIXUP_LAYOUTS."""
     from tvm.script.parser import parse
 
-    shape = "(n, co_n, ohw)" if flat else "(n, co_n, oh, ow)"
-    at = "b, co, oy * ow + ox" if flat else "b, co, oy, ox"
+    shape, at, dims = FIXUP_LAYOUTS[layout]
     src = f"""
 @T.prim_func
 def main(z_h: T.handle, x_h: T.handle, w_h: T.handle, b_h: T.handle, y_h: T.handle, sh: T.int32, sw: T.int32,
@@ -103,7 +118,7 @@ def main(z_h: T.handle, x_h: T.handle, w_h: T.handle, b_h: T.handle, y_h: T.hand
     T.func_attr({{"tirx.noalias": True}})
     n, co_n, oh, ow, c, h, wi = T.int32(), T.int32(), T.int32(), T.int32(), T.int32(), T.int32(), T.int32()
     og, kh, kw = T.int32(), T.int32(), T.int32()
-    {"ohw = T.int32()" if flat else ""}
+    {dims}
     z = T.match_buffer(z_h, {shape}, "float32")
     x = T.match_buffer(x_h, (n, c, h, wi), "float32")
     wt = T.match_buffer(w_h, (c, og, kh, kw), "float32")
@@ -165,8 +180,9 @@ class ConvTranspose2d(Op):
             Kernel("f32_conv_transpose2d_dilate_flat", lambda: _build_dilate(True), (TENSOR, TENSOR) + (INT,) * 6),
             Kernel("f32_conv_transpose2d_shuffle", lambda: _build_shuffle(False), (TENSOR, TENSOR) + (INT,) * 5),
             Kernel("f32_conv_transpose2d_shuffle_flat", lambda: _build_shuffle(True), (TENSOR, TENSOR) + (INT,) * 6),
-            Kernel("f32_conv_transpose2d_fixup", lambda: _build_fixup(False), (TENSOR,) * 5 + (INT,) * 7),
-            Kernel("f32_conv_transpose2d_fixup_flat", lambda: _build_fixup(True), (TENSOR,) * 5 + (INT,) * 7),
+        ] + [
+            Kernel(f"f32_conv_transpose2d_fixup{layout}", lambda layout=layout: _build_fixup(layout), FIXUP_ARGS)
+            for layout in FIXUP_LAYOUTS
         ]
 
     def reference(

@@ -66,3 +66,17 @@ CASES.append(
         id="nonfinite-dy",
     )
 )
+# an inf / NaN weight in the GEMM kernel (graphs' path): taps that miss dy multiplied it by 0 (NaN) before
+# the fix-up; outputs no real tap of it reaches stay numbers
+_w = rand(4, 3, 3, 3, seed=62)
+_w.flat[[5, 40]] = [np.inf, np.nan]
+CASES.append(
+    Case(
+        "conv2d_backward_data",
+        (rand(1, 4, 6, 3, seed=63), _w, (1, 3, 11, 10)),
+        {"strides": (2, 3), "pads": (1, 0), "gemm": True},
+        rtol=1e-4,
+        atol=1e-4,
+        id="nonfinite-w-gemm",
+    )
+)
