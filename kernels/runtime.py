@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import importlib.metadata
 import math
-import struct
 import threading
 import weakref
 from ctypes import byref
@@ -21,13 +19,27 @@ from pathlib import Path
 
 import numpy as np
 import wasmtime
-from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
 from ..ops._multi import KeepCall
-from ..ops.spec import BLOCK, PREV, Call
+from ..ops.spec import PREV, Call
 from . import manifest as mf
 from .bound import _THREE, _TWO, Bound, _call_unchecked, _same_bytes
+from .call_abi import (  # noqa: F401 - KernelError, WasmTrap, ALIGN, _blocks re-exported
+    _DL_CODES,
+    _DLTENSOR_SIZE,
+    _TYPE_DLTENSOR,
+    _TYPE_FLOAT,
+    _TYPE_INT,
+    ALIGN,
+    MAX_ARGS,
+    MAX_DIMS,
+    KernelError,
+    WasmTrap,
+    _blocks,
+    _memory_size,
+    _metadata_struct,
+)
 from .instances import (  # noqa: F401 - re-exported: the runtime's public face
     MAX_THREADS,
     WORKER_TRAPPED,
@@ -41,38 +53,6 @@ from .manifest import LibraryError, Manifest
 from .module_cache import LIB_DIR, _cache_dir, _prune_cache, default_library  # noqa: F401 - re-exported
 
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
-ALIGN = 64  # every tensor buffer is padded to this: a whole BLOCK of 4-byte elements
-MAX_ARGS = 64
-MAX_DIMS = 8
-
-_DLTENSOR_SIZE = 40  # wasm32 DLTensor: data, device, ndim, dtype, shape*, strides*, byte_offset
-
-
-def _blocks(shape: tuple[int, ...]) -> tuple[int, int]:
-    """The (blocks, BLOCK) view a blocked kernel gets of a tensor; ALIGN-padded buffers hold the last block."""
-    return (-(-math.prod(shape) // BLOCK), BLOCK)
-
-
-@functools.cache
-def _metadata_struct(ndims: tuple[int, ...], float_scalars: tuple[bool, ...]) -> struct.Struct:
-    """One struct per call signature: the TVMFFIAny argument array, then each DLTensor and its shape."""
-    fmt = "<" + "iiI4x" * len(ndims) + "".join("iid" if f else "iiq" for f in float_scalars)
-    return struct.Struct(fmt + "".join(f"IiiiBBHII4xQ{nd}q" for nd in ndims))
-
-
-_memory_size = _bindings._wasmtime_sharedmemory_data_size
-_TYPE_INT, _TYPE_FLOAT, _TYPE_DLTENSOR = 1, 3, 7
-_DL_CODES = {"f": 2, "i": 0, "u": 1, "b": 6}
-
-
-class KernelError(RuntimeError):
-    """A kernel refused its arguments or failed; the message names the kernel (and the plan step)."""
-
-    step: int | None = None
-
-
-class WasmTrap(KernelError):
-    """The wasm code trapped (out-of-bounds access, unreachable, ...); the runtime recovered."""
 
 
 class Runtime:
