@@ -42,9 +42,11 @@ class BatchNorm(Op):
         scale, bias, mean, var = (te.placeholder((c,), "float32", name=s) for s in ("scale", "bias", "mean", "var"))
         eps = te.var("epsilon", "float32")
         one = tvm.tirx.const(1.0, "float32")
-        # per-channel multiplier, computed once per call (C sqrt / div) instead of once per element
-        mul = te.compute((c,), lambda k: scale[k] * (one / tvm.tirx.sqrt(var[k] + eps)), name="mul")
-        out = te.compute((n, c, i), lambda a, k, j: (x[a, k, j] - mean[k]) * mul[k] + bias[k], name="out")
+        # 1 / sqrt(var + eps) once per channel (C sqrt / div), not per element; it multiplies x - mean before
+        # scale does, in the definition's order: a folded scale * rstd underflowed to 0 for a subnormal scale
+        # and made an infinite x NaN where the definition gives ±inf (a fuzz find)
+        rstd = te.compute((c,), lambda k: one / tvm.tirx.sqrt(var[k] + eps), name="rstd")
+        out = te.compute((n, c, i), lambda a, k, j: (x[a, k, j] - mean[k]) * rstd[k] * scale[k] + bias[k], name="out")
         # no TVM vectorize: with a symbolic extent its tail predicate makes TVM scalarise the loop, while
         # LLVM vectorises this plain contiguous loop itself (v128 body + scalar remainder)
         return prim_func([x, scale, bias, mean, var, out, eps])

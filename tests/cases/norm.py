@@ -19,7 +19,7 @@ def _bn(shape, seed=0, **attrs):
     )
 
 
-# batch_norm: (x - mean) * (scale / sqrt(var + eps)) + bias rounds a few ulp off the float64 reference,
+# batch_norm: (x - mean) * (1 / sqrt(var + eps)) * scale + bias rounds a few ulp off the float64 reference,
 # and results near 0 (bias cancelling) need a small absolute tolerance.
 CASES = [
     _bn((2, 3)),  # rank 2: inner size 1
@@ -42,6 +42,17 @@ CASES = [
         ),
         {"epsilon": 0.0},
         id="eps0",
+    ),
+    Case(  # a subnormal scale times 1 / sqrt(1e15) underflowed to 0 when folded: -inf * 0 gave NaN, not -inf
+        "batch_norm",
+        (
+            np.array([[[-np.inf, 1.0, np.inf, -2.0]]], np.float32),
+            np.array([1.4e-45], np.float32),
+            np.array([-1.0931664e15], np.float32),
+            np.array([-8.426629e14], np.float32),
+            np.array([9.8530395e14], np.float32),
+        ),
+        id="subnormal-scale-infinite-x",
     ),
 ]
 
