@@ -1,6 +1,6 @@
 """`make fuzz`: every op, N generated examples each (default 10,000), then a table op / examples / failures.
 
-    python -m tests.fuzz.run [--examples N] [-k SUBSTRING] [--skip OP,OP] [--jobs J] [--seed S]
+    python -m tests.fuzz.run [--examples N] [-k SUBSTRING] [--only OP,OP] [--skip OP,OP] [--jobs J] [--seed S]
 
 Per op, hypothesis draws structures (shapes, dtypes, attributes), each checked on VALUES_PER_DRAW (8) fresh
 value sets, until N examples (input sets) passed or one fails (logged to build/fuzz/failures.txt with its input
@@ -76,12 +76,16 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("-k", default="", help="only ops whose name contains this")
     parser.add_argument("--skip", default="", help="comma-separated op names to leave out")
+    parser.add_argument("--only", default="", help="comma-separated op names to run (e.g. after a fix)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (ops are shared out among them)")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--shrink", action="store_true", help="shrink a failing example (slow on big ops)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
-    names = [op.name for op in ops() if args.k in op.name and op.name not in skip]
+    only = set(filter(None, args.only.split(",")))
+    names = [op.name for op in ops() if args.k in op.name and op.name not in skip and (not only or op.name in only)]
+    if only - {op.name for op in ops()}:
+        parser.error(f"--only: no op named {', '.join(sorted(only - {op.name for op in ops()}))}")
     LOG.unlink(missing_ok=True)
     for stale in LOG.parent.glob("*.npz"):  # a replay file belongs to this run's log
         stale.unlink()
