@@ -54,8 +54,11 @@ class BatchNorm(Op):
     def reference(self, x, scale, bias, mean, var, epsilon: float = 1e-5) -> np.ndarray:
         x = np.asarray(x)
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        p = [np.asarray(a, np.float64).reshape(shape) for a in (scale, bias, mean, var)]
-        y = (x.astype(np.float64) - p[2]) / np.sqrt(p[3] + epsilon) * p[0] + p[1]
+        p = [np.asarray(a, np.float64).reshape(shape) for a in (scale, bias, mean)]
+        # var + epsilon is a float32 sum, as in onnxruntime and onnx's reference evaluator: a var of -epsilon
+        # (not a variance, but drawn by the fuzz) makes it exactly 0 and the result ±inf, not a float64 2.5e-14
+        v = (np.asarray(var, np.float32) + np.float32(epsilon)).astype(np.float64).reshape(shape)
+        y = (x.astype(np.float64) - p[2]) / np.sqrt(v) * p[0] + p[1]
         return y.astype(x.dtype)
 
     def plan(
