@@ -88,6 +88,10 @@ INPUT_DOMAINS = {
     # the same with an infinite gamma times (dy - ...) * invstd underflowing (subnormal dy, small invstd), or
     # times x - mean, 0 in float32 for subnormal x where float64 resolves the mean: gamma is drawn finite
     "batch_norm_backward": (True, True, "finite"),
+    # inference batch_norm likewise: an infinite scale times (x - mean) * rstd, which underflows to 0 in float32
+    # for a subnormal x - mean where float64 keeps 4e-48, is NaN here and ±inf there: scale is drawn finite
+    # (x, bias, mean and var still get NaN, ±inf and subnormals)
+    "batch_norm": (True, "finite"),
     "batch_norm_train": (True, "finite"),
     # dense labels are distributions: an infinite label times a logit at the max (max - logit = 0) is NaN
     # where the reference's label * (shifted - lse) is ±inf (class indices are not redrawn)
