@@ -191,17 +191,19 @@ def compile_graph(
 
 def compiled_path(model, directory: str | Path, name: str, **kwargs) -> Path:
     """Where `compiled_graph` keeps `model`'s build: the name plus a hash of the model, the compiler's
-    sources and the options (a changed compiler gives a new path)."""
+    sources, the tuning records and the options (a changed compiler or new records give a new path)."""
     import hashlib
 
     import onnx
 
     from ..kernels import graph_compiler
+    from ..kernels.tune import records
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     key = hashlib.sha256(proto.SerializeToString())
     for source in graph_compiler.sources():
         key.update(source.read_bytes())
+    key.update(records.digest().encode())  # new or changed tuning records give a new build
     key.update(repr(sorted(kwargs.items())).encode())
     return Path(directory) / f"{name}-{key.hexdigest()[:16]}.wasm"
 
