@@ -142,6 +142,7 @@ def compile_graph(
     isa: str | None = None,
     progress: bool = True,
     deterministic: bool = False,
+    tuned: bool = True,
 ) -> Path:
     """Compile a model into one self-contained .wasm (see kernels/graph_compiler.py).
 
@@ -154,6 +155,7 @@ def compile_graph(
     shape per input (its memory plan and kernels are specialised to it), so a model with symbolic dims is
     compiled once per shape you need. `input_values`: inputs frozen to a value (a sample rate, a mode flag); the
     module no longer takes them. Shape arithmetic is folded and Ifs on known conditions inlined for those.
+    `tuned`: kernels with a tuning record (`wasmops tune`, or shipped) get its schedule; False: hand schedules.
     """
     import onnx
 
@@ -186,7 +188,9 @@ def compile_graph(
         # or refuses (strings): a model with static inputs compiles as it is, and the compiler refuses by name
         if input_shapes or input_values:
             raise
-    return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress, deterministic=deterministic)
+    return compile_onnx(
+        proto, output_path, weights=weights, isa=isa, progress=progress, deterministic=deterministic, tuned=tuned
+    )
 
 
 def compiled_path(model, directory: str | Path, name: str, **kwargs) -> Path:

@@ -91,7 +91,10 @@ def tune_target(isa: str, cores: int = 2):
     return tvm.target.Target({**wasm_target(relaxed=isa == "relaxed-simd").export(), "num-cores": cores})
 
 
-def cost_model_kind() -> str:
+def cost_model_kind(kind: str = "auto") -> str:
+    """'xgb' or 'random' as asked; 'auto': xgb when xgboost is installed."""
+    if kind != "auto":
+        return kind
     try:
         import xgboost  # noqa: F401
     except ImportError:
@@ -137,10 +140,14 @@ def search(
     *,
     threads: int = 1,
     per_round: int = 16,
+    population: int = 256,
+    cost_model: str = "auto",
     on_result: Callable | None = None,
 ) -> tuple[list, int]:
     """MetaSchedule search for one kernel, in rounds of `per_round` trials until `trials` or `deadline`
-    (time.monotonic()); the rounds share one database and one cost model. Returns (top traces, trials run)."""
+    (time.monotonic()); the rounds share one database and one cost model. `population`: the evolutionary
+    search's (MetaSchedule's default 512 costs ~2x the search time per round). Returns (top traces as TVM
+    JSON, trials run)."""
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
@@ -149,7 +156,8 @@ def search(
 
     mod = tvm.IRModule({"main": kernel.func.without_attr("global_symbol")})
     database = ms.database.MemoryDatabase()
-    cost_model = ms.cost_model.CostModel.create(cost_model_kind(), num_tuning_cores=2)
+    model = ms.cost_model.CostModel.create(cost_model_kind(cost_model), num_tuning_cores=2)
+    strategy = ms.search_strategy.EvolutionarySearch(population_size=population)
     builder = WasmBuilder(isa, work / "candidates")
     runner = WasmRunner(threads=threads, on_result=on_result)
     done, round_ = 0, 0
@@ -165,7 +173,8 @@ def search(
                 builder=builder,
                 runner=runner,
                 database=database,
-                cost_model=cost_model,
+                cost_model=model,
+                strategy=strategy,
                 num_tuning_cores=2,
                 seed=round_,
             )
@@ -232,6 +241,8 @@ def tune_model(
     threads: int = 1,
     min_ms: float = 0.02,
     margin: float = 0.03,
+    population: int = 256,
+    cost_model: str = "auto",
     save: bool = True,
     records_path: Path | None = None,
     progress: bool = True,
@@ -279,6 +290,8 @@ def tune_model(
                         time.monotonic() + max(slice_s, 0.0),
                         Path(kwork),
                         threads=threads,
+                        population=population,
+                        cost_model=cost_model,
                         on_result=on_result,
                     )
                 bar.update(max(0, trials - res.trials))  # a budget cut: the bar still ends at its total
