@@ -180,3 +180,15 @@ def test_candidate_that_traps_is_a_failed_trial(tmp_path):
     result = future.result()
     assert result.run_secs is None and "trap" in result.error_msg, result.error_msg
     assert seen == [None]
+
+
+def test_tune_command_prints_the_table(tmp_path, monkeypatch, capsys):
+    from wasmops.cli import main
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_matmul_relu(), path)
+    monkeypatch.setenv("WASMOPS_TUNE_RECORDS", str(tmp_path / "records"))
+    assert main(["tune", str(path), "--trials", "2", "--budget", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "hand ms" in out and "tuned ms" in out and "speedup" in out
+    assert "kernels total: hand" in out and str(tmp_path / "records") in out

@@ -271,7 +271,12 @@ def tune_model(
         with tqdm(total=trials * len(todo), desc="tuning", unit="trial", disable=not progress) as bar:
             for i, k in enumerate(todo):
                 left = sum(weights[t.key] for t in todo[i:])
-                slice_s = (budget_s - (time.monotonic() - start)) * weights[k.key] / left
+                remaining = budget_s - (time.monotonic() - start)
+                if remaining <= 0:  # every kernel gets at least one round while time is left, none after
+                    results[k.key].note = "time budget used up: not tuned"
+                    bar.update(trials)
+                    continue
+                slice_s = remaining * weights[k.key] / left
                 bar.set_postfix_str(k.name[:40])
                 best = [float("inf")]
 

@@ -1,0 +1,52 @@
+"""`tune_graph`: auto-tune a model's whole-graph kernels on the wasm target (kernels/tune), so that the next
+`compile_graph` of the model (or of any model with the same kernels) uses the faster schedules.
+
+Records go to the user's cache dir (kernels/tune/records.py `user_dir`); compile_graph reads them by default.
+Build-time only (TVM, ziglang; xgboost for the learned cost model: the [tune] extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def tune_graph(
+    model,
+    *,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    isa: str = "relaxed-simd",
+    trials: int = 64,
+    budget_minutes: float = 10.0,
+    threads: int = 1,
+    progress: bool = True,
+    records_path: str | Path | None = None,
+) -> list:
+    """Tune `model` (ONNX path, bytes or ModelProto) for `isa`; returns one KernelResult per distinct kernel
+    (name, steps, hand_ms, tuned_ms, kept, note), heaviest first.
+
+    `trials`: MetaSchedule trials per kernel; `budget_minutes`: the search time for all kernels (the
+    heaviest get the most); `threads`: the threads kernels are timed on. `input_shapes` as compile_graph's."""
+    import onnx
+
+    from ..kernels.tune.driver import tune_model
+    from .graph_static import specialise
+
+    if isinstance(model, str | Path):
+        proto = onnx.load(str(model))
+    elif isinstance(model, bytes):
+        proto = onnx.load_from_string(model)
+    elif isinstance(model, onnx.ModelProto):
+        proto = model
+    else:
+        raise TypeError(f"model must be an ONNX path, bytes or ModelProto, got {type(model).__name__}")
+    if input_shapes:
+        proto = specialise(proto, input_shapes, None)
+    return tune_model(
+        proto,
+        isa=isa,
+        trials=trials,
+        budget_s=budget_minutes * 60,
+        threads=threads,
+        progress=progress,
+        records_path=Path(records_path) if records_path else None,
+    )
