@@ -131,6 +131,26 @@ class InferenceSession(OrtSessionApi):
         return [results[n] for n in names]
 
 
+def onnx_model(model, sample_input=None):
+    """`model` as an onnx.ModelProto: an ONNX file path, serialized bytes, a ModelProto, or a MindSpore Cell
+    (exported to ONNX by MindSpore, traced on `sample_input`)."""
+    import onnx
+
+    if isinstance(model, str | Path):
+        return onnx.load(str(model))
+    if isinstance(model, bytes):
+        return onnx.load_from_string(model)
+    if isinstance(model, onnx.ModelProto):
+        return model
+    if type(model).__module__.startswith("mindspore") or hasattr(model, "construct"):
+        if sample_input is None:
+            raise ValueError("compiling a MindSpore network needs sample_input (its export traces the network)")
+        from .mindspore_convert import export_onnx
+
+        return export_onnx(model, sample_input)
+    raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+
+
 def compile_graph(
     model,
     output_path: str | Path,
@@ -157,27 +177,13 @@ def compile_graph(
     module no longer takes them. Shape arithmetic is folded and Ifs on known conditions inlined for those.
     `tuned`: kernels with a tuning record (`wasmops tune`, or shipped) get its schedule; False: hand schedules.
     """
-    import onnx
 
     from ..kernels.graph_compiler import compile_onnx
 
     if deterministic and isa not in (None, "simd128"):
         raise ValueError(f"deterministic=True builds SIMD128 only (relaxed-SIMD results vary by CPU); got isa={isa!r}")
     isa = isa or ("simd128" if deterministic else "relaxed-simd")
-    if isinstance(model, str | Path):
-        proto = onnx.load(str(model))
-    elif isinstance(model, bytes):
-        proto = onnx.load_from_string(model)
-    elif isinstance(model, onnx.ModelProto):
-        proto = model
-    elif type(model).__module__.startswith("mindspore") or hasattr(model, "construct"):
-        if sample_input is None:
-            raise ValueError("compiling a MindSpore network needs sample_input (its export traces the network)")
-        from .mindspore_convert import export_onnx
-
-        proto = export_onnx(model, sample_input)
-    else:
-        raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+    proto = onnx_model(model, sample_input)
     from ..registry.dtypes import DtypeError
     from .graph_static import specialise
 

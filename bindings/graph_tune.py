@@ -26,19 +26,11 @@ def tune_graph(
 
     `trials`: MetaSchedule trials per kernel; `budget_minutes`: the search time for all kernels (the
     heaviest get the most); `threads`: the threads kernels are timed on. `input_shapes` as compile_graph's."""
-    import onnx
-
     from ..kernels.tune.driver import tune_model
+    from .graph_session import onnx_model
     from .graph_static import specialise
 
-    if isinstance(model, str | Path):
-        proto = onnx.load(str(model))
-    elif isinstance(model, bytes):
-        proto = onnx.load_from_string(model)
-    elif isinstance(model, onnx.ModelProto):
-        proto = model
-    else:
-        raise TypeError(f"model must be an ONNX path, bytes or ModelProto, got {type(model).__name__}")
+    proto = onnx_model(model)
     if input_shapes:
         proto = specialise(proto, input_shapes, None)
     return tune_model(
