@@ -105,14 +105,20 @@ def cost_model_kind(kind: str = "auto") -> str:
 
 @contextlib.contextmanager
 def _quiet_meta_schedule():
-    """MetaSchedule logs every round to stdout at INFO; its per-task logs still go to the work dir."""
+    """MetaSchedule logs every round to stdout at INFO (its per-task logs still go to the work dir). It also
+    rebuilds its logger config from the handlers already on its logger, by name: an unnamed handler (pytest's
+    log capture adds one) breaks that, so those are set aside while tuning and put back after."""
     logger = logging.getLogger("tvm.s_tir.meta_schedule")
-    old = logger.level
+    old, unnamed = logger.level, [h for h in logger.handlers if h.get_name() is None]
     logger.setLevel(logging.WARNING)
+    for handler in unnamed:
+        logger.removeHandler(handler)
     try:
         yield
     finally:
         logger.setLevel(old)
+        for handler in unnamed:
+            logger.addHandler(handler)
 
 
 @contextlib.contextmanager
@@ -266,7 +272,7 @@ def tune_model(
         todo = [k for k in kernels if hand[k.key].best * 1e3 * k.count >= min_ms]
         for k in kernels[len(todo) :]:
             results[k.key].note = f"under {min_ms} ms: not tuned"
-        start, kept = time.monotonic(), []
+        start = time.monotonic()
         weights = {k.key: hand[k.key].best * k.count for k in todo}
         with tqdm(total=trials * len(todo), desc="tuning", unit="trial", disable=not progress) as bar:
             for i, k in enumerate(todo):
@@ -301,11 +307,9 @@ def tune_model(
                     )
                 bar.update(max(0, trials - res.trials))  # a budget cut: the bar still ends at its total
                 record = _best_record(k, traces, isa, work, threads, res, margin, model)
-                if record is not None:
-                    kept.append(record)
-        if save and kept:
-            path = rec.save(kept, isa, records_path)
-            log.info("saved %d tuning records to %s", len(kept), path)
+                if record is not None and save:  # saved as found: an interrupted run keeps what it won
+                    path = rec.save([record], isa, records_path)
+                    log.info("saved the tuning record of %s to %s", k.name, path)
     return [results[k.key] for k in kernels]
 
 
