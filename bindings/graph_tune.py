@@ -20,10 +20,12 @@ def tune_graph(
     threads: int = 1,
     progress: bool = True,
     records_path: str | Path | None = None,
+    only: list[str] | None = None,
 ) -> list:
     """Tune `model` (ONNX path, bytes or ModelProto) for `isa`; returns one KernelResult per distinct kernel
     (name, steps, hand_ms, tuned_ms, kept, note), heaviest first.
 
+    `only`: tune just the kernels whose names contain one of these strings (names as in the table).
     `trials`: MetaSchedule trials per kernel; `budget_minutes`: the search time for all kernels (the
     heaviest get the most); `threads`: the threads kernels are timed on. `input_shapes` as compile_graph's."""
     from ..kernels.tune.driver import tune_model
@@ -41,4 +43,5 @@ def tune_graph(
         threads=threads,
         progress=progress,
         records_path=Path(records_path) if records_path else None,
+        only=only,
     )

@@ -192,3 +192,8 @@ def test_tune_command_prints_the_table(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "hand ms" in out and "tuned ms" in out and "speedup" in out
     assert "kernels total: hand" in out and str(tmp_path / "records") in out
+
+
+def test_kernel_filter_that_matches_nothing_is_refused():
+    with pytest.raises(ValueError, match="no kernel of the model has a name containing any of"):
+        driver.tune_model(_matmul_relu(), only=["no_such_kernel"], progress=False)

@@ -26,6 +26,7 @@ def _tune(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=not args.quiet,
             records_path=args.records,
+            only=args.kernel,
         )
     print(table(results))
     hand = sum(r.hand_ms * r.count for r in results)
@@ -48,6 +49,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="threads the kernels are timed on (default 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="a symbolic input's shape")
     p.add_argument("--no-relaxed", action="store_true", help="tune the SIMD128 build (no relaxed-SIMD FMA)")
+    p.add_argument(
+        "--kernel", action="append", metavar="PART", help="tune only kernels whose name contains PART (repeatable)"
+    )
     p.add_argument("--records", help="the records file to write (default: the user's cache dir)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_tune)

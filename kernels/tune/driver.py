@@ -167,23 +167,24 @@ def search(
     builder = WasmBuilder(isa, work / "candidates")
     runner = WasmRunner(threads=threads, on_result=on_result)
     done, round_ = 0, 0
-    with _quiet_meta_schedule(), _without_tensor_intrinsics():
+    with _without_tensor_intrinsics():
         while done < trials and time.monotonic() < deadline:
             n = min(per_round, trials - done)
-            ms.tir_integration.tune_tir(
-                mod,
-                tune_target(isa),
-                str(work / "meta_schedule"),
-                max_trials_global=n,
-                num_trials_per_iter=n,
-                builder=builder,
-                runner=runner,
-                database=database,
-                cost_model=model,
-                strategy=strategy,
-                num_tuning_cores=2,
-                seed=round_,
-            )
+            with _quiet_meta_schedule():  # per round: each round's logger setup resets the level
+                ms.tir_integration.tune_tir(
+                    mod,
+                    tune_target(isa),
+                    str(work / "meta_schedule"),
+                    max_trials_global=n,
+                    num_trials_per_iter=n,
+                    builder=builder,
+                    runner=runner,
+                    database=database,
+                    cost_model=model,
+                    strategy=strategy,
+                    num_tuning_cores=2,
+                    seed=round_,
+                )
             done, round_ = done + n, round_ + 1
     measured = [r for r in database.get_all_tuning_records() if r.run_secs]
     measured.sort(key=lambda r: min(float(s) for s in r.run_secs))
@@ -253,12 +254,14 @@ def tune_model(
     records_path: Path | None = None,
     progress: bool = True,
     work_dir: Path | None = None,
+    only: list[str] | None = None,
 ) -> list[KernelResult]:
     """Tune `model`'s kernels (an ONNX ModelProto, static shapes) and save the faster ones as records.
 
     `trials` per kernel, `budget_s` seconds of search in all (split by each kernel's share of the hand time,
     unused time passed on); kernels under `min_ms` of hand time per run are left alone. A record is kept
-    where tuned < hand * (1 - margin). Returns one result per distinct kernel, heaviest first."""
+    where tuned < hand * (1 - margin). `only`: tune just the kernels whose names contain one of these.
+    Returns one result per distinct kernel considered, heaviest first."""
     from tqdm import tqdm
 
     if isa not in ("relaxed-simd", "simd128"):
@@ -266,6 +269,10 @@ def tune_model(
     with tempfile.TemporaryDirectory(prefix="wasmops-tune-", dir=work_dir) as tmp:
         work = Path(tmp)
         kernels = graph_kernels(model)
+        if only:
+            kernels = [k for k in kernels if any(part in k.name for part in only)]
+            if not kernels:
+                raise ValueError(f"no kernel of the model has a name containing any of {only}")
         hand = hand_times(kernels, isa, work, threads)
         kernels.sort(key=lambda k: -hand[k.key].best * k.count)
         results = {k.key: KernelResult(k.name, k.key, k.count, hand[k.key].best * 1e3) for k in kernels}
