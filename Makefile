@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[build,onnx,mindspore,dev,ray]"
+	$(PY) -m pip install --quiet -e ".[build,onnx,mindspore,dev,ray,tune]"
 	touch $@
 
 $(LIB): $(VENV)/.installed $(LIB_SOURCES)

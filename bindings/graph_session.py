@@ -131,6 +131,26 @@ class InferenceSession(OrtSessionApi):
         return [results[n] for n in names]
 
 
+def onnx_model(model, sample_input=None):
+    """`model` as an onnx.ModelProto: an ONNX file path, serialized bytes, a ModelProto, or a MindSpore Cell
+    (exported to ONNX by MindSpore, traced on `sample_input`)."""
+    import onnx
+
+    if isinstance(model, str | Path):
+        return onnx.load(str(model))
+    if isinstance(model, bytes):
+        return onnx.load_from_string(model)
+    if isinstance(model, onnx.ModelProto):
+        return model
+    if type(model).__module__.startswith("mindspore") or hasattr(model, "construct"):
+        if sample_input is None:
+            raise ValueError("compiling a MindSpore network needs sample_input (its export traces the network)")
+        from .mindspore_convert import export_onnx
+
+        return export_onnx(model, sample_input)
+    raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+
+
 def compile_graph(
     model,
     output_path: str | Path,
@@ -142,6 +162,7 @@ def compile_graph(
     isa: str | None = None,
     progress: bool = True,
     deterministic: bool = False,
+    tuned: bool = True,
 ) -> Path:
     """Compile a model into one self-contained .wasm (see kernels/graph_compiler.py).
 
@@ -154,28 +175,15 @@ def compile_graph(
     shape per input (its memory plan and kernels are specialised to it), so a model with symbolic dims is
     compiled once per shape you need. `input_values`: inputs frozen to a value (a sample rate, a mode flag); the
     module no longer takes them. Shape arithmetic is folded and Ifs on known conditions inlined for those.
+    `tuned`: kernels with a tuning record (`wasmops tune`, or shipped) get its schedule; False: hand schedules.
     """
-    import onnx
 
     from ..kernels.graph_compiler import compile_onnx
 
     if deterministic and isa not in (None, "simd128"):
         raise ValueError(f"deterministic=True builds SIMD128 only (relaxed-SIMD results vary by CPU); got isa={isa!r}")
     isa = isa or ("simd128" if deterministic else "relaxed-simd")
-    if isinstance(model, str | Path):
-        proto = onnx.load(str(model))
-    elif isinstance(model, bytes):
-        proto = onnx.load_from_string(model)
-    elif isinstance(model, onnx.ModelProto):
-        proto = model
-    elif type(model).__module__.startswith("mindspore") or hasattr(model, "construct"):
-        if sample_input is None:
-            raise ValueError("compiling a MindSpore network needs sample_input (its export traces the network)")
-        from .mindspore_convert import export_onnx
-
-        proto = export_onnx(model, sample_input)
-    else:
-        raise TypeError(f"model must be an ONNX path, bytes, ModelProto or MindSpore Cell, got {type(model).__name__}")
+    proto = onnx_model(model, sample_input)
     from ..registry.dtypes import DtypeError
     from .graph_static import specialise
 
@@ -186,22 +194,26 @@ def compile_graph(
         # or refuses (strings): a model with static inputs compiles as it is, and the compiler refuses by name
         if input_shapes or input_values:
             raise
-    return compile_onnx(proto, output_path, weights=weights, isa=isa, progress=progress, deterministic=deterministic)
+    return compile_onnx(
+        proto, output_path, weights=weights, isa=isa, progress=progress, deterministic=deterministic, tuned=tuned
+    )
 
 
 def compiled_path(model, directory: str | Path, name: str, **kwargs) -> Path:
     """Where `compiled_graph` keeps `model`'s build: the name plus a hash of the model, the compiler's
-    sources and the options (a changed compiler gives a new path)."""
+    sources, the tuning records and the options (a changed compiler or new records give a new path)."""
     import hashlib
 
     import onnx
 
     from ..kernels import graph_compiler
+    from ..kernels.tune import records
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     key = hashlib.sha256(proto.SerializeToString())
     for source in graph_compiler.sources():
         key.update(source.read_bytes())
+    key.update(records.digest().encode())  # new or changed tuning records give a new build
     key.update(repr(sorted(kwargs.items())).encode())
     return Path(directory) / f"{name}-{key.hexdigest()[:16]}.wasm"
 

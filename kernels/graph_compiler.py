@@ -28,6 +28,7 @@ from . import graph_format as gf
 from .builder import _features, link_module
 from .graph_checks import GraphCompileError
 from .graph_executor import c_source
+from .graph_kernels import compile_kernels, schedule_kernels
 from .graph_packing import Packings
 from .graph_plan import Buffer, Plan, read_plan
 from .graph_rewrites import rewrite
@@ -241,7 +242,8 @@ def sources() -> list[Path]:
     names = ("graph_compiler.py", "graph_schedule.py", "graph_format.py", "builder.py", "wasm_support.c")
     names += ("graph_executor.py", "graph_packing.py", "graph_plan.py")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
-    names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py")
+    names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py", "graph_kernels.py")
+    names += ("tune/records.py",)
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
 
@@ -287,32 +289,18 @@ def _refusing(model: onnx.ModelProto, stage: str):
         raise checks.stage_refusal(model, stage, exc) from None
 
 
-def _scheduled(func, convs: dict, fallbacks: list, name: str):
-    """Our schedule for a fused kernel, or the kernel unscheduled (correct, slower) where a primitive fails;
-    the reason goes to the manifest's schedule_fallbacks."""
-    from . import graph_schedule
+def lower_model(model: onnx.ModelProto, tick=None) -> tuple:
+    """The front of compile_onnx, shared with the tuner (kernels/tune): (canonical model, memory-planned
+    Relax module of fused PrimFuncs, plan, convs legalised to our compute, weight packings)."""
+    from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
 
-    try:
-        return graph_schedule.schedule(func, convs, fallbacks)
-    except Exception as exc:  # noqa: BLE001 - any schedule primitive's failure
-        fallbacks.append(f"{name}: unscheduled ({str(exc).strip().splitlines()[0][:160]})")
-        return func
-
-
-def _compile_kernels(model: onnx.ModelProto, funcs: dict, target):
-    """tvm.compile of every kernel; a failure is retried kernel by kernel to name the one TVM cannot compile."""
-    import tvm
-
-    try:
-        return tvm.compile(tvm.IRModule(funcs), target=target)
-    except Exception as exc:  # noqa: BLE001
-        first = exc
-    for name, func in funcs.items():
-        try:
-            tvm.compile(tvm.IRModule({name: func}), target=target)
-        except Exception as exc:  # noqa: BLE001
-            raise checks.stage_refusal(model, "compiling to wasm", exc, kernel=name) from None
-    raise checks.stage_refusal(model, "compiling to wasm", first) from None
+    convs: dict = {}
+    packings = Packings()
+    canon = canonicalize(_prepare(expand_recurrent(model)))
+    with _refusing(canon, "lowering"):
+        mod = lower(canon, convs, tick or (lambda stage: None), packings)
+        plan = read_plan(mod, _io_names(canon)[0], _io_names(model)[1], packings)
+    return canon, mod, plan, convs, packings
 
 
 def compile_onnx(
@@ -323,8 +311,12 @@ def compile_onnx(
     isa: str = "relaxed-simd",
     progress: bool = True,
     deterministic: bool = False,
+    tuned: bool = True,
 ) -> Path:
     """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'.
+
+    `tuned`: kernels with a matching tuning record (kernels/tune/records.py) get its schedule, the others
+    our hand schedules; False: hand schedules only.
 
     `deterministic`: SIMD128 only, no relaxed-SIMD op (their results may differ across CPUs and engines), so
     the module computes the same bits under every wasm engine on every CPU."""
@@ -350,24 +342,11 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
-        from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
-
-        convs: dict = {}
-        packings = Packings()
-        canon = canonicalize(_prepare(expand_recurrent(model)))
-        with _refusing(canon, "lowering"):
-            mod = lower(canon, convs, tick, packings)
-            plan = read_plan(mod, _io_names(canon)[0], output_names, packings)
+        canon, mod, plan, convs, packings = lower_model(model, tick)
         _restore_empty_inputs(plan, model, input_names)
-        used = sorted({name for name, _ in plan.steps})
-        funcs, fallbacks = {}, []
-        for name in used:
-            funcs[name] = _scheduled(mod[name], convs, fallbacks, name).with_attr("global_symbol", name)
-        for name in sorted({name for name, _ in plan.init_steps}):
-            funcs[name] = _scheduled(packings.func(name), {}, fallbacks, name).with_attr("global_symbol", name)
-            used.append(name)
-        tick(f"scheduled {len(funcs)} kernels")
-        lib = _compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
+        funcs, used, fallbacks, tuned_kernels = schedule_kernels(mod, plan, convs, packings, isa, tuned)
+        tick(f"scheduled {len(funcs)} kernels ({len(tuned_kernels)} tuned)")
+        lib = compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
         tick("compiled")
         mode = weights if weights != "auto" else ("file" if len(plan.weights) > EMBED_LIMIT else "embed")
         with tempfile.TemporaryDirectory() as tmp:
@@ -403,6 +382,7 @@ def compile_onnx(
             },
             "steps": [name for name, _ in plan.steps],
             "schedule_fallbacks": fallbacks,
+            "tuned_kernels": tuned_kernels,
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = output.with_suffix(".tmp")

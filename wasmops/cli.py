@@ -1,4 +1,4 @@
-"""The `wasmops` command: build the op library, inspect it, compile whole graphs, run models, run the demo.
+"""The `wasmops` command: build the op library, inspect it, compile and tune whole graphs, run models, the demo.
 
 Errors print one line (what went wrong, and what to do) and exit 1; `--debug` shows the traceback and logs
 what the library does; `--verbose` logs it without tracebacks.
@@ -23,6 +23,7 @@ _EXTRAS = {
     "tqdm": "pip install 'wasmops[build]'",
     "mindspore": "pip install 'wasmops[mindspore]'",
     "onnxruntime": "pip install onnxruntime (the demo compares with it)",
+    "xgboost": "pip install 'wasmops[tune]'",
 }
 
 
@@ -358,6 +359,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("which", nargs="?", choices=["resnet50", "lenet"], default="resnet50")
     p.set_defaults(func=_demo)
+    from .cli_tune import add_parser
+
+    add_parser(sub, common)
     return parser
 
 

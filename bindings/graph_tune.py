@@ -1,0 +1,47 @@
+"""`tune_graph`: auto-tune a model's whole-graph kernels on the wasm target (kernels/tune), so that the next
+`compile_graph` of the model (or of any model with the same kernels) uses the faster schedules.
+
+Records go to the user's cache dir (kernels/tune/records.py `user_dir`); compile_graph reads them by default.
+Build-time only (TVM, ziglang; xgboost for the learned cost model: the [tune] extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def tune_graph(
+    model,
+    *,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    isa: str = "relaxed-simd",
+    trials: int = 64,
+    budget_minutes: float = 10.0,
+    threads: int = 1,
+    progress: bool = True,
+    records_path: str | Path | None = None,
+    only: list[str] | None = None,
+) -> list:
+    """Tune `model` (ONNX path, bytes or ModelProto) for `isa`; returns one KernelResult per distinct kernel
+    (name, steps, hand_ms, tuned_ms, kept, note), heaviest first.
+
+    `only`: tune just the kernels whose names contain one of these strings (names as in the table).
+    `trials`: MetaSchedule trials per kernel; `budget_minutes`: the search time for all kernels (the
+    heaviest get the most); `threads`: the threads kernels are timed on. `input_shapes` as compile_graph's."""
+    from ..kernels.tune.driver import tune_model
+    from .graph_session import onnx_model
+    from .graph_static import specialise
+
+    proto = onnx_model(model)
+    if input_shapes:
+        proto = specialise(proto, input_shapes, None)
+    return tune_model(
+        proto,
+        isa=isa,
+        trials=trials,
+        budget_s=budget_minutes * 60,
+        threads=threads,
+        progress=progress,
+        records_path=Path(records_path) if records_path else None,
+        only=only,
+    )

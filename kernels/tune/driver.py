@@ -1,0 +1,379 @@
+"""Tune a model's fused kernels: MetaSchedule search per kernel, then hand vs tuned side by side.
+
+The workloads are the graph compiler's own fused PrimFuncs before any schedule (kernels/graph_compiler
+`lower_model`), deduplicated by structural hash. Each is searched with the wasm builder and runner for a
+trial budget and a slice of the time budget (heavier kernels get more). The best candidates are then
+rebuilt from their traces exactly as compile_graph would apply them, checked against the hand schedule's
+outputs on the same random inputs, and timed against it alternately in the same runner; a record is kept
+only where the tuned kernel is faster by `margin`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import tempfile
+import time
+import types
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import records as rec
+from .builder import compile_kernel
+from .runner import LoadedKernel, Timing, measure
+
+log = logging.getLogger("wasmops.tune")
+
+
+@dataclass
+class Kernel:
+    """One distinct fused kernel: `func` unscheduled (the workload), `hand` our schedule, `count` its steps."""
+
+    name: str
+    key: str
+    func: object
+    hand: object
+    count: int
+    args: list = field(default_factory=list)
+
+
+@dataclass
+class KernelResult:
+    name: str
+    key: str
+    count: int
+    hand_ms: float
+    tuned_ms: float | None = None
+    trials: int = 0
+    kept: bool = False
+    note: str = ""
+
+    @property
+    def speedup(self) -> float | None:
+        return None if self.tuned_ms is None else self.hand_ms / self.tuned_ms
+
+
+def graph_kernels(model, progress: bool = False) -> list[Kernel]:
+    """The distinct fused kernels of `model` (an ONNX ModelProto with static input shapes)."""
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+    from ..graph_checks import check_io
+    from ..graph_compiler import lower_model
+    from ..graph_kernels import hand_scheduled
+
+    check_io(model)
+    _, mod, plan, convs, _ = lower_model(model)
+    counts = Counter(name for name, _ in plan.steps)
+    found: dict[str, Kernel] = {}
+    for name in sorted(counts):
+        func = mod[name]
+        key = rec.workload_key(func)
+        if key in found:
+            found[key].count += counts[name]
+            continue
+        hand = hand_scheduled(func, convs, [], name)
+        args = [(tuple(int(d) for d in a.shape), np.dtype(str(a.dtype))) for a in ArgInfo.from_prim_func(func)]
+        found[key] = Kernel(name, key, func, hand, counts[name], args)
+    return list(found.values())
+
+
+def tune_target(isa: str, cores: int = 2):
+    """The compile target plus what MetaSchedule's CPU rules read (num-cores: how far to parallelise)."""
+    import tvm
+
+    from ...ops.simd_schedules import wasm_target
+
+    return tvm.target.Target({**wasm_target(relaxed=isa == "relaxed-simd").export(), "num-cores": cores})
+
+
+def cost_model_kind(kind: str = "auto") -> str:
+    """'xgb' or 'random' as asked; 'auto': xgb when xgboost is installed."""
+    if kind != "auto":
+        return kind
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        log.warning("xgboost is not installed (pip install 'wasmops[tune]'): candidates are chosen at random")
+        return "random"
+    return "xgb"
+
+
+@contextlib.contextmanager
+def _quiet_meta_schedule():
+    """MetaSchedule logs every round to stdout at INFO (its per-task logs still go to the work dir). It also
+    rebuilds its logger config from the handlers already on its logger, by name: an unnamed handler (pytest's
+    log capture adds one) breaks that, so those are set aside while tuning and put back after."""
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    old, unnamed = logger.level, [h for h in logger.handlers if h.get_name() is None]
+    logger.setLevel(logging.WARNING)
+    for handler in unnamed:
+        logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+        for handler in unnamed:
+            logger.addHandler(handler)
+
+
+@contextlib.contextmanager
+def _without_tensor_intrinsics():
+    """TuneContext imports tvm.s_tir.tensor_intrin, which parses ~500 TVMScript intrinsics for CUDA, x86,
+    ARM ... (35-90 s on this 2-core machine); the wasm target uses none. A stand-in module while tuning,
+    removed afterwards so a later real import still works."""
+    name = "tvm.s_tir.tensor_intrin"
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = types.ModuleType(name, "stand-in: the wasm target has no tensor intrinsics")
+    try:
+        yield
+    finally:
+        sys.modules.pop(name, None)
+
+
+def search(
+    kernel: Kernel,
+    isa: str,
+    trials: int,
+    deadline: float,
+    work: Path,
+    *,
+    threads: int = 1,
+    per_round: int = 16,
+    population: int = 256,
+    cost_model: str = "auto",
+    on_result: Callable | None = None,
+) -> tuple[list, int]:
+    """MetaSchedule search for one kernel, in rounds of `per_round` trials until `trials` or `deadline`
+    (time.monotonic()); the rounds share one database and one cost model. `population`: the evolutionary
+    search's (MetaSchedule's default 512 costs ~2x the search time per round). Returns (top traces as TVM
+    JSON, trials run)."""
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+
+    from .builder import WasmBuilder
+    from .runner import WasmRunner
+
+    mod = tvm.IRModule({"main": kernel.func.without_attr("global_symbol")})
+    database = ms.database.MemoryDatabase()
+    model = ms.cost_model.CostModel.create(cost_model_kind(cost_model), num_tuning_cores=2)
+    strategy = ms.search_strategy.EvolutionarySearch(population_size=population)
+    builder = WasmBuilder(isa, work / "candidates")
+    runner = WasmRunner(threads=threads, on_result=on_result)
+    done, round_ = 0, 0
+    with _without_tensor_intrinsics():
+        while done < trials and time.monotonic() < deadline:
+            n = min(per_round, trials - done)
+            with _quiet_meta_schedule():  # per round: each round's logger setup resets the level
+                ms.tir_integration.tune_tir(
+                    mod,
+                    tune_target(isa),
+                    str(work / "meta_schedule"),
+                    max_trials_global=n,
+                    num_trials_per_iter=n,
+                    builder=builder,
+                    runner=runner,
+                    database=database,
+                    cost_model=model,
+                    strategy=strategy,
+                    num_tuning_cores=2,
+                    seed=round_,
+                )
+            done, round_ = done + n, round_ + 1
+    measured = [r for r in database.get_all_tuning_records() if r.run_secs]
+    measured.sort(key=lambda r: min(float(s) for s in r.run_secs))
+    # a trace's JSON holds TIR expressions too: TVM's own serialisation, as a string
+    return [tvm.ir.save_json(r.trace.as_json()) for r in measured[:3]], done
+
+
+def _close(got: list[np.ndarray], want: list[np.ndarray]) -> str:
+    """'' if every buffer matches (floats: |d| <= 1e-3 * max(1, max|want|)), else what differs."""
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        if b.dtype.kind == "f":
+            scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
+            err = float(np.max(np.abs(a.astype(np.float64) - b))) if b.size else 0.0
+            if not err <= 1e-3 * scale:  # NaN fails too
+                return f"argument {i} differs from the hand schedule's by {err:.3g} (scale {scale:.3g})"
+        elif not np.array_equal(a, b):
+            return f"argument {i} differs from the hand schedule's"
+    return ""
+
+
+def compare(hand_path: Path, tuned_path: Path, args: list, threads: int, rounds: int = 3) -> tuple[Timing, Timing, str]:
+    """Hand and tuned loaded side by side: outputs compared on the same seeded inputs, then timed
+    alternately `rounds` times (the machine's noise hits both); min over rounds of each."""
+    from ..instances import thread_limit
+
+    hand, tuned = LoadedKernel(hand_path, args), LoadedKernel(tuned_path, args)
+    try:
+        with thread_limit(threads):
+            hand.call()
+            tuned.call()
+            problem = _close(tuned.buffers(), hand.buffers())
+            if problem:
+                return measure(hand.call), None, problem
+            h, t = [], []
+            for _ in range(rounds):
+                h.append(measure(hand.call))
+                t.append(measure(tuned.call))
+        return min(h, key=lambda x: x.best), min(t, key=lambda x: x.best), ""
+    finally:
+        hand.close()
+        tuned.close()
+
+
+def hand_times(kernels: list[Kernel], isa: str, work: Path, threads: int) -> dict[str, Timing]:
+    """Each kernel's hand schedule built and timed in the tuning runner (also: which kernels matter)."""
+    from .runner import time_module
+
+    times = {}
+    for k in kernels:
+        path = compile_kernel(k.hand, isa, work / f"hand-{k.key}.wasm")
+        times[k.key] = time_module(path, k.args, threads, repeats=5)
+    return times
+
+
+def tune_model(
+    model,
+    *,
+    isa: str = "relaxed-simd",
+    trials: int = 64,
+    budget_s: float = 600.0,
+    threads: int = 1,
+    min_ms: float = 0.02,
+    margin: float = 0.03,
+    population: int = 256,
+    cost_model: str = "auto",
+    save: bool = True,
+    records_path: Path | None = None,
+    progress: bool = True,
+    work_dir: Path | None = None,
+    only: list[str] | None = None,
+) -> list[KernelResult]:
+    """Tune `model`'s kernels (an ONNX ModelProto, static shapes) and save the faster ones as records.
+
+    `trials` per kernel, `budget_s` seconds of search in all (split by each kernel's share of the hand time,
+    unused time passed on); kernels under `min_ms` of hand time per run are left alone. A record is kept
+    where tuned < hand * (1 - margin). `only`: tune just the kernels whose names contain one of these.
+    Returns one result per distinct kernel considered, heaviest first."""
+    from tqdm import tqdm
+
+    if isa not in ("relaxed-simd", "simd128"):
+        raise ValueError(f"isa must be 'relaxed-simd' or 'simd128', got {isa!r}")
+    with tempfile.TemporaryDirectory(prefix="wasmops-tune-", dir=work_dir) as tmp:
+        work = Path(tmp)
+        kernels = graph_kernels(model)
+        if only:
+            kernels = [k for k in kernels if any(part in k.name for part in only)]
+            if not kernels:
+                raise ValueError(f"no kernel of the model has a name containing any of {only}")
+        hand = hand_times(kernels, isa, work, threads)
+        kernels.sort(key=lambda k: -hand[k.key].best * k.count)
+        results = {k.key: KernelResult(k.name, k.key, k.count, hand[k.key].best * 1e3) for k in kernels}
+        todo = [k for k in kernels if hand[k.key].best * 1e3 * k.count >= min_ms]
+        for k in kernels[len(todo) :]:
+            results[k.key].note = f"under {min_ms} ms: not tuned"
+        start = time.monotonic()
+        weights = {k.key: hand[k.key].best * k.count for k in todo}
+        with tqdm(total=trials * len(todo), desc="tuning", unit="trial", disable=not progress) as bar:
+            for i, k in enumerate(todo):
+                left = sum(weights[t.key] for t in todo[i:])
+                remaining = budget_s - (time.monotonic() - start)
+                if remaining <= 0:  # every kernel gets at least one round while time is left, none after
+                    results[k.key].note = "time budget used up: not tuned"
+                    bar.update(trials)
+                    continue
+                slice_s = remaining * weights[k.key] / left
+                bar.set_postfix_str(k.name[:40])
+                best = [float("inf")]
+
+                def on_result(seconds, best=best, name=k.name):
+                    if seconds is not None and seconds < best[0]:
+                        best[0] = seconds
+                        bar.set_postfix_str(f"{name[:40]} best {seconds * 1e3:.3f} ms")
+                    bar.update()
+
+                res = results[k.key]
+                with tempfile.TemporaryDirectory(dir=work) as kwork:
+                    traces, res.trials = search(
+                        k,
+                        isa,
+                        trials,
+                        time.monotonic() + max(slice_s, 0.0),
+                        Path(kwork),
+                        threads=threads,
+                        population=population,
+                        cost_model=cost_model,
+                        on_result=on_result,
+                    )
+                bar.update(max(0, trials - res.trials))  # a budget cut: the bar still ends at its total
+                record = _best_record(k, traces, isa, work, threads, res, margin, model)
+                if record is not None and save:  # saved as found: an interrupted run keeps what it won
+                    path = rec.save([record], isa, records_path)
+                    log.info("saved the tuning record of %s to %s", k.name, path)
+    return [results[k.key] for k in kernels]
+
+
+def _best_record(kernel: Kernel, traces: list, isa: str, work: Path, threads: int, res: KernelResult, margin, model):
+    """The fastest of the top traces, rebuilt through records.apply, if it beats the hand schedule."""
+    hand_path = work / f"hand-{kernel.key}.wasm"
+    best = None
+    for i, trace in enumerate(traces):
+        record = rec.Record(
+            key=kernel.key,
+            name=kernel.name,
+            trace=trace,
+            workload_json=_workload_json(kernel.func),
+            hand_ms=0.0,
+            tuned_ms=0.0,
+            threads=threads,
+            trials=res.trials,
+            model=model.graph.name if hasattr(model, "graph") else "",
+            created=rec.now(),
+        )
+        try:
+            path = compile_kernel(rec.apply(record, kernel.func), isa, work / f"tuned-{kernel.key}-{i}.wasm")
+            hand, tuned, problem = compare(hand_path, path, kernel.args, threads)
+        except Exception as exc:  # noqa: BLE001 - a trace that does not replay or build: not a record
+            res.note = f"candidate {i}: {str(exc).strip().splitlines()[0][:120]}"
+            continue
+        if problem:
+            res.note = f"candidate {i} refused: {problem}"
+            continue
+        if best is None or tuned.best < best[2].best:
+            best = (record, hand, tuned)
+    if best is None:
+        res.note = res.note or "no valid candidate"
+        return None
+    record, hand, tuned = best
+    res.hand_ms, res.tuned_ms = hand.best * 1e3, tuned.best * 1e3
+    if tuned.best >= hand.best * (1 - margin):
+        res.note = "hand schedule kept (tuned not faster)"
+        return None
+    res.kept = True
+    import dataclasses
+
+    return dataclasses.replace(record, hand_ms=res.hand_ms, tuned_ms=res.tuned_ms)
+
+
+def _workload_json(func) -> str:
+    import tvm
+
+    return tvm.ir.save_json(func.without_attr("global_symbol") if "global_symbol" in (func.attrs or {}) else func)
+
+
+def table(results: list[KernelResult]) -> str:
+    """kernel / steps / hand ms / tuned ms / speedup / note, one line each."""
+    lines = [f"{'kernel':<44} {'steps':>5} {'hand ms':>9} {'tuned ms':>9} {'speedup':>8}  note"]
+    for r in results:
+        tuned = f"{r.tuned_ms:9.3f}" if r.tuned_ms is not None else f"{'-':>9}"
+        speed = f"{r.speedup:7.2f}x" if r.speedup is not None else f"{'-':>8}"
+        note = "record saved" if r.kept else r.note
+        lines.append(f"{r.name[:44]:<44} {r.count:>5} {r.hand_ms:9.3f} {tuned} {speed}  {note}")
+    return "\n".join(lines)

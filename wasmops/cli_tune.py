@@ -1,0 +1,57 @@
+"""`wasmops tune MODEL.onnx`: tune a model's whole-graph kernels, print hand vs tuned per kernel."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _tune(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .bindings.graph_tune import tune_graph
+    from .cli import _input_shapes
+    from .kernels.tune.driver import table
+    from .kernels.tune.records import user_dir
+
+    if args.trials < 1 or args.budget <= 0:
+        raise SystemExit("wasmops tune: --trials must be at least 1 and --budget above 0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        results = tune_graph(
+            args.model,
+            input_shapes=_input_shapes(args.input_shape),
+            isa="simd128" if args.no_relaxed else "relaxed-simd",
+            trials=args.trials,
+            budget_minutes=args.budget,
+            threads=args.threads,
+            progress=not args.quiet,
+            records_path=args.records,
+            only=args.kernel,
+        )
+    print(table(results))
+    hand = sum(r.hand_ms * r.count for r in results)
+    best = sum((r.tuned_ms if r.kept else r.hand_ms) * r.count for r in results)
+    kept = sum(r.kept for r in results)
+    print(f"kernels total: hand {hand:.2f} ms, with the kept records {best:.2f} ms ({hand / best:.2f}x)")
+    print(f"{kept} record(s) saved to {args.records or user_dir()}: the next compile of this model uses them")
+    return 0
+
+
+def add_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        help="auto-tune a model's whole-graph kernels on the wasm target; compile uses the records after",
+    )
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--trials", type=int, default=64, help="MetaSchedule trials per kernel (default 64)")
+    p.add_argument("--budget", type=float, default=10.0, metavar="MIN", help="search minutes in all (default 10)")
+    p.add_argument("--threads", type=int, default=1, help="threads the kernels are timed on (default 1)")
+    p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="a symbolic input's shape")
+    p.add_argument("--no-relaxed", action="store_true", help="tune the SIMD128 build (no relaxed-SIMD FMA)")
+    p.add_argument(
+        "--kernel", action="append", metavar="PART", help="tune only kernels whose name contains PART (repeatable)"
+    )
+    p.add_argument("--records", help="the records file to write (default: the user's cache dir)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_tune)
