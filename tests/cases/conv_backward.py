@@ -53,30 +53,26 @@ CASES.append(
     )
 )
 
-# dy with inf / NaN (conv_transpose2d's plan: the fix-up kernel): outputs no real tap reaches stay numbers
-_dy = rand(1, 4, 3, 3, seed=60)
-_dy.flat[[2, 20]] = [np.inf, np.nan]
-CASES.append(
-    Case(
-        "conv2d_backward_data",
-        (_dy, rand(4, 3, 3, 3, seed=61), (1, 3, 6, 6)),
-        {"strides": 2, "pads": 1},
-        rtol=1e-4,
-        atol=1e-4,
-        id="nonfinite-dy",
-    )
-)
-# an inf / NaN weight in the GEMM kernel (graphs' path): taps that miss dy multiplied it by 0 (NaN) before
-# the fix-up; outputs no real tap of it reaches stay numbers
-_w = rand(4, 3, 3, 3, seed=62)
-_w.flat[[5, 40]] = [np.inf, np.nan]
-CASES.append(
-    Case(
-        "conv2d_backward_data",
-        (rand(1, 4, 6, 3, seed=63), _w, (1, 3, 11, 10)),
+
+def _nonfinite(dy_shape, w_shape, input_shape, at_dy, at_w, geo, tag):
+    """inf / NaN at flat positions of dy and w (inf, NaN, ...): outputs no real tap of them reaches stay numbers.
+    conv_transpose2d's plan multiplies missing taps by 0, and so does the GEMM kernel (graphs' path) where a
+    tap misses dy: both run the fix-up kernel that re-sums NaN outputs over the real taps."""
+    dy, w = rand(*dy_shape, seed=60), rand(*w_shape, seed=61)
+    for arr, at in ((dy, at_dy), (w, at_w)):
+        arr.flat[list(at)] = [(np.inf, np.nan)[i % 2] for i in range(len(at))]
+    return Case("conv2d_backward_data", (dy, w, input_shape), geo, rtol=1e-4, atol=1e-4, id=tag)
+
+
+CASES += [
+    _nonfinite((1, 4, 3, 3), (4, 3, 3, 3), (1, 3, 6, 6), (2, 20), (), {"strides": 2, "pads": 1}, "nonfinite-dy"),
+    _nonfinite(
+        (1, 4, 6, 3),
+        (4, 3, 3, 3),
+        (1, 3, 11, 10),
+        (),
+        (5, 40),
         {"strides": (2, 3), "pads": (1, 0), "gemm": True},
-        rtol=1e-4,
-        atol=1e-4,
-        id="nonfinite-w-gemm",
-    )
-)
+        "nonfinite-w-gemm",
+    ),
+]
