@@ -97,7 +97,7 @@ FIXUP_LAYOUTS = {
         "(n, zg, zc, ohw)",
         "b, co // zc, co % zc, oy * ow + ox",
         "zg, zc, ohw = T.int32(), T.int32(), T.int32()",
-    ),  # noqa: E501
+    ),
 }
 
 
