@@ -63,18 +63,25 @@ def _fill(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> 
 class LoadedKernel:
     """A one-kernel module loaded with its arguments in linear memory; `call()` runs it once."""
 
-    def __init__(self, path: str | Path, args: list[tuple[tuple[int, ...], np.dtype]], seed: int = 0):
+    def __init__(
+        self,
+        path: str | Path,
+        args: list[tuple[tuple[int, ...], np.dtype]],
+        seed: int = 0,
+        data: list[np.ndarray] | None = None,
+    ):
+        """`data`: the arguments' values (else seeded random ones)."""
         with _private_cache():
             self.runtime = rt = Runtime(path, time_limits=False)
         rng = np.random.default_rng(seed)
         self.tensors = []
         mem = rt.memory()
-        for shape, dtype in args:
+        for i, (shape, dtype) in enumerate(args):
             nbytes = max(1, math.prod(shape) * dtype.itemsize)
             ptr = rt.alloc(nbytes)
             mem = rt.memory()
-            data = _fill(shape, dtype, rng)
-            mem[ptr : ptr + data.nbytes] = data.reshape(-1).view(np.uint8)
+            value = _fill(shape, dtype, rng) if data is None else np.ascontiguousarray(data[i], dtype)
+            mem[ptr : ptr + value.nbytes] = value.reshape(-1).view(np.uint8)
             self.tensors.append((ptr, shape, dtype))
 
     def call(self) -> None:

@@ -1,0 +1,138 @@
+"""The search space of our own conv schedule: ops/_conv_static's Variant fields as tuning decisions.
+
+MetaSchedule's generic CPU space lost to every hand conv schedule of ResNet-50 (0.19-0.98x): our packed
+weights, register tiles and Winograd are not in it. Here the decisions are the ones the hand schedule fixed
+once for all shapes: algorithm (grid / im2col / Winograd F(2,3) or F(4,3)), register tile (output channels
+x pixel vectors), reduction order, channel blocking, tap unrolling. Each candidate is one conv with a
+bias + ReLU epilogue, built as a one-kernel module, checked against a float64 numpy conv, and timed by the
+tuning runner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ...ops import _conv_static as cs
+
+#: register tiles (output channels, v128 pixel vectors): accumulators + live inputs stay under the 16 XMM
+#: registers, Cranelift needing one spare per FMA (it ties the destination to a multiplicand)
+TILES = ((4, 2), (2, 4), (3, 3), (5, 2), (6, 2), (8, 1), (4, 1), (2, 2))
+
+
+def config_key(config) -> str:
+    """A conv configuration (x_shape, w_shape, stride, pads, dilation, groups) as a record key."""
+    x_shape, w_shape, stride, pads, dilation, groups = config
+    return "x{}_w{}_s{}_p{}_d{}_g{}".format(
+        *("x".join(str(int(d)) for d in t) for t in (x_shape, w_shape, stride, pads, dilation)), int(groups)
+    )
+
+
+def _divisors(n: int, options) -> list[int]:
+    return [d for d in options if d < n and n % d == 0]
+
+
+def candidates(config) -> list[cs.Variant]:
+    """Every variant our compute and schedule take for this conv, the hand choice first."""
+    x_shape, w_shape, stride, pads, dilation, groups = config
+    hand = cs.choose(*config)
+    if hand.kind == "plain":  # grouped / dilated / anisotropic: one schedule only
+        return [hand]
+    _, cg, kh, kw = (int(d) for d in w_shape)
+    s = int(stride[0])
+    out = [hand]
+
+    def add(v: cs.Variant) -> None:
+        if v not in out:
+            out.append(v)
+
+    if kh == kw == 3 and s == 1 and int(x_shape[0]) == 1 and cg >= 16:
+        for m in (2, 4):
+            for t, nv in TILES:
+                add(cs.Variant(kind="winograd", T=t, NV=nv, m=m))
+    if kh == kw == 1:
+        for t, nv in TILES:
+            for kc in [0, *_divisors(cg, (32, 64, 128, 256))]:
+                add(cs.Variant(kind="grid", T=t, NV=nv, kc=kc))
+        return out
+    for t, nv in TILES:
+        for kc in [0, *_divisors(cg * kh * kw, (64, 128, 256))]:
+            add(cs.Variant(kind="im2col", T=t, NV=nv, kc=kc))
+        for order in ("tapfirst", "cfirst"):
+            for kc in [0, *_divisors(cg, (16, 32, 64))]:
+                add(cs.Variant(kind="grid", T=t, NV=nv, order=order, kc=kc))
+    return out
+
+
+def variant_json(v: cs.Variant) -> dict:
+    return dataclasses.asdict(v)
+
+
+def variant_from_json(doc: dict) -> cs.Variant:
+    """A Variant from a record; ValueError for unknown fields or kinds (a record from elsewhere)."""
+    names = {f.name for f in dataclasses.fields(cs.Variant)}
+    if not isinstance(doc, dict) or set(doc) - names or doc.get("kind") not in ("grid", "im2col", "winograd"):
+        raise ValueError(f"not a conv variant: {doc!r}")
+    v = cs.Variant(**doc)
+    if not (1 <= v.T <= 16 and 1 <= v.NV <= 8 and v.kc >= 0 and v.m in (2, 4, 6)):
+        raise ValueError(f"conv variant out of range: {doc!r}")
+    return v
+
+
+def conv_kernel(config, variant: cs.Variant):
+    """One conv + bias + ReLU (the common fused epilogue) with `variant`, scheduled: PrimFunc(x, wp, bias, y)."""
+    import tvm
+    from tvm import te
+
+    x_shape, w_shape, stride, pads, dilation, groups = config
+    x = te.placeholder(tuple(int(d) for d in x_shape), "float32", name="x")
+    wp = te.placeholder(tuple(int(d) for d in cs.packed_shape(w_shape, variant)), "float32", name="wp")
+    bias = te.placeholder((int(w_shape[0]),), "float32", name="bias")
+
+    def epilogue(val, b, o, yy, xx):
+        return te.max(val + bias[o], tvm.tirx.const(0.0, "float32"))
+
+    y = cs.conv_compute(
+        x, wp, x_shape, w_shape, stride, pads, dilation, epilogue, groups, variant=variant, prefix="conv_"
+    )
+    sch = tvm.s_tir.Schedule(te.create_prim_func([x, wp, bias, y]))
+    cs.schedule_conv(sch, "conv_y", x_shape, w_shape, stride, pads, dilation, groups, variant, prefix="conv_")
+    return sch.mod["main"]
+
+
+def inputs(config, variant: cs.Variant, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Seeded (x, packed weight, bias, zero y) for `variant` and the float64 reference output."""
+    x_shape, w_shape, stride, pads, dilation, groups = config
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, x_shape).astype(np.float32)
+    w = (rng.uniform(-1, 1, w_shape) / math.sqrt(math.prod(w_shape[1:]))).astype(np.float32)
+    b = rng.uniform(-1, 1, w_shape[0]).astype(np.float32)
+    want = np.maximum(reference(x, w, stride, pads) + b[None, :, None, None], 0)
+    packed = cs.pack_weight(w, x_shape, stride, pads, dilation, groups, variant)
+    return [x, packed, b, np.zeros(want.shape, np.float32)], want
+
+
+def reference(x: np.ndarray, w: np.ndarray, stride, pads) -> np.ndarray:
+    """float64 direct conv (groups 1, dilation 1) by taps: the independent check of every candidate."""
+    pt, pl, pb, pr = (int(p) for p in pads)
+    s = int(stride[0])
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    k, _, kh, kw = w.shape
+    oh = (xp.shape[2] - kh) // s + 1
+    ow = (xp.shape[3] - kw) // s + 1
+    out = np.zeros((x.shape[0], k, oh, ow))
+    for r in range(kh):
+        for q in range(kw):
+            patch = xp[:, :, r : r + s * (oh - 1) + 1 : s, q : q + s * (ow - 1) + 1 : s]
+            out += np.einsum("nchw,kc->nkhw", patch, w[:, :, r, q].astype(np.float64))
+    return out
+
+
+def build(config, variant: cs.Variant, isa: str, out: Path) -> Path:
+    """The candidate as a one-kernel module (the tuning builder's compile and link)."""
+    from .builder import compile_kernel
+
+    return compile_kernel(conv_kernel(config, variant), isa, out)
