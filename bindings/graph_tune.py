@@ -16,16 +16,20 @@ def tune_graph(
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     isa: str = "relaxed-simd",
     trials: int = 64,
-    budget_minutes: float = 10.0,
+    budget_minutes: float = 30.0,
     threads: int = 1,
     progress: bool = True,
     records_path: str | Path | None = None,
     only: list[str] | None = None,
+    convs: bool = True,
+    meta: bool = True,
 ) -> list:
     """Tune `model` (ONNX path, bytes or ModelProto) for `isa`; returns one KernelResult per distinct kernel
     (name, steps, hand_ms, tuned_ms, kept, note), heaviest first.
 
     `only`: tune just the kernels whose names contain one of these strings (names as in the table).
+    `convs`: search each conv over our own schedule's decisions (conv-variant records); `meta`: MetaSchedule
+    on the other kernels, in the time the convs left.
     `trials`: MetaSchedule trials per kernel; `budget_minutes`: the search time for all kernels (the
     heaviest get the most); `threads`: the threads kernels are timed on. `input_shapes` as compile_graph's."""
     from ..kernels.tune.driver import tune_model
@@ -44,4 +48,6 @@ def tune_graph(
         progress=progress,
         records_path=Path(records_path) if records_path else None,
         only=only,
+        convs=convs,
+        meta=meta,
     )

@@ -185,9 +185,10 @@ def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
 # ------------------------------------------------------------------------------------------------------
 # Relax: import, optimise, fuse, schedule, memory-plan
 # ------------------------------------------------------------------------------------------------------
-def lower(model: onnx.ModelProto, convs: dict, tick, packings=None):
+def lower(model: onnx.ModelProto, convs: dict, tick, packings=None, variants: dict | None = None):
     """ONNX -> Relax module of fused PrimFuncs and a memory-planned main; `convs` collects the convs
-    legalised to our compute (see graph_schedule), `packings` how their packed weights are made."""
+    legalised to our compute (see graph_schedule), `packings` how their packed weights are made,
+    `variants` the tuned conv variants by configuration (the others get the hand choice)."""
     import tvm
     from tvm import relax
 
@@ -204,7 +205,7 @@ def lower(model: onnx.ModelProto, convs: dict, tick, packings=None):
         ]
     )(mod)
     tick("folded batch norms and constants")
-    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs, packings))(mod)
+    mod = relax.transform.LegalizeOps(graph_schedule.legalize_map(convs, packings, variants))(mod)
     mod = tvm.transform.Sequential(
         [
             relax.transform.AnnotateTIROpPattern(),
@@ -289,7 +290,7 @@ def _refusing(model: onnx.ModelProto, stage: str):
         raise checks.stage_refusal(model, stage, exc) from None
 
 
-def lower_model(model: onnx.ModelProto, tick=None) -> tuple:
+def lower_model(model: onnx.ModelProto, tick=None, variants: dict | None = None) -> tuple:
     """The front of compile_onnx, shared with the tuner (kernels/tune): (canonical model, memory-planned
     Relax module of fused PrimFuncs, plan, convs legalised to our compute, weight packings)."""
     from .onnx_recurrent import expand_recurrent  # here: it imports GraphCompileError from this module
@@ -298,7 +299,7 @@ def lower_model(model: onnx.ModelProto, tick=None) -> tuple:
     packings = Packings()
     canon = canonicalize(_prepare(expand_recurrent(model)))
     with _refusing(canon, "lowering"):
-        mod = lower(canon, convs, tick or (lambda stage: None), packings)
+        mod = lower(canon, convs, tick or (lambda stage: None), packings, variants)
         plan = read_plan(mod, _io_names(canon)[0], _io_names(model)[1], packings)
     return canon, mod, plan, convs, packings
 
@@ -315,8 +316,9 @@ def compile_onnx(
 ) -> Path:
     """Compile `model` into `output` (.wasm); weights 'embed', 'file' (output + '.weights') or 'auto'.
 
-    `tuned`: kernels with a matching tuning record (kernels/tune/records.py) get its schedule, the others
-    our hand schedules; False: hand schedules only.
+    `tuned`: convs with a conv-variant record (kernels/tune/conv_records.py) get its variant and kernels with
+    a matching trace record (kernels/tune/records.py) its schedule, the others our hand schedules; False:
+    hand schedules only.
 
     `deterministic`: SIMD128 only, no relaxed-SIMD op (their results may differ across CPUs and engines), so
     the module computes the same bits under every wasm engine on every CPU."""
@@ -324,6 +326,8 @@ def compile_onnx(
     from tqdm import tqdm
 
     from ..ops.simd_schedules import wasm_target
+    from .tune import conv_records
+    from .tune.conv_space import config_key
 
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
@@ -342,7 +346,9 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
-        canon, mod, plan, convs, packings = lower_model(model, tick)
+        variants = conv_records.load(isa) if tuned else {}
+        canon, mod, plan, convs, packings = lower_model(model, tick, variants)
+        tuned_convs = sorted({key for key in map(config_key, (c for c, _ in convs.values())) if key in variants})
         _restore_empty_inputs(plan, model, input_names)
         funcs, used, fallbacks, tuned_kernels = schedule_kernels(mod, plan, convs, packings, isa, tuned)
         tick(f"scheduled {len(funcs)} kernels ({len(tuned_kernels)} tuned)")
@@ -383,6 +389,7 @@ def compile_onnx(
             "steps": [name for name, _ in plan.steps],
             "schedule_fallbacks": fallbacks,
             "tuned_kernels": tuned_kernels,
+            "tuned_convs": tuned_convs,
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = output.with_suffix(".tmp")

@@ -25,13 +25,14 @@ PARALLEL_WORK = 1 << 16  # loop iterations below which a parallel launch (~5-20 
 _SCHEDULE_ERRORS = (tvm.s_tir.ScheduleError, tvm.error.InternalError)
 
 
-def legalize_map(convs: dict, packings=None) -> dict:
+def legalize_map(convs: dict, packings=None, variants: dict | None = None) -> dict:
     """Relax op -> legalisation to our computes (anything not handled falls back to TVM's own).
 
     Besides convolutions: every op whose TVM legalisation calls libm (exp, log, pow, tanh, erf: wasm has
     no libm) gets the op library's libm-free expressions (ops/_fastmath.py, topi's fast_tanh / fast_erf).
     `packings` (kernels/graph_packing.Packings): where each packed constant records how it is made from its
-    source weight, so the module ships the source weight and packs it at load.
+    source weight, so the module ships the source weight and packs it at load. `variants`: conv
+    configuration key -> the tuned Variant (kernels/tune/conv_records.py); other convs get the hand choice.
     """
     table = {
         "relax.exp": _elementwise(lambda fm, v: fm.exp(v)),
@@ -49,7 +50,7 @@ def legalize_map(convs: dict, packings=None) -> dict:
     from .graph_index_checks import index_check_legalizations
 
     table.update(index_check_legalizations())
-    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings)
+    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings, variants or {})
     table["relax.matmul"] = lambda bb, call: _legalize_matmul(bb, call, packings)
     return table
 
@@ -146,7 +147,9 @@ def _default(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
     return tvm.ir.Op.get(call.op.name).get_attr("FLegalize")(bb, call)
 
 
-def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict, packings=None) -> relax.Expr:
+def _legalize_conv2d(
+    bb: relax.BlockBuilder, call: relax.Call, convs: dict, packings=None, variants: dict | None = None
+) -> relax.Expr:
     """A conv with a constant weight -> ops/_conv_static's compute, the weight packed now (numpy).
 
     Its stages are named by a prefix derived from the conv's configuration, recorded in `convs` so the
@@ -175,7 +178,9 @@ def _legalize_conv2d(bb: relax.BlockBuilder, call: relax.Call, convs: dict, pack
         tuple(int(d) for d in a.dilation),
         int(a.groups),
     )
-    variant = cs.choose(*config)
+    from .tune.conv_space import config_key
+
+    variant = (variants or {}).get(config_key(config)) or cs.choose(*config)
     prefix = "conv" + hashlib.sha1(repr((config, variant)).encode()).hexdigest()[:10] + "_"
     convs[prefix] = (config, variant)
     x_shape, w_shape, stride, pads, dilation, groups = config

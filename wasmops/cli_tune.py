@@ -27,6 +27,8 @@ def _tune(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             records_path=args.records,
             only=args.kernel,
+            convs=args.search in ("all", "convs"),
+            meta=args.search in ("all", "meta"),
         )
     print(table(results))
     hand = sum(r.hand_ms * r.count for r in results)
@@ -44,8 +46,15 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
         help="auto-tune a model's whole-graph kernels on the wasm target; compile uses the records after",
     )
     p.add_argument("model", help="the .onnx file")
+    p.add_argument(
+        "--search",
+        choices=("all", "convs", "meta"),
+        default="all",
+        help="convs: our conv schedules' decisions (algorithm, tile, blocking) per conv; meta: MetaSchedule on "
+        "the other kernels; all: convs, then meta in the time left (default)",
+    )
     p.add_argument("--trials", type=int, default=64, help="MetaSchedule trials per kernel (default 64)")
-    p.add_argument("--budget", type=float, default=10.0, metavar="MIN", help="search minutes in all (default 10)")
+    p.add_argument("--budget", type=float, default=30.0, metavar="MIN", help="search minutes in all (default 30)")
     p.add_argument("--threads", type=int, default=1, help="threads the kernels are timed on (default 1)")
     p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224", help="a symbolic input's shape")
     p.add_argument("--no-relaxed", action="store_true", help="tune the SIMD128 build (no relaxed-SIMD FMA)")

@@ -52,6 +52,8 @@ def candidates(config) -> list[cs.Variant]:
     if kh == kw == 3 and s == 1 and int(x_shape[0]) == 1 and cg >= 16:
         for m in (2, 4):
             for t, nv in TILES:
+                if nv == 1:  # the Winograd GEMM schedule needs a pixel-vector loop (loops not in a chain)
+                    continue
                 add(cs.Variant(kind="winograd", T=t, NV=nv, m=m))
     if kh == kw == 1:
         for t, nv in TILES:

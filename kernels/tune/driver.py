@@ -10,14 +10,10 @@ only where the tuned kernel is faster by `margin`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 import tempfile
 import time
-import types
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +21,7 @@ import numpy as np
 
 from . import records as rec
 from .builder import compile_kernel
+from .meta_search import search, tune_target  # noqa: F401 - tune_target: part of this module's API
 from .runner import LoadedKernel, Timing, measure
 
 log = logging.getLogger("wasmops.tune")
@@ -40,6 +37,7 @@ class Kernel:
     hand: object
     count: int
     args: list = field(default_factory=list)
+    conv: bool = False  # holds one of our convs: tuned over our own schedule space (conv_tune), not here
 
 
 @dataclass
@@ -78,118 +76,10 @@ def graph_kernels(model, progress: bool = False) -> list[Kernel]:
             continue
         hand = hand_scheduled(func, convs, [], name)
         args = [(tuple(int(d) for d in a.shape), np.dtype(str(a.dtype))) for a in ArgInfo.from_prim_func(func)]
-        found[key] = Kernel(name, key, func, hand, counts[name], args)
+        script = func.script()
+        conv = any(f'"{prefix}y"' in script for prefix in convs)
+        found[key] = Kernel(name, key, func, hand, counts[name], args, conv)
     return list(found.values())
-
-
-def tune_target(isa: str, cores: int = 2):
-    """The compile target plus what MetaSchedule's CPU rules read (num-cores: how far to parallelise)."""
-    import tvm
-
-    from ...ops.simd_schedules import wasm_target
-
-    return tvm.target.Target({**wasm_target(relaxed=isa == "relaxed-simd").export(), "num-cores": cores})
-
-
-def cost_model_kind(kind: str = "auto") -> str:
-    """'xgb' or 'random' as asked; 'auto': xgb when xgboost is installed."""
-    if kind != "auto":
-        return kind
-    try:
-        import xgboost  # noqa: F401
-    except ImportError:
-        log.warning("xgboost is not installed (pip install 'wasmops[tune]'): candidates are chosen at random")
-        return "random"
-    return "xgb"
-
-
-@contextlib.contextmanager
-def _quiet_meta_schedule():
-    """MetaSchedule logs every round to stdout at INFO (its per-task logs still go to the work dir). It also
-    rebuilds its logger config from the handlers already on its logger, by name: an unnamed handler (pytest's
-    log capture adds one) breaks that, so those are set aside while tuning and put back after."""
-    logger = logging.getLogger("tvm.s_tir.meta_schedule")
-    old, unnamed = logger.level, [h for h in logger.handlers if h.get_name() is None]
-    logger.setLevel(logging.WARNING)
-    for handler in unnamed:
-        logger.removeHandler(handler)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
-        for handler in unnamed:
-            logger.addHandler(handler)
-
-
-@contextlib.contextmanager
-def _without_tensor_intrinsics():
-    """TuneContext imports tvm.s_tir.tensor_intrin, which parses ~500 TVMScript intrinsics for CUDA, x86,
-    ARM ... (35-90 s on this 2-core machine); the wasm target uses none. A stand-in module while tuning,
-    removed afterwards so a later real import still works."""
-    name = "tvm.s_tir.tensor_intrin"
-    if name in sys.modules:
-        yield
-        return
-    sys.modules[name] = types.ModuleType(name, "stand-in: the wasm target has no tensor intrinsics")
-    try:
-        yield
-    finally:
-        sys.modules.pop(name, None)
-
-
-def search(
-    kernel: Kernel,
-    isa: str,
-    trials: int,
-    deadline: float,
-    work: Path,
-    *,
-    threads: int = 1,
-    per_round: int = 16,
-    population: int = 256,
-    cost_model: str = "auto",
-    on_result: Callable | None = None,
-) -> tuple[list, int]:
-    """MetaSchedule search for one kernel, in rounds of `per_round` trials until `trials` or `deadline`
-    (time.monotonic()); the rounds share one database and one cost model. `population`: the evolutionary
-    search's (MetaSchedule's default 512 costs ~2x the search time per round). Returns (top traces as TVM
-    JSON, trials run)."""
-    import tvm
-    from tvm.s_tir import meta_schedule as ms
-
-    from .builder import WasmBuilder
-    from .runner import WasmRunner
-
-    mod = tvm.IRModule({"main": kernel.func.without_attr("global_symbol")})
-    database = ms.database.MemoryDatabase()
-    model = ms.cost_model.CostModel.create(cost_model_kind(cost_model), num_tuning_cores=2)
-    strategy = ms.search_strategy.EvolutionarySearch(population_size=population)
-    builder = WasmBuilder(isa, work / "candidates")
-    runner = WasmRunner(threads=threads, on_result=on_result)
-    done, round_ = 0, 0
-    with _without_tensor_intrinsics():
-        while done < trials and time.monotonic() < deadline:
-            n = min(per_round, trials - done)
-            with _quiet_meta_schedule():  # per round: each round's logger setup resets the level
-                ms.tir_integration.tune_tir(
-                    mod,
-                    tune_target(isa),
-                    str(work / "meta_schedule"),
-                    max_trials_global=n,
-                    num_trials_per_iter=n,
-                    builder=builder,
-                    runner=runner,
-                    database=database,
-                    cost_model=model,
-                    strategy=strategy,
-                    num_tuning_cores=2,
-                    seed=round_,
-                )
-            done, round_ = done + n, round_ + 1
-    measured = [r for r in database.get_all_tuning_records() if r.run_secs]
-    measured.sort(key=lambda r: min(float(s) for s in r.run_secs))
-    # a trace's JSON holds TIR expressions too: TVM's own serialisation, as a string
-    return [tvm.ir.save_json(r.trace.as_json()) for r in measured[:3]], done
 
 
 def _close(got: list[np.ndarray], want: list[np.ndarray]) -> str:
@@ -255,23 +145,100 @@ def tune_model(
     progress: bool = True,
     work_dir: Path | None = None,
     only: list[str] | None = None,
+    convs: bool = True,
+    meta: bool = True,
 ) -> list[KernelResult]:
     """Tune `model`'s kernels (an ONNX ModelProto, static shapes) and save the faster ones as records.
 
-    `trials` per kernel, `budget_s` seconds of search in all (split by each kernel's share of the hand time,
-    unused time passed on); kernels under `min_ms` of hand time per run are left alone. A record is kept
-    where tuned < hand * (1 - margin). `only`: tune just the kernels whose names contain one of these.
-    Returns one result per distinct kernel considered, heaviest first."""
-    from tqdm import tqdm
-
+    First its convolutions over our own schedule space (`convs`, kernels/tune/conv_tune.py: conv-variant
+    records), then the other kernels with MetaSchedule (`meta`: trace records) in the time left.
+    `trials` MetaSchedule trials per kernel, `budget_s` seconds of search in all (split by each kernel's
+    share of the hand time, unused time passed on); kernels under `min_ms` of hand time per run are left
+    alone. A record is kept where tuned < hand * (1 - margin). `only`: tune just the kernels (and convs)
+    whose names contain one of these. Returns one result per distinct kernel considered, convs first."""
     if isa not in ("relaxed-simd", "simd128"):
         raise ValueError(f"isa must be 'relaxed-simd' or 'simd128', got {isa!r}")
+    started = time.monotonic()
+    done: list[KernelResult] = []
+    if convs:
+        done += _tune_convs(model, isa, budget_s, threads, margin, save, records_path, progress, work_dir, only)
+    if not meta:
+        return done
+    left = budget_s - (time.monotonic() - started)
+    return done + _tune_meta(
+        model,
+        isa,
+        trials,
+        left,
+        threads,
+        min_ms,
+        margin,
+        population,
+        cost_model,
+        save,
+        records_path,
+        progress,
+        work_dir,
+        only,
+        skip_convs=convs,
+        must_match=not done,
+    )
+
+
+def _tune_convs(model, isa, budget_s, threads, margin, save, records_path, progress, work_dir, only):
+    """The conv-space search (conv_tune) as KernelResults; its records go next to `records_path`."""
+    from . import conv_records, conv_tune
+
+    path = records_path.parent / conv_records.file_name(isa, rec._tvm_version()) if records_path else None
+    results = conv_tune.tune_convs(
+        model,
+        isa=isa,
+        budget_s=budget_s,
+        threads=threads,
+        margin=margin,
+        save=save,
+        records_path=path,
+        progress=progress,
+        work_dir=work_dir,
+        model_name=getattr(getattr(model, "graph", None), "name", ""),
+        only=only,
+    )
+    out = []
+    for r in results:
+        note = f"record saved: {conv_tune.describe(r.best)}" if r.kept else r.note
+        res = KernelResult(r.name, r.key, r.count, r.hand_ms, r.tuned_ms, r.tried, r.kept, note)
+        out.append(res)
+    return out
+
+
+def _tune_meta(
+    model,
+    isa,
+    trials,
+    budget_s,
+    threads,
+    min_ms,
+    margin,
+    population,
+    cost_model,
+    save,
+    records_path,
+    progress,
+    work_dir,
+    only,
+    skip_convs,
+    must_match=True,
+):
+    """MetaSchedule over the model's fused kernels (those holding one of our convs left out if `skip_convs`);
+    `must_match`: an `only` that matches no kernel is an error (no conv matched it either)."""
+    from tqdm import tqdm
+
     with tempfile.TemporaryDirectory(prefix="wasmops-tune-", dir=work_dir) as tmp:
         work = Path(tmp)
-        kernels = graph_kernels(model)
+        kernels = [k for k in graph_kernels(model) if not (skip_convs and k.conv)]
         if only:
             kernels = [k for k in kernels if any(part in k.name for part in only)]
-            if not kernels:
+            if not kernels and must_match:
                 raise ValueError(f"no kernel of the model has a name containing any of {only}")
         hand = hand_times(kernels, isa, work, threads)
         kernels.sort(key=lambda k: -hand[k.key].best * k.count)
@@ -374,6 +341,6 @@ def table(results: list[KernelResult]) -> str:
     for r in results:
         tuned = f"{r.tuned_ms:9.3f}" if r.tuned_ms is not None else f"{'-':>9}"
         speed = f"{r.speedup:7.2f}x" if r.speedup is not None else f"{'-':>8}"
-        note = "record saved" if r.kept else r.note
+        note = r.note if r.kept and r.note.startswith("record saved") else "record saved" if r.kept else r.note
         lines.append(f"{r.name[:44]:<44} {r.count:>5} {r.hand_ms:9.3f} {tuned} {speed}  {note}")
     return "\n".join(lines)

@@ -56,14 +56,20 @@ def record_dirs() -> list[Path]:
     return [user_dir(), PACKAGE_DIR]
 
 
-def _files() -> list[Path]:
-    return [p for d in record_dirs() if d.is_dir() for p in sorted(d.glob("*.json"))]
+#: file-name prefix of the conv-variant records (kernels/tune/conv_records.py), kept apart from traces
+CONV_PREFIX = "conv-variants-"
+
+
+def _files(conv: bool | None = False) -> list[Path]:
+    """Record files, highest priority first: trace files (conv False), conv-variant files (True), all (None)."""
+    found = [p for d in record_dirs() if d.is_dir() for p in sorted(d.glob("*.json"))]
+    return [p for p in found if conv is None or p.name.startswith(CONV_PREFIX) == conv]
 
 
 def digest() -> str:
     """A hash of every record file that `load` may read: part of a compiled graph's cache key."""
     h = hashlib.sha256()
-    for path in _files():
+    for path in _files(conv=None):
         try:
             h.update(str(path).encode() + b"\0" + path.read_bytes())
         except OSError:
