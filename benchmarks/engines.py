@@ -200,17 +200,18 @@ def _one_node_model(op: str, args: tuple, attrs: dict):
     return model
 
 
-def wasm_graph(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
+def wasm_graph(op: str, *args, tuned: bool = True, **attrs) -> Callable[[], np.ndarray]:
     """The op compiled alone as a whole graph (static shapes, constant weights packed at compile time: the
-    kernels a compiled model runs, Winograd for 3x3 stride-1 convs); compiled once per machine."""
+    kernels a compiled model runs, Winograd for 3x3 stride-1 convs); compiled once per machine. `tuned`:
+    with the tuning records that match it (the default compile), else hand schedules only."""
     import hashlib
 
     import wasmops.graph as wg
     from wasmops.bindings.graph_session import compiled_graph
 
     model = _one_node_model(op, args, attrs)
-    name = f"{op}-{hashlib.sha1(model.SerializeToString()).hexdigest()[:8]}"
-    session = wg.InferenceSession(compiled_graph(model, GRAPHS, name, progress=False))
+    name = f"{op}-{hashlib.sha1(model.SerializeToString()).hexdigest()[:8]}" + ("" if tuned else "-hand")
+    session = wg.InferenceSession(compiled_graph(model, GRAPHS, name, progress=False, tuned=tuned))
     feeds = dict(zip([i.name for i in session.get_inputs()], args, strict=False))
     return lambda: session.run(None, feeds)[0]
 
@@ -222,4 +223,5 @@ ENGINES = {
     "tvm-native": tvm_native,
     "wasm-graph": wasm_graph,
     "wasm-graph-2t": wasm_graph,
+    "wasm-graph-hand": lambda op, *args, **attrs: wasm_graph(op, *args, tuned=False, **attrs),
 }

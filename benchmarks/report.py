@@ -39,6 +39,8 @@ ENGINE_ORDER = [
     "numpy",
     "wasm-graph",
     "wasm-graph-2t",
+    "wasm-graph-hand",
+    "wasm-graph-hand-2t",
     "wasm-plan",
     "wasm-plan-2t",
     "wasm-steps",
@@ -109,7 +111,33 @@ def markdown(results: Results, machine: str) -> str:
         groups[tuple(ordered(set(row)))].append(case)
     for engines, cases in groups.items():
         lines += [*table_lines(results, engines, cases), ""]
+    lines += tuning_lines(results.table)
     return "\n".join(lines)
+
+
+def tuning_lines(table: Table) -> list[str]:
+    """Hand-scheduled vs tuned (the default compile, tuning records applied), per case that has both, on one
+    and two threads, and the tuned build against onnxruntime-web where it ran in the same session."""
+    pairs = [("wasm-graph-hand", "wasm-graph", "ort-web-1t"), ("wasm-graph-hand-2t", "wasm-graph-2t", "ort-web-2t")]
+    cases = [c for c, row in table.items() if any(h in row and t in row for h, t, _ in pairs)]
+    if not cases:
+        return []
+    head = "| case | threads | hand ms | tuned ms | hand / tuned | tuned / onnxruntime-web | hand / onnxruntime-web |"
+    lines = [
+        "Hand-scheduled vs tuned (wasm-graph: the default compile, with the tuning records that match):",
+        "",
+        head,
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case in cases:
+        row = table[case]
+        for threads, (hand, tuned, peer) in enumerate(pairs, start=1):
+            if hand not in row or tuned not in row:
+                continue
+            h, t = row[hand][0], row[tuned][0]
+            web = [f"{x / row[peer][0]:.2f}" if peer in row else "-" for x in (t, h)]
+            lines.append(f"| {case} | {threads} | {h * 1e3:.1f} | {t * 1e3:.1f} | {h / t:.2f} | {web[0]} | {web[1]} |")
+    return [*lines, ""]
 
 
 def table_lines(results: Results, engines: tuple[str, ...], cases: list[str]) -> list[str]:

@@ -37,12 +37,25 @@ def model(request, tmp_path_factory):
     (inp,) = sess.get_inputs()
     x = np.random.default_rng(0).standard_normal(inp.shape).astype(np.float32)
     graph = wg.InferenceSession(compiled_graph(proto, GRAPHS, request.param))
-    return request.param, path, {inp.name: x}, sess, graph
+    hand = None  # hand schedules only: compiled when a tuning record applies to the model, else the same module
+    if graph.manifest.get("tuned_convs") or graph.manifest.get("tuned_kernels"):
+        hand = wg.InferenceSession(compiled_graph(proto, GRAPHS, request.param + "-hand", tuned=False))
+    return request.param, path, {inp.name: x}, sess, graph, hand
 
 
 #: threads per engine: wasmops' count (process-wide, set around the benchmark) or onnxruntime's intra-op pool
-THREADS = {"wasm-graph-2t": 2, "onnxruntime-2t": 2}
-ENGINES = ["wasm-graph", "wasm-graph-2t", "wasm-plan", "wasm-steps", "onnxruntime", "onnxruntime-2t"]
+THREADS = {"wasm-graph-2t": 2, "wasm-graph-hand-2t": 2, "onnxruntime-2t": 2}
+#: wasm-graph: the default compile (tuning records used where they match); wasm-graph-hand: hand schedules only
+ENGINES = [
+    "wasm-graph",
+    "wasm-graph-2t",
+    "wasm-graph-hand",
+    "wasm-graph-hand-2t",
+    "wasm-plan",
+    "wasm-steps",
+    "onnxruntime",
+    "onnxruntime-2t",
+]
 
 
 def _ort(path, threads: int):
@@ -54,10 +67,13 @@ def _ort(path, threads: int):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_model(benchmark, model, engine):
-    name, path, feeds, sess, graph = model
+    name, path, feeds, sess, graph, hand = model
     threads = THREADS.get(engine, 1)
+    if engine.startswith("wasm-graph-hand") and hand is None:
+        pytest.skip(f"no tuning record applies to {name}: its default compile is the hand-scheduled one")
     run = {
         "wasm-graph": lambda: graph.run(None, feeds),
+        "wasm-graph-hand": lambda: hand.run(None, feeds),
         "wasm-plan": lambda: sess.run(None, feeds),
         "wasm-steps": lambda: sess.run_steps(None, feeds)[0],
         "onnxruntime": lambda: _ort_session(path, threads).run(None, feeds),
