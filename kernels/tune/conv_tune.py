@@ -2,10 +2,12 @@
 
 For each distinct conv of the model (the graph compiler's legalisation, hand choices), starting from the
 hand variant: try every candidate that differs in one decision (algorithm, register tile, channel block,
-reduction order), move to the fastest, and repeat over the decisions once more. Every candidate is built
-as a one-kernel module, checked against a float64 conv (a wrong one is refused, never timed), and timed by
-the tuning runner. The winner is then timed against the hand variant alternately, three rounds in one
-process, and kept only if faster by `margin`. Convs get search time in proportion to their hand time.
+reduction order), move to the fastest, and repeat over the decisions once more; with time left, every
+other variant of the winning algorithm. Every candidate is built as a one-kernel module, checked against a
+float64 conv (a wrong one is refused, never timed), and timed by the tuning runner. The three fastest are
+then timed against the hand variant alternately, three rounds in one process (a single timing favours the
+lucky), and the best is kept only if faster than the hand variant by `margin`. Convs get search time in
+proportion to their multiply-adds.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ class _Candidate:
 def tune_conv(
     config, count: int, isa: str, deadline: float, work: Path, threads: int = 1, margin: float = 0.03, on_candidate=None
 ) -> ConvResult:
-    """Coordinate descent from the hand variant until done or `deadline` (time.monotonic())."""
+    """Coordinate descent from the hand variant, then (time left) every other variant of the winning
+    algorithm, until `deadline` (time.monotonic()); then the three fastest against the hand variant."""
     space = sp.candidates(config)
     hand = space[0]
     res = ConvResult(sp.config_key(config), count, hand)
@@ -135,51 +138,65 @@ def tune_conv(
         res.note = f"hand variant: {base.problem}"
         return res
     times = {hand: base.time().best}
-    best = hand
     try:
+        best = hand
         for decision in DECISIONS:
             others = [
                 v
                 for v in space
-                if v not in times
-                and _decision(v, decision) != _decision(best, decision)
+                if _decision(v, decision) != _decision(best, decision)
                 and all(_decision(v, d) == _decision(best, d) for d in set(DECISIONS) - {decision})
             ]
-            for v in others:
-                if time.monotonic() > deadline:
-                    res.note = "time budget used up"
-                    break
-                cand = _Candidate(config, v, isa, work, threads)
-                if on_candidate is not None:
-                    on_candidate()
-                if cand.problem:
-                    times[v] = float("inf")
-                    log.debug("conv %s %s: %s", res.key, v, cand.problem)
-                    continue
-                try:
-                    times[v] = cand.time().best
-                finally:
-                    cand.close()
+            if not _try(config, others, times, isa, work, threads, deadline, on_candidate):
+                res.note = "time budget used up"
+                break
             best = min(times, key=times.get)
+        else:  # descent finished in time: widen to the whole family of the winning algorithm
+            family = [v for v in space if _decision(v, "algorithm") == _decision(best, "algorithm")]
+            _try(config, family, times, isa, work, threads, deadline, on_candidate)
         res.tried, res.times = len(times), times
-        res.best = best
-        if best == hand:
-            res.hand_ms = res.tuned_ms = times[hand] * 1e3
+        finalists = [v for v in sorted(times, key=times.get)[:3] if v != hand and times[v] < float("inf")]
+        if not finalists:
+            res.best, res.hand_ms, res.tuned_ms = hand, times[hand] * 1e3, times[hand] * 1e3
             res.note = res.note or "hand variant fastest"
             return res
-        final = _Candidate(config, best, isa, work, threads)
-        h, t = [], []
-        for _ in range(3):  # alternated: the machine's noise hits both
-            h.append(base.time().best)
-            t.append(final.time().best)
-        final.close()
-        res.hand_ms, res.tuned_ms = min(h) * 1e3, min(t) * 1e3
+        loaded = [_Candidate(config, v, isa, work, threads) for v in finalists]
+        rounds: dict = {v: [] for v in [hand, *finalists]}
+        for _ in range(3):  # alternated: the machine's noise hits them all
+            rounds[hand].append(base.time().best)
+            for v, cand in zip(finalists, loaded, strict=True):
+                rounds[v].append(cand.time().best)
+        for cand in loaded:
+            cand.close()
+        res.best = min(finalists, key=lambda v: min(rounds[v]))
+        res.hand_ms, res.tuned_ms = min(rounds[hand]) * 1e3, min(rounds[res.best]) * 1e3
         res.kept = res.tuned_ms < res.hand_ms * (1 - margin)
         if not res.kept:
             res.note = res.note or "hand variant kept (tuned not faster)"
         return res
     finally:
         base.close()
+
+
+def _try(config, variants, times: dict, isa, work, threads, deadline: float, on_candidate) -> bool:
+    """Build, check and time each variant not timed yet into `times` (inf: refused); False at the deadline."""
+    for v in variants:
+        if v in times:
+            continue
+        if time.monotonic() > deadline:
+            return False
+        cand = _Candidate(config, v, isa, work, threads)
+        if on_candidate is not None:
+            on_candidate()
+        if cand.problem:
+            times[v] = float("inf")
+            log.debug("conv %s: %s", v, cand.problem)
+            continue
+        try:
+            times[v] = cand.time().best
+        finally:
+            cand.close()
+    return True
 
 
 def tune_convs(
@@ -213,7 +230,7 @@ def tune_convs(
             )
         configs.sort(key=lambda c: -weights[sp.config_key(c[0])])
         results, start = [], time.monotonic()
-        planned = sum(min(len(sp.candidates(c)), 24) for c, _ in configs)
+        planned = sum(len(sp.candidates(c)) for c, _ in configs)  # an upper bound: the budget may cut it
         with tqdm(total=planned, desc="tuning convs", unit="variant", disable=not progress) as bar:
             for i, (config, n) in enumerate(configs):
                 key = sp.config_key(config)
