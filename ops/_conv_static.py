@@ -11,6 +11,8 @@ holds several convs):
   <prefix>buf  the finished accumulators of one 4-channel slab over the whole pixel grid (a plain copy; inlined
                away by the channel-blocked schedule, kc > 0)
   <prefix>y    NCHW output, y[n, k, oh, ow] = epilogue(acc, n, k, oh, ow)
+Winograd F(m x m, 3 x 3) ("winograd" variants, its own stages) lives in ops/_conv_winograd.py; WINOGRAD (the
+default m, 0 = off) is read from this module by choose().
 
 "grid" layout: output pixel (oh, ow) lives at grid index g = oh * Wq + ow, Wq being the row pitch of the padded
 (and, for stride s, phase-split) input planes, so tap (r, q) reads plane (r % s, q % s) at g + (r // s) * Wq +
@@ -44,7 +46,11 @@ import numpy as np
 import tvm
 from tvm import te
 
-LANES = 4
+from . import _conv_winograd as _wg
+from ._conv_winograd import LANES, WINOGRAD
+
+#: (A, B, G) of F(m x m, 3 x 3): graph_packing builds U = G g G^T from it at load time
+_winograd_matrices = _wg.winograd_matrices
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,7 @@ def packed_shape(w_shape, variant) -> tuple:
     if variant.kind == "plain":
         return (k, cg, kh, kw)
     if variant.kind == "winograd":
-        alpha = variant.m + 2
-        return (alpha, alpha, -(-k // variant.T), cg, variant.T, LANES)
+        return _wg.packed_shape(w_shape, variant)
     ko = -(-k // variant.T)
     if variant.kind == "im2col":
         return (ko, cg * kh * kw, 1, 1, variant.T, LANES)
@@ -133,14 +138,7 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     if v.kind == "plain":
         return np.ascontiguousarray(w)
     if v.kind == "winograd":  # U = G g G^T per (k, c), then (alpha, alpha, K/T, C, T, lanes)
-        _, _, gm = _winograd_matrices(v.m)
-        u = np.einsum("ea,kcab,ub->eukc", gm, w.astype(np.float64), gm)
-        alpha, k, c = u.shape[0], u.shape[2], u.shape[3]
-        kp = -(-k // v.T) * v.T
-        up = np.zeros((alpha, alpha, kp, c))
-        up[:, :, :k] = u
-        up = up.reshape(alpha, alpha, kp // v.T, v.T, c).transpose(0, 1, 2, 4, 3)
-        return _lanes(up.astype(np.float32))
+        return _lanes(_wg.transform_weight(w, v))
     if v.kind == "im2col":
         w = w.reshape(w.shape[0], -1, 1, 1)
     k, cg, kh, kw = w.shape
@@ -180,7 +178,7 @@ def conv_compute(
     if v.kind == "plain":
         return _plain(x, wp, x_shape, w_shape, _pair(stride), _pads4(pads), _pair(dilation), groups, epi, prefix)
     if v.kind == "winograd":
-        return _winograd(x, wp, x_shape, w_shape, _pads4(pads), epi, prefix, v)
+        return _wg.winograd(x, wp, x_shape, w_shape, _pads4(pads), epi, prefix, v)
     g = _geom(x_shape, w_shape, stride, pads, v)
     s, wq, hq, T = g["s"], g["wq"], g["hq"], v.T
     h, w, pt, pl = g["h"], g["w"], g["pt"], g["pl"]
@@ -239,155 +237,6 @@ def conv_compute(
         lambda b, o, yy, xx: epi(buf[b, o, yy * wq + xx], b, o, yy, xx),
         name=prefix + "y",
     )
-
-
-#: Winograd output tile for 3x3 stride-1 convs (0 turns Winograd off)
-WINOGRAD = 2
-
-
-def _winograd_matrices(m: int):
-    """(A, B, G) of F(m x m, 3 x 3), from TVM's Cook-Toom construction (Y = A^T [(G g G^T) * (B^T d B)] A)."""
-    from tvm.topi.nn.winograd_util import _cook_toom_convolution, _interpolation_points
-
-    return _cook_toom_convolution(_interpolation_points(m + 2), m, 3)
-
-
-def _wgeom(x_shape, w_shape, pads, v):
-    _, c, h, w = (int(s) for s in x_shape)
-    k = int(w_shape[0])
-    pt, pl, pb, pr = pads
-    oh, ow = h + pt + pb - 2, w + pl + pr - 2
-    nh, nw = -(-oh // v.m), -(-ow // v.m)
-    nr = LANES * v.NV
-    return dict(
-        c=c,
-        h=h,
-        w=w,
-        k=k,
-        pt=pt,
-        pl=pl,
-        oh=oh,
-        ow=ow,
-        nh=nh,
-        nw=nw,
-        P=nh * nw,
-        Pp=-(-(nh * nw) // nr) * nr,
-        kp=-(-k // v.T) * v.T,
-        alpha=v.m + 2,
-    )
-
-
-def _winograd(x, wp, x_shape, w_shape, pads, epi, prefix, v):
-    """3x3 stride-1 conv as Winograd F(m x m, 3 x 3): input tiles d -> V = B^T d B -> 16 (for m = 2) GEMMs
-    M = U V over channels (U = G g G^T packed at compile time) -> Y = A^T M A. The GEMMs are the conv's
-    register-tiled 4 x 8 microkernel; they do (m + 2)^2 / (9 m^2) of the direct conv's multiply-adds."""
-    g = _wgeom(x_shape, w_shape, pads, v)
-    am, bm, _ = _winograd_matrices(v.m)
-    A = _const_matrix(am, prefix + "A")
-    B = _const_matrix(bm, prefix + "B")
-    m, alpha, nw, P, T = v.m, g["alpha"], g["nw"], g["P"], v.T
-    h, w, pt, pl = g["h"], g["w"], g["pt"], g["pl"]
-    zero = tvm.tirx.const(0.0, "float32")
-
-    def tile(ci, a, b, p):
-        iy, ix = (p // nw) * m + a - pt, (p % nw) * m + b - pl
-        ok = tvm.tirx.all(p < P, iy >= 0, iy < h, ix >= 0, ix < w)
-        return te.if_then_else(ok, x[0, ci, te.max(te.min(iy, h - 1), 0), te.max(te.min(ix, w - 1), 0)], zero)
-
-    d = te.compute((g["c"], alpha, alpha, g["Pp"]), tile, name=prefix + "xq")
-    ra, rb = te.reduce_axis((0, alpha), "ra"), te.reduce_axis((0, alpha), "rb")
-    V = te.compute(
-        (alpha, alpha, g["c"], g["Pp"]),
-        lambda e, u, ci, p: te.sum(d[ci, ra, rb, p] * B[ra, e] * B[rb, u], axis=[ra, rb]),
-        name=prefix + "V",
-    )
-    rc = te.reduce_axis((0, g["c"]), "rc")
-    acc = te.compute(
-        (alpha, alpha, g["kp"] // T, T, g["Pp"] // LANES, LANES),
-        lambda e, u, ko, ki, pv, lane: te.sum(wp[e, u, ko, rc, ki, lane] * V[e, u, rc, pv * LANES + lane], axis=rc),
-        name=prefix + "acc",
-    )
-    M = te.compute(
-        (alpha, alpha, g["kp"], g["Pp"]),
-        lambda e, u, o, p: acc[e, u, o // T, o % T, p // LANES, p % LANES],
-        name=prefix + "buf",
-    )
-    sa, sb = te.reduce_axis((0, alpha), "sa"), te.reduce_axis((0, alpha), "sb")
-    Y = te.compute(
-        (g["k"], g["nh"], m, nw, m),
-        lambda o, th, i, tw, j: te.sum(M[sa, sb, o, th * nw + tw] * A[sa, i] * A[sb, j], axis=[sa, sb]),
-        name=prefix + "out",
-    )
-    return te.compute(
-        (1, g["k"], g["oh"], g["ow"]),
-        lambda b, o, yy, xx: epi(Y[o, yy // m, yy % m, xx // m, xx % m], b, o, yy, xx),
-        name=prefix + "y",
-    )
-
-
-def _const_matrix(values: np.ndarray, name: str) -> te.Tensor:
-    """A constant matrix as a TE stage whose loads fold to constants once the loops over it are unrolled."""
-    rows, cols = values.shape
-
-    def pick(i, j):
-        out = tvm.tirx.const(0.0, "float32")
-        for r in range(rows):
-            for c in range(cols):
-                if values[r, c] != 0:
-                    out = tvm.tirx.Select(
-                        tvm.tirx.all(i == r, j == c), tvm.tirx.const(float(values[r, c]), "float32"), out
-                    )
-        return out
-
-    return te.compute((rows, cols), pick, name=name)
-
-
-def _schedule_winograd(sch, prefix, x_shape, w_shape, pads, v, func_name):
-    g = _wgeom(x_shape, w_shape, pads, v)
-    for name in ("A", "B"):
-        sch.compute_inline(_block(sch, prefix + name, func_name))
-    T, NV = v.T, v.NV
-    # V = B^T d B: per (channel, 4 tiles), all alpha x alpha outputs from alpha x alpha vector loads
-    vb = _block(sch, prefix + "V", func_name)
-    e, u, ci, p, ra, rb = sch.get_loops(vb)
-    po, pi = sch.split(p, [None, LANES])
-    sch.reorder(ci, po, e, u, ra, rb, pi)
-    sch.vectorize(pi)
-    for lp in (e, u, ra, rb):
-        sch.unroll(lp)
-    sch.parallel(ci)
-    sch.decompose_reduction(vb, ra)
-    # the GEMMs: M tile (T channels x NV vectors of tiles) accumulated in registers over the channels
-    mb, ab = _block(sch, prefix + "buf", func_name), _block(sch, prefix + "acc", func_name)
-    e, u, o, p = sch.get_loops(mb)
-    ko, ki = sch.split(o, [None, T])
-    go, gv, gl = sch.split(p, [None, NV, LANES])
-    sch.reorder(e, u, ko, go, ki, gv, gl)
-    sch.vectorize(gl)
-    sch.unroll(ki)
-    sch.unroll(gv)
-    sch.parallel(sch.fuse(e, u))  # alpha x alpha independent GEMMs
-    sch.compute_at(ab, go)
-    sch.set_scope(ab, 0, "local")
-    al = sch.get_loops(ab)
-    rc, sp = al[-1], al[-4:-1]  # ki, gv, lane below go; the channel reduction last
-    sch.reorder(rc, *sp)
-    sch.vectorize(sp[-1])
-    sch.unroll(sp[0])
-    sch.unroll(sp[1])
-    sch.decompose_reduction(ab, rc)
-    # Y = A^T M A per tile: the alpha x alpha reduction and the m x m outputs unrolled
-    yb = _block(sch, prefix + "out", func_name)
-    o, th, i, tw, j, sa, sb = sch.get_loops(yb)
-    sch.reorder(o, th, tw, i, j, sa, sb)
-    for lp in (i, j, sa, sb):
-        sch.unroll(lp)
-    sch.parallel(o)
-    # the output stage (epilogue inlined): v128 over output columns
-    b, o, yy, xx = sch.get_loops(_block(sch, prefix + "y", func_name))
-    if g["ow"] % LANES == 0:
-        sch.vectorize(sch.split(xx, [None, LANES])[1])
-    sch.parallel(sch.fuse(b, o))
 
 
 def _plain(x, w, x_shape, w_shape, stride, pads, dilation, groups, epi, prefix):
@@ -451,7 +300,7 @@ def schedule_conv(
             sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
         return v
     if v.kind == "winograd":
-        _schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, func_name)
+        _wg.schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, lambda n: _block(sch, n, func_name))
         return v
     g = _geom(x_shape, w_shape, stride, pads, v)
     buf_blk = _block(sch, prefix + "buf", func_name)

@@ -165,3 +165,37 @@ def test_trig_beyond_8192_in_a_compiled_graph(tmp_path):
     outputs = wg.InferenceSession(wg.compile_graph(model, tmp_path / "trig.wasm", progress=False)).run(None, {"x": x})
     for name, got in zip(("sin", "cos", "tan"), outputs, strict=True):
         np.testing.assert_allclose(got, getattr(np, name)(x.astype(np.float64)), rtol=2e-6, atol=1e-7, err_msg=name)
+
+
+WINOGRAD_TILES = {  # name: (output tile m, x shape, weight shape, pads)
+    "m4_odd_15x15": (4, (1, 16, 15, 15), (24, 16, 3, 3), [1, 1, 1, 1]),
+    "m4_asymmetric_pads": (4, (1, 20, 13, 9), (12, 20, 3, 3), [0, 1, 2, 0]),
+    "m6_odd_11x17": (6, (1, 16, 11, 17), (8, 16, 3, 3), [1, 1, 1, 1]),
+}
+
+
+@pytest.mark.parametrize("name", list(WINOGRAD_TILES))
+def test_winograd_larger_tiles(name, tmp_path, monkeypatch):
+    """F(4x4, 3x3) and F(6x6, 3x3) (the tuner's alternatives to the default F(2x2, 3x3)) on sizes that are not
+    a multiple of the tile, with the fused bias / residual-shift / ReLU epilogue and the load-time U = G g G^T."""
+    from wasmops.ops import _conv_static as cs
+    from wasmops.ops import _conv_winograd as cw
+
+    m, x_shape, w_shape, pads = WINOGRAD_TILES[name]
+    seen = []
+    build = cw.winograd
+    monkeypatch.setattr(cs, "WINOGRAD", m)
+    monkeypatch.setattr(cw, "winograd", lambda *a: seen.append(a[-1].m) or build(*a))
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal(w_shape) / np.sqrt(np.prod(w_shape[1:]))
+    b = rng.standard_normal(w_shape[0])
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=pads),
+        helper.make_node("Add", ["c", "shift"], ["a"]),
+        helper.make_node("Relu", ["a"], ["y"]),
+    ]
+    model = _model(nodes, {"w": w, "b": b, "shift": rng.standard_normal((w_shape[0], 1, 1))}, x_shape)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    manifest = _check(model, x, tmp_path)
+    assert seen == [m]
+    assert manifest["schedule_fallbacks"] == [], manifest["schedule_fallbacks"]
