@@ -99,15 +99,19 @@ def _geom(x_shape, w_shape, stride, pads, v):
 def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1) -> Variant:
     """The variant for one conv. Measured (ResNet-50, wasmtime 50, relaxed-simd deterministic FMA):
     4x8 tiles beat every larger tile (Cranelift ties the FMA destination to a multiplicand, so each FMA needs
-    a spare register; 12-accumulator tiles spill). 3x3 stride 1 on >= 14x14: grid, tapfirst, channels blocked
-    by 32 (weight chunk in L1); 3x3 stride 2 and 7x7 outputs: im2col columns + channel blocking by 128."""
+    a spare register; 12-accumulator tiles spill). 3x3 stride 1 (>= 16 channels): Winograd; else on >= 14x14:
+    grid, tapfirst, channels blocked by 32 (weight chunk in L1); 3x3 stride 2 and 7x7 outputs: im2col columns
+    + channel blocking by 128. `wasmops tune` searches past these per shape (kernels/tune/conv_space.py)."""
     sh, sw = _pair(stride)
     if groups != 1 or _pair(dilation) != (1, 1) or sh != sw:
         return Variant(kind="plain", T=1, NV=1)
     k, cg, kh, kw = (int(s) for s in w_shape)
-    if WINOGRAD and kh == kw == 3 and sh == 1 and int(x_shape[0]) == 1 and cg >= 16:
-        return Variant(kind="winograd", T=4, NV=2, m=WINOGRAD)
     g = _geom(x_shape, w_shape, stride, pads, Variant())
+    if WINOGRAD and kh == kw == 3 and sh == 1 and int(x_shape[0]) == 1 and cg >= 16:
+        # F(4x4) once the outputs hold enough 4x4 tiles to fill the 8-lane pixel tile (measured: 30 % faster
+        # at 56x56, 15-20 % at 28x28, a tie at 14x14, slower at 7x7); WINOGRAD set to another m forces it
+        m = 4 if WINOGRAD == 2 and g["oh"] * g["ow"] >= 400 else WINOGRAD
+        return Variant(kind="winograd", T=4, NV=2, m=m)
     if kh == kw == 1:  # small pixel grids (7x7 outputs): block the channels so the weight chunk stays in L1
         return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0)
     if cg >= 16 and (sh > 1 or g["ow"] <= 7):  # strided / tiny 3x3: im2col columns (grid wastes lanes)
