@@ -93,7 +93,7 @@ def search(
     from .builder import WasmBuilder
     from .runner import WasmRunner
 
-    mod = tvm.IRModule({"main": kernel.func.without_attr("global_symbol")})
+    mod = tvm.IRModule({"main": _without_custom_rules(kernel.func.without_attr("global_symbol"))})
     database = ms.database.MemoryDatabase()
     model = ms.cost_model.CostModel.create(cost_model_kind(cost_model), num_tuning_cores=2)
     strategy = ms.search_strategy.EvolutionarySearch(population_size=population)
@@ -123,3 +123,15 @@ def search(
     measured.sort(key=lambda r: min(float(s) for s in r.run_secs))
     # a trace's JSON holds TIR expressions too: TVM's own serialisation, as a string
     return [tvm.ir.save_json(r.trace.as_json()) for r in measured[:3]], done
+
+
+def _without_custom_rules(func):
+    """topi marks pools for a "meta_schedule.pool_max" rule that no CPU target registers: TVM then warns to
+    stderr on every candidate. The annotation dropped for the search (records replay on the original)."""
+    import tvm
+
+    sch = tvm.s_tir.Schedule(func)
+    for blk in sch.get_child_blocks(sch.get_sblock("root")):
+        if "schedule_rule" in sch.get(blk).annotations:
+            sch.unannotate(blk, "schedule_rule")
+    return sch.mod["main"]
