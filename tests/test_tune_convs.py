@@ -159,10 +159,14 @@ def test_corrupt_and_foreign_conv_records_are_skipped(tuned, tmp_path, monkeypat
     (tmp_path / name).write_text('{"format": 1, "kind": "conv-variants", "records": [')
     with pytest.warns(rec.RecordWarning, match="unreadable"):
         assert conv_records.load("relaxed-simd") == {}
-    doc = {"format": 1, "kind": "conv-variants", "tvm_version": "0.1.0", "isa": "relaxed-simd", "records": []}
+    # a variant is our schedule's decisions, not TVM's: records measured under another TVM still apply
+    good = dict(
+        key="k", variant=sp.variant_json(sp.cs.Variant(T=2, NV=4)), hand_ms=1, tuned_ms=1, threads=1, candidates=1
+    )
+    doc = {"format": 1, "kind": "conv-variants", "tvm_version": "0.1.0", "isa": "relaxed-simd", "records": [good]}
     (tmp_path / name).write_text(json.dumps(doc))
-    with pytest.warns(rec.RecordWarning, match="made with TVM 0.1.0"):
-        assert conv_records.load("relaxed-simd") == {}
+    assert conv_records.load("relaxed-simd") == {"k": sp.cs.Variant(T=2, NV=4)}
+    assert conv_records.load("simd128") == {}
     doc.update(
         tvm_version=tvm.__version__,
         records=[dict(key="k", variant={"kind": "bogus"}, hand_ms=1, tuned_ms=1, threads=1, candidates=1)],
@@ -172,4 +176,16 @@ def test_corrupt_and_foreign_conv_records_are_skipped(tuned, tmp_path, monkeypat
         assert conv_records.load("relaxed-simd") == {}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # conv files are not read as trace records
+        assert rec.load("relaxed-simd") == {}
+
+
+def test_package_trace_records_of_another_tvm_are_skipped_silently(tmp_path, monkeypatch):
+    """The package's MetaSchedule records replay only under the TVM they were made with; another TVM in the
+    pinned range skips them without a warning on every compile (the user's own still warn)."""
+    doc = {"format": rec.FORMAT, "tvm_version": "0.1.0", "isa": "relaxed-simd", "records": []}
+    (tmp_path / "tuned-relaxed-simd-tvm0.1.0.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(rec, "PACKAGE_DIR", tmp_path)
+    monkeypatch.setenv("WASMOPS_TUNE_RECORDS", str(tmp_path / "user"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert rec.load("relaxed-simd") == {}

@@ -2,9 +2,10 @@
 
 Where the trace records (records.py) replay a MetaSchedule trace on one fused kernel, these choose, at
 legalisation, the variant a conv is computed and scheduled with; the hand choice (`choose`) stays for every
-conv without one. Keyed by the conv's configuration (conv_space.config_key), the ISA build and the TVM
-version; files `conv-variants-<isa>-tvm<version>.json` in the same folders as the trace records (the user's
-over the package's), so `records.digest()` covers them and new records give new compiled graphs.
+conv without one. Keyed by the conv's configuration (conv_space.config_key) and the ISA build; files
+`conv-variants-<isa>-tvm<version>.json` (the TVM they were measured with, for information) in the same
+folders as the trace records (the user's over the package's), so `records.digest()` covers them and new
+records give new compiled graphs.
 """
 
 from __future__ import annotations
@@ -39,20 +40,14 @@ def file_name(isa: str, tvm_version: str) -> str:
     return f"{rec.CONV_PREFIX}{isa}-tvm{tvm_version}.json"
 
 
-def read_file(path: Path, isa: str, tvm_version: str) -> dict[str, ConvRecord]:
-    """The usable records of one file; {} with a RecordWarning if it is corrupt, foreign or another TVM's."""
+def read_file(path: Path, isa: str) -> dict[str, ConvRecord]:
+    """The usable records of one file; {} with a RecordWarning if it is corrupt or not conv records. A variant
+    is our own schedule's decisions, not TVM's, so records from another TVM version still apply."""
     try:
         doc = json.loads(path.read_text())
         if doc.get("format") != FORMAT or doc.get("kind") != "conv-variants":
             raise ValueError(f"format {doc.get('format')!r} / kind {doc.get('kind')!r}")
         if doc.get("isa") != isa:
-            return {}
-        if doc.get("tvm_version") != tvm_version:
-            warnings.warn(
-                f"conv records {path} were made with TVM {doc.get('tvm_version')}, this is {tvm_version}: ignored",
-                rec.RecordWarning,
-                stacklevel=3,
-            )
             return {}
         records = [ConvRecord(**r) for r in doc["records"]]
         for r in records:
@@ -65,9 +60,9 @@ def read_file(path: Path, isa: str, tvm_version: str) -> dict[str, ConvRecord]:
 
 def load(isa: str) -> dict:
     """conv configuration key -> Variant, for `isa` and this TVM (the user's records over the package's)."""
-    version, found = rec._tvm_version(), {}
+    found = {}
     for path in reversed(rec._files(conv=True)):
-        found.update(read_file(path, isa, version))
+        found.update(read_file(path, isa))
     return {key: variant_from_json(r.variant) for key, r in found.items()}
 
 
@@ -75,7 +70,7 @@ def save(records: list[ConvRecord], isa: str, path: Path | None = None) -> Path:
     """Merge into the user's file for `isa` (a newer measurement of the same conv replaces the old one)."""
     version = rec._tvm_version()
     path = path or rec.user_dir() / file_name(isa, version)
-    have = read_file(path, isa, version) if path.exists() else {}
+    have = read_file(path, isa) if path.exists() else {}
     have.update({r.key: r for r in records})
     doc = {
         "format": FORMAT,

@@ -99,6 +99,9 @@ def read_file(path: Path, isa: str, tvm_version: str) -> dict[str, Record]:
         if doc.get("format") != FORMAT:
             raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
         if doc.get("tvm_version") != tvm_version:
+            if path.parent == PACKAGE_DIR:  # the package's, made with the TVM of its release: not the user's doing
+                log.debug("tuning records %s: TVM %s, this is %s: ignored", path, doc.get("tvm_version"), tvm_version)
+                return {}
             warnings.warn(
                 f"tuning records {path} were made with TVM {doc.get('tvm_version')}, this is {tvm_version}: ignored",
                 RecordWarning,
