@@ -56,6 +56,10 @@ class KernelResult:
         return None if self.tuned_ms is None else self.hand_ms / self.tuned_ms
 
 
+#: the share of the time budget the conv search may use before MetaSchedule tunes the other kernels
+CONV_SHARE = 0.75
+
+
 def graph_kernels(model, progress: bool = False) -> list[Kernel]:
     """The distinct fused kernels of `model` (an ONNX ModelProto with static input shapes)."""
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
@@ -160,8 +164,9 @@ def tune_model(
         raise ValueError(f"isa must be 'relaxed-simd' or 'simd128', got {isa!r}")
     started = time.monotonic()
     done: list[KernelResult] = []
-    if convs:
-        done += _tune_convs(model, isa, budget_s, threads, margin, save, records_path, progress, work_dir, only)
+    if convs:  # at most CONV_SHARE of the budget when MetaSchedule follows (a DenseNet has ~120 distinct convs)
+        conv_budget = budget_s * (CONV_SHARE if meta else 1.0)
+        done += _tune_convs(model, isa, conv_budget, threads, margin, save, records_path, progress, work_dir, only)
     if not meta:
         return done
     left = budget_s - (time.monotonic() - started)
