@@ -104,7 +104,7 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
     + channel blocking by 128. `wasmops tune` searches past these per shape (kernels/tune/conv_space.py)."""
     sh, sw = _pair(stride)
     if groups != 1 or _pair(dilation) != (1, 1) or sh != sw:
-        return Variant(kind="plain", T=1, NV=1)
+        return Variant(kind="plain", T=1, NV=0)  # scalar: LLVM's loops beat v128 rows as often as not
     k, cg, kh, kw = (int(s) for s in w_shape)
     g = _geom(x_shape, w_shape, stride, pads, Variant())
     if WINOGRAD and kh == kw == 3 and sh == 1 and int(x_shape[0]) == 1 and cg >= 16:
@@ -298,10 +298,7 @@ def schedule_conv(
     acc_blk = _block(sch, prefix + "acc", func_name)
     xq_blk = _block(sch, prefix + "xq", func_name)
     if v.kind == "plain":
-        sch.compute_at(acc_blk, sch.get_loops(y_blk)[-1])
-        sch.parallel(sch.fuse(*sch.get_loops(y_blk)[:2]))
-        if xq_blk is not None:
-            sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
+        _schedule_plain(sch, y_blk, acc_blk, xq_blk, v)
         return v
     if v.kind == "winograd":
         _wg.schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, lambda n: _block(sch, n, func_name))
@@ -351,6 +348,32 @@ def schedule_conv(
         sch.vectorize(sch.split(sch.get_loops(xq_blk)[-1], [None, LANES])[1])
         sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
     return v
+
+
+def _schedule_plain(sch, y_blk, acc_blk, xq_blk, v) -> None:
+    """Grouped / depthwise / dilated convs: per (image, channel) on the thread pool, one output row at a time.
+    NV > 0: the row's accumulators in 4 * NV-column v128 tiles, the taps outside the lanes (when the output
+    width is a multiple of 4 * NV); NV = 0: scalar."""
+    b, o, yy, xx = sch.get_loops(y_blk)
+    nr = LANES * v.NV
+    ow = int(sch.get(xx).extent)
+    if not (nr and ow % nr == 0):
+        sch.compute_at(acc_blk, xx)
+        sch.parallel(sch.fuse(b, o))
+    else:
+        sch.vectorize(sch.split(xx, [None, LANES])[1])
+        sch.compute_at(acc_blk, yy)
+        sch.set_scope(acc_blk, 0, "local")
+        own = sch.get_loops(acc_blk)[3:]  # below b, o, yy: the row's columns, then the taps (extent-1 dropped)
+        xo, xv, xl = sch.split(own[0], [None, v.NV, LANES])
+        sch.reorder(xo, *own[1:], xv, xl)
+        sch.vectorize(xl)
+        sch.unroll(xv)
+        sch.parallel(sch.fuse(b, o))  # before decompose_reduction: parallel() rejects the split-off init
+        if len(own) > 1:
+            sch.decompose_reduction(acc_blk, own[1])
+    if xq_blk is not None:
+        sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
 
 
 def _schedule_kc(sch, g, v, ko, acc_blk, buf_blk, nred):

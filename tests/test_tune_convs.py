@@ -30,6 +30,8 @@ CONFIGS = {
     "3x3 s1": ((1, 16, 9, 11), (12, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     "3x3 s2": ((1, 16, 11, 9), (8, 16, 3, 3), (2, 2), (1, 0, 1, 1), (1, 1), 1),
     "1x1": ((1, 32, 7, 5), (20, 32, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    "depthwise s2": ((1, 8, 17, 16), (8, 1, 3, 3), (2, 2), (1, 1, 1, 0), (1, 1), 8),
+    "grouped dilated": ((1, 8, 12, 16), (12, 2, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 4),
 }
 
 
@@ -37,15 +39,15 @@ def _spread(variants: list, n: int) -> list:
     """Every n-th candidate plus the first of each algorithm: all kinds covered in a few builds."""
     picked = variants[::n]
     for v in variants:
-        if not any((p.kind, p.m) == (v.kind, v.m) for p in picked):
-            picked.append(v)
+        if not any((p.kind, p.m, p.NV or p.kind) == (v.kind, v.m, v.NV or v.kind) for p in picked):
+            picked.append(v)  # every algorithm, and every row width of the grouped ("plain") kernels
     return picked
 
 
 @pytest.mark.parametrize("case", list(CONFIGS))
 def test_every_kind_of_candidate_computes_the_conv(case, tmp_path):
     config = CONFIGS[case]
-    x_shape, w_shape, stride, pads, _, _ = config
+    x_shape, w_shape, stride, pads, dilation, groups = config
     space = sp.candidates(config)
     assert space[0] == sp.cs.choose(*config) and len(set(space)) == len(space)
     rng = np.random.default_rng(7)
@@ -56,7 +58,13 @@ def test_every_kind_of_candidate_computes_the_conv(case, tmp_path):
     graph = helper.make_graph(
         [
             helper.make_node(
-                "Conv", ["x", "w", "b"], ["c"], strides=list(stride), pads=[pads[0], pads[1], pads[2], pads[3]]
+                "Conv",
+                ["x", "w", "b"],
+                ["c"],
+                strides=list(stride),
+                pads=list(pads),
+                dilations=list(dilation),
+                group=groups,
             ),
             helper.make_node("Relu", ["c"], ["y"]),
         ],
@@ -74,7 +82,7 @@ def test_every_kind_of_candidate_computes_the_conv(case, tmp_path):
         except Exception as exc:  # noqa: BLE001 - collected: a candidate that does not build is a bug here
             failed.append(f"{v}: {str(exc).strip().splitlines()[-1][:100]}")
             continue
-        packed = sp.cs.pack_weight(w, x_shape, stride, pads, (1, 1), 1, v)
+        packed = sp.cs.pack_weight(w, x_shape, stride, pads, dilation, groups, v)
         data = [x, packed, b, np.zeros(want.shape, np.float32)]
         kernel = LoadedKernel(path, [(a.shape, a.dtype) for a in data], data=data)
         try:

@@ -31,6 +31,12 @@ def config_key(config) -> str:
     )
 
 
+def _plain_width(x_shape, w_shape, stride, pads, dilation) -> int:
+    _, _, _, kw = (int(d) for d in w_shape)
+    _, pl, _, pr = (int(p) for p in pads)
+    return (int(x_shape[3]) + pl + pr - int(dilation[1]) * (kw - 1) - 1) // int(stride[1]) + 1
+
+
 def _divisors(n: int, options) -> list[int]:
     return [d for d in options if d < n and n % d == 0]
 
@@ -39,8 +45,9 @@ def candidates(config) -> list[cs.Variant]:
     """Every variant our compute and schedule take for this conv, the hand choice first."""
     x_shape, w_shape, stride, pads, dilation, groups = config
     hand = cs.choose(*config)
-    if hand.kind == "plain":  # grouped / dilated / anisotropic: one schedule only
-        return [hand]
+    if hand.kind == "plain":  # grouped / depthwise / dilated / anisotropic: scalar or v128 output rows
+        ow = _plain_width(x_shape, w_shape, stride, pads, dilation)
+        return [hand, *(cs.Variant(kind="plain", T=1, NV=nv) for nv in (1, 2, 3, 4) if ow % (4 * nv) == 0)]
     _, cg, kh, kw = (int(d) for d in w_shape)
     s = int(stride[0])
     out = [hand]
@@ -76,10 +83,10 @@ def variant_json(v: cs.Variant) -> dict:
 def variant_from_json(doc: dict) -> cs.Variant:
     """A Variant from a record; ValueError for unknown fields or kinds (a record from elsewhere)."""
     names = {f.name for f in dataclasses.fields(cs.Variant)}
-    if not isinstance(doc, dict) or set(doc) - names or doc.get("kind") not in ("grid", "im2col", "winograd"):
+    if not isinstance(doc, dict) or set(doc) - names or doc.get("kind") not in ("grid", "im2col", "winograd", "plain"):
         raise ValueError(f"not a conv variant: {doc!r}")
     v = cs.Variant(**doc)
-    if not (1 <= v.T <= 16 and 1 <= v.NV <= 8 and v.kc >= 0 and v.m in (2, 4, 6)):
+    if not (1 <= v.T <= 16 and 0 <= v.NV <= 8 and v.kc >= 0 and v.m in (2, 4, 6)) or (v.NV == 0) != (v.kind == "plain"):
         raise ValueError(f"conv variant out of range: {doc!r}")
     return v
 
@@ -112,24 +119,27 @@ def inputs(config, variant: cs.Variant, seed: int = 0) -> tuple[list[np.ndarray]
     x = rng.uniform(-1, 1, x_shape).astype(np.float32)
     w = (rng.uniform(-1, 1, w_shape) / math.sqrt(math.prod(w_shape[1:]))).astype(np.float32)
     b = rng.uniform(-1, 1, w_shape[0]).astype(np.float32)
-    want = np.maximum(reference(x, w, stride, pads) + b[None, :, None, None], 0)
+    want = np.maximum(reference(x, w, stride, pads, dilation, groups) + b[None, :, None, None], 0)
     packed = cs.pack_weight(w, x_shape, stride, pads, dilation, groups, variant)
     return [x, packed, b, np.zeros(want.shape, np.float32)], want
 
 
-def reference(x: np.ndarray, w: np.ndarray, stride, pads) -> np.ndarray:
-    """float64 direct conv (groups 1, dilation 1) by taps: the independent check of every candidate."""
+def reference(x: np.ndarray, w: np.ndarray, stride, pads, dilation=(1, 1), groups: int = 1) -> np.ndarray:
+    """float64 direct conv by taps (any groups, dilation, strides): the independent check of every candidate."""
     pt, pl, pb, pr = (int(p) for p in pads)
-    s = int(stride[0])
+    (sh, sw), (dh, dw) = (int(d) for d in stride), (int(d) for d in dilation)
     xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    k, _, kh, kw = w.shape
-    oh = (xp.shape[2] - kh) // s + 1
-    ow = (xp.shape[3] - kw) // s + 1
+    k, cg, kh, kw = w.shape
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((x.shape[0], k, oh, ow))
+    kg = k // groups
     for r in range(kh):
         for q in range(kw):
-            patch = xp[:, :, r : r + s * (oh - 1) + 1 : s, q : q + s * (ow - 1) + 1 : s]
-            out += np.einsum("nchw,kc->nkhw", patch, w[:, :, r, q].astype(np.float64))
+            patch = xp[:, :, r * dh : r * dh + sh * (oh - 1) + 1 : sh, q * dw : q * dw + sw * (ow - 1) + 1 : sw]
+            for gi in range(groups):
+                tap = w[gi * kg : (gi + 1) * kg, :, r, q].astype(np.float64)
+                out[:, gi * kg : (gi + 1) * kg] += np.einsum("nchw,kc->nkhw", patch[:, gi * cg : (gi + 1) * cg], tap)
     return out
 
 
