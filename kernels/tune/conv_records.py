@@ -11,9 +11,8 @@ records give new compiled graphs.
 from __future__ import annotations
 
 import json
-import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import records as rec
@@ -72,18 +71,8 @@ def save(records: list[ConvRecord], isa: str, path: Path | None = None) -> Path:
     path = path or rec.user_dir() / file_name(isa, version)
     have = read_file(path, isa) if path.exists() else {}
     have.update({r.key: r for r in records})
-    doc = {
-        "format": FORMAT,
-        "kind": "conv-variants",
-        "tvm_version": version,
-        "isa": isa,
-        "records": [asdict(r) for r in sorted(have.values(), key=lambda r: r.key)],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
-    return path
+    head = {"format": FORMAT, "kind": "conv-variants", "tvm_version": version, "isa": isa}
+    return rec.write(path, head, have.values())
 
 
 def record(key: str, variant, hand_ms: float, tuned_ms: float, threads: int, candidates: int, model: str):

@@ -162,83 +162,77 @@ def tune_model(
     whose names contain one of these. Returns one result per distinct kernel considered, convs first."""
     if isa not in ("relaxed-simd", "simd128"):
         raise ValueError(f"isa must be 'relaxed-simd' or 'simd128', got {isa!r}")
+    o = _Options(
+        isa, trials, threads, min_ms, margin, population, cost_model, save, records_path, progress, work_dir, only
+    )
     started = time.monotonic()
     done: list[KernelResult] = []
     if convs:  # at most CONV_SHARE of the budget when MetaSchedule follows (a DenseNet has ~120 distinct convs)
-        conv_budget = budget_s * (CONV_SHARE if meta else 1.0)
-        done += _tune_convs(model, isa, conv_budget, threads, margin, save, records_path, progress, work_dir, only)
+        done += _tune_convs(model, o, budget_s * (CONV_SHARE if meta else 1.0))
     if not meta:
         return done
     left = budget_s - (time.monotonic() - started)
-    return done + _tune_meta(
-        model,
-        isa,
-        trials,
-        left,
-        threads,
-        min_ms,
-        margin,
-        population,
-        cost_model,
-        save,
-        records_path,
-        progress,
-        work_dir,
-        only,
-        skip_convs=convs,
-        must_match=not done,
-    )
+    return done + _tune_meta(model, o, left, skip_convs=convs, must_match=not done)
 
 
-def _tune_convs(model, isa, budget_s, threads, margin, save, records_path, progress, work_dir, only):
+@dataclass(frozen=True)
+class _Options:
+    """tune_model's settings, as both searches read them."""
+
+    isa: str
+    trials: int
+    threads: int
+    min_ms: float
+    margin: float
+    population: int
+    cost_model: str
+    save: bool
+    records_path: Path | None
+    progress: bool
+    work_dir: Path | None
+    only: list[str] | None
+
+
+def _tune_convs(model, o: _Options, budget_s: float) -> list[KernelResult]:
     """The conv-space search (conv_tune) as KernelResults; its records go next to `records_path`."""
     from . import conv_records, conv_tune
 
-    path = records_path.parent / conv_records.file_name(isa, rec._tvm_version()) if records_path else None
+    path = o.records_path.parent / conv_records.file_name(o.isa, rec._tvm_version()) if o.records_path else None
     results = conv_tune.tune_convs(
         model,
-        isa=isa,
+        isa=o.isa,
         budget_s=budget_s,
-        threads=threads,
-        margin=margin,
-        save=save,
+        threads=o.threads,
+        margin=o.margin,
+        save=o.save,
         records_path=path,
-        progress=progress,
-        work_dir=work_dir,
+        progress=o.progress,
+        work_dir=o.work_dir,
         model_name=getattr(getattr(model, "graph", None), "name", ""),
-        only=only,
+        only=o.only,
     )
-    out = []
-    for r in results:
-        note = f"record saved: {conv_tune.describe(r.best)}" if r.kept else r.note
-        res = KernelResult(r.name, r.key, r.count, r.hand_ms, r.tuned_ms, r.tried, r.kept, note)
-        out.append(res)
-    return out
+    return [
+        KernelResult(
+            r.name,
+            r.key,
+            r.count,
+            r.hand_ms,
+            r.tuned_ms,
+            r.tried,
+            r.kept,
+            f"record saved: {conv_tune.describe(r.best)}" if r.kept else r.note,
+        )
+        for r in results
+    ]
 
 
-def _tune_meta(
-    model,
-    isa,
-    trials,
-    budget_s,
-    threads,
-    min_ms,
-    margin,
-    population,
-    cost_model,
-    save,
-    records_path,
-    progress,
-    work_dir,
-    only,
-    skip_convs,
-    must_match=True,
-):
+def _tune_meta(model, o: _Options, budget_s: float, skip_convs: bool, must_match: bool) -> list[KernelResult]:
     """MetaSchedule over the model's fused kernels (those holding one of our convs left out if `skip_convs`);
     `must_match`: an `only` that matches no kernel is an error (no conv matched it either)."""
     from tqdm import tqdm
 
-    with tempfile.TemporaryDirectory(prefix="wasmops-tune-", dir=work_dir) as tmp:
+    isa, trials, threads, min_ms, only = o.isa, o.trials, o.threads, o.min_ms, o.only
+    with tempfile.TemporaryDirectory(prefix="wasmops-tune-", dir=o.work_dir) as tmp:
         work = Path(tmp)
         kernels = [k for k in graph_kernels(model) if not (skip_convs and k.conv)]
         if only:
@@ -253,7 +247,7 @@ def _tune_meta(
             results[k.key].note = f"under {min_ms} ms: not tuned"
         start = time.monotonic()
         weights = {k.key: hand[k.key].best * k.count for k in todo}
-        with tqdm(total=trials * len(todo), desc="tuning", unit="trial", disable=not progress) as bar:
+        with tqdm(total=trials * len(todo), desc="tuning", unit="trial", disable=not o.progress) as bar:
             for i, k in enumerate(todo):
                 left = sum(weights[t.key] for t in todo[i:])
                 remaining = budget_s - (time.monotonic() - start)
@@ -280,14 +274,14 @@ def _tune_meta(
                         time.monotonic() + max(slice_s, 0.0),
                         Path(kwork),
                         threads=threads,
-                        population=population,
-                        cost_model=cost_model,
+                        population=o.population,
+                        cost_model=o.cost_model,
                         on_result=on_result,
                     )
                 bar.update(max(0, trials - res.trials))  # a budget cut: the bar still ends at its total
-                record = _best_record(k, traces, isa, work, threads, res, margin, model)
-                if record is not None and save:  # saved as found: an interrupted run keeps what it won
-                    path = rec.save([record], isa, records_path)
+                record = _best_record(k, traces, isa, work, threads, res, o.margin, model)
+                if record is not None and o.save:  # saved as found: an interrupted run keeps what it won
+                    path = rec.save([record], isa, o.records_path)
                     log.info("saved the tuning record of %s to %s", k.name, path)
     return [results[k.key] for k in kernels]
 

@@ -133,12 +133,12 @@ def save(records: list[Record], isa: str, path: Path | None = None) -> Path:
     for rec in records:
         if rec.key not in have or rec.tuned_ms < have[rec.key].tuned_ms:
             have[rec.key] = rec
-    doc = {
-        "format": FORMAT,
-        "tvm_version": version,
-        "isa": isa,
-        "records": [asdict(r) for r in sorted(have.values(), key=lambda r: r.key)],
-    }
+    return write(path, {"format": FORMAT, "tvm_version": version, "isa": isa}, have.values())
+
+
+def write(path: Path, head: dict, records) -> Path:
+    """`head` plus the records (dataclasses, sorted by key) as JSON, replacing `path` atomically."""
+    doc = {**head, "records": [asdict(r) for r in sorted(records, key=lambda r: r.key)]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=1))
