@@ -135,3 +135,23 @@ def test_packed_weights_survive_an_interrupted_run(compiled):
         sess.run(None, {inp.name: x}, run_options={"timeout": 1e-4})
     for a, b in zip(before, sess.run(None, {inp.name: x}), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shipped_tuning_records_apply_to_resnet50(compiled):
+    """The package's records (kernels/tune/records, made by `wasmops tune` for the benchmark models) are used
+    by a default compile, and every conv they retune keeps its own schedule (no generic fallback); the
+    outputs are checked against onnxruntime by test_light_model_compiles_and_matches_onnxruntime."""
+    from wasmops.kernels.tune import conv_records
+    from wasmops.kernels.tune import records as rec
+
+    shipped = {}
+    for path in sorted(rec.PACKAGE_DIR.glob(rec.CONV_PREFIX + "relaxed-simd-*.json")):
+        shipped.update(conv_records.read_file(path, "relaxed-simd"))
+    if not shipped:
+        pytest.fail(f"no conv-variant records ship in {rec.PACKAGE_DIR}")
+    _, path = compiled("resnet50")
+    manifest = wg.InferenceSession(path).manifest
+    assert manifest["tuned_convs"] and set(manifest["tuned_convs"]) <= set(shipped) | set(
+        conv_records.load("relaxed-simd")
+    )
+    assert manifest["schedule_fallbacks"] == [], manifest["schedule_fallbacks"]

@@ -45,6 +45,12 @@ def _matmul_relu() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+@pytest.fixture(autouse=True)
+def _no_package_records(tmp_path, monkeypatch):
+    """The records the package ships (for the benchmark models) are left out: these tests count records."""
+    monkeypatch.setattr(rec, "PACKAGE_DIR", tmp_path / "no-package-records")
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """The model tuned once for 8 trials into a private records folder; every candidate kept (margin -inf):
@@ -53,6 +59,7 @@ def tuned(tmp_path_factory):
     model = _matmul_relu()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WASMOPS_TUNE_RECORDS", str(folder))
+        mp.setattr(rec, "PACKAGE_DIR", folder / "no-package-records")
         results = driver.tune_model(
             model, trials=8, budget_s=120, margin=-math.inf, population=64, cost_model="random", progress=False
         )
