@@ -326,8 +326,7 @@ def compile_onnx(
     from tqdm import tqdm
 
     from ..ops.simd_schedules import wasm_target
-    from .tune import conv_records
-    from .tune.conv_space import config_key
+    from .graph_kernels import conv_variants, tuned_conv_keys
 
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {ISAS}, got {isa!r}")
@@ -346,9 +345,8 @@ def compile_onnx(
             bar.set_postfix_str(stage)
             bar.update()
 
-        variants = conv_records.load(isa) if tuned else {}
+        variants = conv_variants(isa, tuned)
         canon, mod, plan, convs, packings = lower_model(model, tick, variants)
-        tuned_convs = sorted({key for key in map(config_key, (c for c, _ in convs.values())) if key in variants})
         _restore_empty_inputs(plan, model, input_names)
         funcs, used, fallbacks, tuned_kernels = schedule_kernels(mod, plan, convs, packings, isa, tuned)
         tick(f"scheduled {len(funcs)} kernels ({len(tuned_kernels)} tuned)")
@@ -389,7 +387,7 @@ def compile_onnx(
             "steps": [name for name, _ in plan.steps],
             "schedule_fallbacks": fallbacks,
             "tuned_kernels": tuned_kernels,
-            "tuned_convs": tuned_convs,
+            "tuned_convs": tuned_conv_keys(convs, variants),
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = output.with_suffix(".tmp")

@@ -14,6 +14,20 @@ from . import graph_checks as checks
 log = logging.getLogger("wasmops.graph")
 
 
+def conv_variants(isa: str, tuned: bool) -> dict:
+    """Conv configuration key -> the Variant a conv-variant record chose (kernels/tune/conv_records.py)."""
+    from .tune import conv_records
+
+    return conv_records.load(isa) if tuned else {}
+
+
+def tuned_conv_keys(convs: dict, variants: dict) -> list[str]:
+    """The configurations of the model's convs that a record retuned (for the manifest)."""
+    from .tune.conv_space import config_key
+
+    return sorted({key for key in (config_key(c) for c, _ in convs.values()) if key in variants})
+
+
 def hand_scheduled(func, convs: dict, fallbacks: list, name: str):
     """Our schedule for a fused kernel, or the kernel unscheduled (correct, slower) where a primitive fails;
     the reason goes to the manifest's schedule_fallbacks."""

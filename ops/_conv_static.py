@@ -46,6 +46,7 @@ import numpy as np
 import tvm
 from tvm import te
 
+from . import _conv_plain as _cp
 from . import _conv_winograd as _wg
 from ._conv_winograd import LANES, WINOGRAD
 
@@ -180,7 +181,7 @@ def conv_compute(
     epi = epilogue or (lambda val, b, o, yy, xx: val)
     zero = tvm.tirx.const(0.0, "float32")
     if v.kind == "plain":
-        return _plain(x, wp, x_shape, w_shape, _pair(stride), _pads4(pads), _pair(dilation), groups, epi, prefix)
+        return _cp.plain(x, wp, x_shape, w_shape, _pair(stride), _pads4(pads), _pair(dilation), groups, epi, prefix)
     if v.kind == "winograd":
         return _wg.winograd(x, wp, x_shape, w_shape, _pads4(pads), epi, prefix, v)
     g = _geom(x_shape, w_shape, stride, pads, v)
@@ -243,34 +244,6 @@ def conv_compute(
     )
 
 
-def _plain(x, w, x_shape, w_shape, stride, pads, dilation, groups, epi, prefix):
-    n, c, h, ww = (int(s) for s in x_shape)
-    k, cg, kh, kw = (int(s) for s in w_shape)
-    (sh, sw), (dh, dw), (pt, pl, pb, pr) = stride, dilation, pads
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (ww + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    zero = tvm.tirx.const(0.0, "float32")
-    xp = te.compute(
-        (n, c, h + pt + pb, ww + pl + pr),
-        lambda b, ch, yy, xx: te.if_then_else(
-            tvm.tirx.all(yy >= pt, yy < h + pt, xx >= pl, xx < ww + pl),
-            x[b, ch, te.max(te.min(yy - pt, h - 1), 0), te.max(te.min(xx - pl, ww - 1), 0)],
-            zero,
-        ),
-        name=prefix + "xq",
-    )
-    rc, rr, rq = te.reduce_axis((0, cg), "rc"), te.reduce_axis((0, kh), "rr"), te.reduce_axis((0, kw), "rq")
-    kg = k // groups
-    acc = te.compute(
-        (n, k, oh, ow),
-        lambda b, o, yy, xx: te.sum(
-            w[o, rc, rr, rq] * xp[b, (o // kg) * cg + rc, yy * sh + rr * dh, xx * sw + rq * dw], axis=[rc, rr, rq]
-        ),
-        name=prefix + "acc",
-    )
-    return te.compute((n, k, oh, ow), lambda b, o, yy, xx: epi(acc[b, o, yy, xx], b, o, yy, xx), name=prefix + "y")
-
-
 def _block(sch, name, func_name):
     try:
         return sch.get_sblock(name, func_name=func_name) if func_name else sch.get_sblock(name)
@@ -298,7 +271,7 @@ def schedule_conv(
     acc_blk = _block(sch, prefix + "acc", func_name)
     xq_blk = _block(sch, prefix + "xq", func_name)
     if v.kind == "plain":
-        _schedule_plain(sch, y_blk, acc_blk, xq_blk, v)
+        _cp.schedule_plain(sch, y_blk, acc_blk, xq_blk, v)
         return v
     if v.kind == "winograd":
         _wg.schedule_winograd(sch, prefix, x_shape, w_shape, _pads4(pads), v, lambda n: _block(sch, n, func_name))
@@ -348,32 +321,6 @@ def schedule_conv(
         sch.vectorize(sch.split(sch.get_loops(xq_blk)[-1], [None, LANES])[1])
         sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
     return v
-
-
-def _schedule_plain(sch, y_blk, acc_blk, xq_blk, v) -> None:
-    """Grouped / depthwise / dilated convs: per (image, channel) on the thread pool, one output row at a time.
-    NV > 0: the row's accumulators in 4 * NV-column v128 tiles, the taps outside the lanes (when the output
-    width is a multiple of 4 * NV); NV = 0: scalar."""
-    b, o, yy, xx = sch.get_loops(y_blk)
-    nr = LANES * v.NV
-    ow = int(sch.get(xx).extent)
-    if not (nr and ow % nr == 0):
-        sch.compute_at(acc_blk, xx)
-        sch.parallel(sch.fuse(b, o))
-    else:
-        sch.vectorize(sch.split(xx, [None, LANES])[1])
-        sch.compute_at(acc_blk, yy)
-        sch.set_scope(acc_blk, 0, "local")
-        own = sch.get_loops(acc_blk)[3:]  # below b, o, yy: the row's columns, then the taps (extent-1 dropped)
-        xo, xv, xl = sch.split(own[0], [None, v.NV, LANES])
-        sch.reorder(xo, *own[1:], xv, xl)
-        sch.vectorize(xl)
-        sch.unroll(xv)
-        sch.parallel(sch.fuse(b, o))  # before decompose_reduction: parallel() rejects the split-off init
-        if len(own) > 1:
-            sch.decompose_reduction(acc_blk, own[1])
-    if xq_blk is not None:
-        sch.parallel(sch.fuse(*sch.get_loops(xq_blk)[:2]))
 
 
 def _schedule_kc(sch, g, v, ko, acc_blk, buf_blk, nred):
