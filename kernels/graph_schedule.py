@@ -50,7 +50,7 @@ def legalize_map(convs: dict, packings=None, variants: dict | None = None) -> di
     from .graph_index_checks import index_check_legalizations
 
     table.update(index_check_legalizations())
-    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings, variants or {})
+    table["relax.nn.conv2d"] = lambda bb, call: _legalize_conv2d(bb, call, convs, packings, variants)
     table["relax.matmul"] = lambda bb, call: _legalize_matmul(bb, call, packings)
     return table
 
@@ -255,13 +255,24 @@ def _block_names(sch: tvm.s_tir.Schedule) -> list[str]:
     return [sch.get(b).name_hint for b in sch.get_child_blocks(sch.get_sblock("root"))]
 
 
+def _conv_anchor(names: list[str], convs: dict) -> str | None:
+    """The output stage (<prefix>y) of the conv, legalised to our compute, that a fused kernel holds."""
+    return next((n for n in names if n.endswith("_y") and n[:-1] in convs), None)
+
+
+def held_conv(func: tirx.PrimFunc, convs: dict) -> tuple | None:
+    """(configuration, variant) of the conv a fused kernel holds (recorded in `convs` at legalisation)."""
+    anchor = _conv_anchor(_block_names(tvm.s_tir.Schedule(func)), convs)
+    return None if anchor is None else convs[anchor[:-1]]
+
+
 def schedule(func: tirx.PrimFunc, convs: dict, fallbacks: list | None = None) -> tirx.PrimFunc:
     """A fused kernel scheduled for wasm SIMD: the conv's own schedule if it holds one of our convs
     (recorded in `convs` at legalisation), else the generic rule. If the conv schedule cannot take the
     fused epilogue, the epilogue is scheduled on its own; the reason is appended to `fallbacks`."""
     sch = tvm.s_tir.Schedule(func)
     names = _block_names(sch)
-    anchor = next((n for n in names if n.endswith("_y") and n[:-1] in convs), None)
+    anchor = _conv_anchor(names, convs)
     if anchor is None:
         _generic(sch, names)
         return sch.mod["main"]
@@ -396,4 +407,4 @@ def _tile_reduction(sch: tvm.s_tir.Schedule, blk, spatial: list, k, work: int, p
     sch.decompose_reduction(blk, k)
 
 
-__all__ = ["legalize_map", "schedule"]
+__all__ = ["held_conv", "legalize_map", "schedule"]

@@ -59,7 +59,7 @@ def candidates(config) -> list[cs.Variant]:
     if kh == kw == 3 and s == 1 and int(x_shape[0]) == 1 and cg >= 16:
         for m in (2, 4):
             for t, nv in TILES:
-                if nv == 1:  # the Winograd GEMM schedule needs a pixel-vector loop (loops not in a chain)
+                if nv == 1:  # they build, but measured 6-15 ms where the other tiles took 4-9: not searched
                     continue
                 add(cs.Variant(kind="winograd", T=t, NV=nv, m=m))
     if kh == kw == 1:
@@ -112,14 +112,23 @@ def conv_kernel(config, variant: cs.Variant):
     return sch.mod["main"]
 
 
-def inputs(config, variant: cs.Variant, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """Seeded (x, packed weight, bias, zero y) for `variant` and the float64 reference output."""
+def sample(config, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded x, weight (OIHW), bias and the float64 reference relu(conv + bias): one per conv, shared by
+    every variant (they differ only in how the weight is packed)."""
     x_shape, w_shape, stride, pads, dilation, groups = config
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, x_shape).astype(np.float32)
     w = (rng.uniform(-1, 1, w_shape) / math.sqrt(math.prod(w_shape[1:]))).astype(np.float32)
     b = rng.uniform(-1, 1, w_shape[0]).astype(np.float32)
     want = np.maximum(reference(x, w, stride, pads, dilation, groups) + b[None, :, None, None], 0)
+    return x, w, b, want
+
+
+def inputs(config, variant: cs.Variant, data=None) -> tuple[list[np.ndarray], np.ndarray]:
+    """(x, packed weight, bias, zero y) for `variant` and the reference output, from `sample(config)` (or
+    `data`, a sample already made)."""
+    x_shape, _, stride, pads, dilation, groups = config
+    x, w, b, want = sample(config) if data is None else data
     packed = cs.pack_weight(w, x_shape, stride, pads, dilation, groups, variant)
     return [x, packed, b, np.zeros(want.shape, np.float32)], want
 

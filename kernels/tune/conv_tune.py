@@ -75,33 +75,33 @@ def describe(v) -> str:
 
 def model_convs(model) -> list[tuple[tuple, int]]:
     """(configuration, steps using it) for every conv legalised to our compute, hand variants."""
-    import tvm
-
     from ..graph_compiler import lower_model
-    from ..graph_schedule import _block_names
+    from ..graph_schedule import held_conv
 
     _, mod, plan, convs, _ = lower_model(model)
-    steps = Counter(name for name, _ in plan.steps)
     found: Counter = Counter()
     configs = {}
-    for name, n in steps.items():
-        names = _block_names(tvm.s_tir.Schedule(mod[name]))
-        for prefix, (config, _) in convs.items():
-            if prefix + "y" in names:
-                key = sp.config_key(config)
-                configs[key] = config
-                found[key] += n
+    for name, n in Counter(name for name, _ in plan.steps).items():
+        held = held_conv(mod[name], convs)
+        if held is not None:
+            key = sp.config_key(held[0])
+            configs[key] = held[0]
+            found[key] += n
     return [(configs[k], n) for k, n in found.items()]
 
 
 class _Candidate:
-    """A built, checked candidate: `time()` measures it once more; None if it failed to build or is wrong."""
+    """A built, loaded and checked candidate: `time()` measures it once more. `problem` says why not, if it
+    failed to build or run or is wrong (it is then closed). A module built before in `work` is reused.
+    `data`: the conv's sample (conv_space.sample), made once per conv."""
 
-    def __init__(self, config, variant, isa: str, work: Path, threads: int):
+    def __init__(self, config, variant, isa: str, work: Path, threads: int, data):
         self.variant, self.threads, self.kernel, self.problem = variant, threads, None, ""
         try:
-            path = sp.build(config, variant, isa, work / f"c{abs(hash(variant))}.wasm")
-            data, want = sp.inputs(config, variant)
+            path = work / f"c{abs(hash((sp.config_key(config), variant)))}.wasm"  # convs share `work`
+            if not path.exists():
+                sp.build(config, variant, isa, path)
+            data, want = sp.inputs(config, variant, data)
             self.kernel = LoadedKernel(path, [(a.shape, a.dtype) for a in data], data=data)
             self.kernel.call()
             got = self.kernel.buffers()[-1].astype(np.float64)
@@ -133,7 +133,8 @@ def tune_conv(
     space = sp.candidates(config)
     hand = space[0]
     res = ConvResult(sp.config_key(config), count, hand)
-    base = _Candidate(config, hand, isa, work, threads)
+    data = sp.sample(config)
+    base = _Candidate(config, hand, isa, work, threads, data)
     if base.problem:
         res.note = f"hand variant: {base.problem}"
         return res
@@ -147,20 +148,20 @@ def tune_conv(
                 if _decision(v, decision) != _decision(best, decision)
                 and all(_decision(v, d) == _decision(best, d) for d in set(DECISIONS) - {decision})
             ]
-            if not _try(config, others, times, isa, work, threads, deadline, on_candidate):
+            if not _try(config, data, others, times, isa, work, threads, deadline, on_candidate):
                 res.note = "time budget used up"
                 break
             best = min(times, key=times.get)
         else:  # descent finished in time: widen to the whole family of the winning algorithm
             family = [v for v in space if _decision(v, "algorithm") == _decision(best, "algorithm")]
-            _try(config, family, times, isa, work, threads, deadline, on_candidate)
+            _try(config, data, family, times, isa, work, threads, deadline, on_candidate)
         res.tried, res.times = len(times), times
         finalists = [v for v in sorted(times, key=times.get)[:3] if v != hand and times[v] < float("inf")]
         if not finalists:
             res.best, res.hand_ms, res.tuned_ms = hand, times[hand] * 1e3, times[hand] * 1e3
             res.note = res.note or "hand variant fastest"
             return res
-        loaded = [_Candidate(config, v, isa, work, threads) for v in finalists]
+        loaded = [_Candidate(config, v, isa, work, threads, data) for v in finalists]  # modules built already
         rounds: dict = {v: [] for v in [hand, *finalists]}
         for _ in range(3):  # alternated: the machine's noise hits them all
             rounds[hand].append(base.time().best)
@@ -178,14 +179,14 @@ def tune_conv(
         base.close()
 
 
-def _try(config, variants, times: dict, isa, work, threads, deadline: float, on_candidate) -> bool:
+def _try(config, data, variants, times: dict, isa, work, threads, deadline: float, on_candidate) -> bool:
     """Build, check and time each variant not timed yet into `times` (inf: refused); False at the deadline."""
     for v in variants:
         if v in times:
             continue
         if time.monotonic() > deadline:
             return False
-        cand = _Candidate(config, v, isa, work, threads)
+        cand = _Candidate(config, v, isa, work, threads, data)
         if on_candidate is not None:
             on_candidate()
         if cand.problem:
@@ -223,7 +224,7 @@ def tune_convs(
     with tempfile.TemporaryDirectory(prefix="wasmops-convtune-", dir=work_dir) as tmp:
         work = Path(tmp)
         weights = {}
-        for config, n in configs:  # the hand time per conv, from the arithmetic (building them all costs time)
+        for config, n in configs:  # multiply-adds per conv stand for its time (building every hand one costs)
             x_shape, w_shape = config[0], config[1]
             weights[sp.config_key(config)] = (
                 n * float(np.prod(w_shape)) * float(np.prod(x_shape[2:])) / max(1, int(config[2][0]) ** 2)

@@ -67,6 +67,7 @@ def graph_kernels(model, progress: bool = False) -> list[Kernel]:
     from ..graph_checks import check_io
     from ..graph_compiler import lower_model
     from ..graph_kernels import hand_scheduled
+    from ..graph_schedule import held_conv
 
     check_io(model)
     _, mod, plan, convs, _ = lower_model(model)
@@ -80,9 +81,7 @@ def graph_kernels(model, progress: bool = False) -> list[Kernel]:
             continue
         hand = hand_scheduled(func, convs, [], name)
         args = [(tuple(int(d) for d in a.shape), np.dtype(str(a.dtype))) for a in ArgInfo.from_prim_func(func)]
-        script = func.script()
-        conv = any(f'"{prefix}y"' in script for prefix in convs)
-        found[key] = Kernel(name, key, func, hand, counts[name], args, conv)
+        found[key] = Kernel(name, key, func, hand, counts[name], args, held_conv(func, convs) is not None)
     return list(found.values())
 
 
@@ -167,7 +166,7 @@ def tune_model(
     )
     started = time.monotonic()
     done: list[KernelResult] = []
-    if convs:  # at most CONV_SHARE of the budget when MetaSchedule follows (a DenseNet has ~120 distinct convs)
+    if convs:  # at most CONV_SHARE of the budget when MetaSchedule follows (DenseNet-121 has 66 distinct convs)
         done += _tune_convs(model, o, budget_s * (CONV_SHARE if meta else 1.0))
     if not meta:
         return done
