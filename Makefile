@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 LIB := kernels/lib/wasmops.wasm
-LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py)
+LIB_SOURCES := $(wildcard ops/*.py kernels/*.c kernels/builder.py kernels/manifest.py kernels/tune/records/op-tiles-*.json)
 
 .PHONY: setup build demo test conformance-graphs fuzz soak bench bench-ray realmodels wheel lint clean
 

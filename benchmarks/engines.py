@@ -216,8 +216,39 @@ def wasm_graph(op: str, *args, tuned: bool = True, **attrs) -> Callable[[], np.n
     return lambda: session.run(None, feeds)[0]
 
 
+#: the op library built with the hand tile everywhere (no op-tile records): "wasm-hand", tunable ops only
+HAND_LIBRARY = Path(__file__).resolve().parent.parent / "build" / "lib-hand"
+TUNABLE_OPS = ("conv2d", "dense", "matmul")
+
+
+@functools.cache
+def _hand_runtime():
+    from wasmops.kernels.builder import build_library
+    from wasmops.kernels.runtime import Runtime, default_runtime
+
+    isa = default_runtime().manifest.isa
+    (path,) = build_library(HAND_LIBRARY, list(TUNABLE_OPS), (isa,), tuned=False, progress=False)
+    return Runtime(path)
+
+
+def tuned_entry(op: str, *args, **attrs) -> str | None:
+    """The op library's entry this call runs, if the default library built it with a tuned tile (else None)."""
+    from wasmops.kernels.runtime import default_runtime
+
+    call = all_ops()[op].plan(*args, **attrs)
+    tiles = default_runtime().manifest.info.get("tiles", {})
+    return call.kernel if isinstance(call, Call) and call.kernel in tiles else None
+
+
+def wasm_hand(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
+    """The op on the hand-tiled op library (same plan, same entry, built without the op-tile records)."""
+    rt, call = _hand_runtime(), all_ops()[op].plan(*args, **attrs)
+    return lambda: rt.run(call)
+
+
 ENGINES = {
     "wasm": wasm,
+    "wasm-hand": wasm_hand,
     "wasm-2t": wasm,
     "numpy": numpy_ref,
     "tvm-native": tvm_native,

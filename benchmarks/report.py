@@ -39,6 +39,7 @@ ENGINE_ORDER = [
     "numpy",
     "wasm-graph",
     "wasm-graph-2t",
+    "wasm-hand",
     "wasm-graph-hand",
     "wasm-graph-hand-2t",
     "wasm-plan",
@@ -118,25 +119,33 @@ def markdown(results: Results, machine: str) -> str:
 def tuning_lines(table: Table) -> list[str]:
     """Hand-scheduled vs tuned (the default compile, tuning records applied), per case that has both, on one
     and two threads, and the tuned build against onnxruntime-web where it ran in the same session."""
-    pairs = [("wasm-graph-hand", "wasm-graph", "ort-web-1t"), ("wasm-graph-hand-2t", "wasm-graph-2t", "ort-web-2t")]
-    cases = [c for c, row in table.items() if any(h in row and t in row for h, t, _ in pairs)]
+    pairs = [
+        ("wasm-hand", "wasm", "", 1),
+        ("wasm-graph-hand", "wasm-graph", "ort-web-1t", 1),
+        ("wasm-graph-hand-2t", "wasm-graph-2t", "ort-web-2t", 2),
+    ]
+    cases = [c for c, row in table.items() if any(h in row and t in row for h, t, *_ in pairs)]
     if not cases:
         return []
-    head = "| case | threads | hand ms | tuned ms | hand / tuned | tuned / onnxruntime-web | hand / onnxruntime-web |"
+    head = "| case | build | threads | hand ms | tuned ms | hand / tuned | tuned / ort-web | hand / ort-web |"
     lines = [
-        "Hand-scheduled vs tuned (wasm-graph: the default compile, with the tuning records that match):",
+        "Hand-scheduled vs tuned (wasm: the op library, its shape-class entries built with the op-tile records; "
+        "wasm-graph: the default compile, with the tuning records that match):",
         "",
         head,
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for case in cases:
         row = table[case]
-        for threads, (hand, tuned, peer) in enumerate(pairs, start=1):
+        for hand, tuned, peer, threads in pairs:
             if hand not in row or tuned not in row:
                 continue
             h, t = row[hand][0], row[tuned][0]
             web = [f"{x / row[peer][0]:.2f}" if peer in row else "-" for x in (t, h)]
-            lines.append(f"| {case} | {threads} | {h * 1e3:.1f} | {t * 1e3:.1f} | {h / t:.2f} | {web[0]} | {web[1]} |")
+            build = tuned.removesuffix("-2t")
+            lines.append(
+                f"| {case} | {build} | {threads} | {h * 1e3:.2f} | {t * 1e3:.2f} | {h / t:.2f} | {web[0]} | {web[1]} |"
+            )
     return [*lines, ""]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tvm
 
-from ._tile_sizes import MR, NR
+from ._tile_sizes import HAND, MR, NR, Tile
 
 __all__ = ["MR", "NR", "parallel_outer", "schedule_tiled"]
 
@@ -27,8 +27,9 @@ def schedule_tiled(
     packs: tuple[str, ...] = (),
     inline: tuple[str, ...] = (),
     panels_outer: bool = False,
+    tile: Tile = HAND,
 ) -> tvm.tirx.PrimFunc:
-    """Tile `out`'s loops row_axis x col_axis by MR x NR and compute `acc` per tile in registers.
+    """Tile `out`'s loops row_axis x col_axis by `tile` (MR x NR by hand) and compute `acc` per tile in registers.
 
     `out`'s loops must end with the column axis; `acc` must have its reduction loops last. Pack stages
     get their innermost loop vectorised; `inline` stages are folded into their consumers. `panels_outer`
@@ -40,8 +41,8 @@ def schedule_tiled(
         sch.compute_inline(sch.get_sblock(name))
     out_blk = sch.get_sblock(out)
     loops = list(sch.get_loops(out_blk))
-    ro, ri = sch.split(loops[row_axis], [None, MR])
-    co, ci = sch.split(loops[col_axis], [None, NR])
+    ro, ri = sch.split(loops[row_axis], [None, tile.rows])
+    co, ci = sch.split(loops[col_axis], [None, tile.cols])
     others = [lp for k, lp in enumerate(loops) if k not in (row_axis, col_axis)]
     if panels_outer:
         sch.reorder(*others, co, ro, ri, ci)
@@ -52,10 +53,13 @@ def schedule_tiled(
     sch.compute_at(acc_blk, ro if panels_outer else co)
     sch.set_scope(acc_blk, 0, "local")
     acc_loops = list(sch.get_loops(acc_blk))  # below the tile loop: MR rows, NR cols, the reductions
-    row, col, *reduce_loops = acc_loops[len(acc_loops) - _num_reduce(sch, acc_blk) - 2 :]
-    sch.reorder(*reduce_loops, row, col)
+    tile_loops = 1 + (tile.rows > 1)  # compute_at leaves no row loop for a one-row tile
+    inner = acc_loops[len(acc_loops) - _num_reduce(sch, acc_blk) - tile_loops :]
+    rows, col, reduce_loops = inner[: tile_loops - 1], inner[tile_loops - 1], inner[tile_loops:]
+    sch.reorder(*reduce_loops, *rows, col)
     sch.vectorize(col)
-    sch.unroll(row)
+    for row in rows:
+        sch.unroll(row)
     # every loop above the MR x NR tile: (batch,) rows, (..,) cols; before decompose_reduction, which leaves
     # an update block that the parallel check rejects
     parallel_outer(sch, out_blk, len(loops))

@@ -11,9 +11,11 @@ serves other groups > 1; the generic kernel any other conv.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from ._tile_sizes import MR
+from ._tile_sizes import MR, TILES, tiled
 from .spec import INT, TENSOR, Call, Kernel, Op, packs_constant
 
 # outputs narrower than this waste too many lanes of a 16-wide row tile: use the im2col GEMM instead
@@ -41,12 +43,23 @@ def _phase_padded(x, rows, cols, sw, pt, pl):
     )
 
 
-def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
+def _packed_row(ko, o, rows: int):
+    """Row `o` of a weight packed in MR-row panels (`ko` of them), for a kernel tiled `rows` rows: clamped to
+    the last packed row when `rows` does not divide the host's padding (the extra rows are never stored)."""
+    from tvm import te
+
+    return o if rows == MR else te.min(o, ko * MR - 1)
+
+
+def _build(unit_stride_w: bool, grouped: bool, packed: bool = False, tile=None):
     import tvm
     from tvm import te
 
-    from ._tiled import MR, NR, schedule_tiled
+    from ._tiled import HAND, schedule_tiled
     from .simd_schedules import dims, prim_func
+
+    tile = tile or HAND
+    TR, NR = tile.rows, tile.cols  # noqa: N806 - the tile, named as in ops/_tiled.py
 
     n, c, h, w, k, cg, kh, kw, oh, ow = dims("n", "c", "h", "w", "k", "cg", "kh", "kw", "oh", "ow")
     sh, pt, pl, dh, dw, groups = (te.var(s, "int32") for s in ("sh", "pt", "pl", "dh", "dw", "groups"))
@@ -55,16 +68,25 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     bias = te.placeholder((k,), "float32", name="bias")
     zero = tvm.tirx.const(0.0, "float32")
     owp = (ow + NR - 1) // NR * NR
-    kp = (k + MR - 1) // MR * MR
+    kp = (k + TR - 1) // TR * TR
     if packed:  # packed on the host once (pack_direct): (K / MR, KH, KW, CG, MR)
-        wt = wp = te.placeholder((te.var("ko", "int32"), kh, kw, cg, MR), "float32", name="wp")
+        ko = te.var("ko", "int32")
+        wt = wp = te.placeholder((ko, kh, kw, cg, MR), "float32", name="wp")
+
+        def weight(o, r, s, i):
+            o = _packed_row(ko, o, TR)
+            return wp[o // MR, r, s, i, o % MR]
     else:
         wt = te.placeholder((k, cg, kh, kw), "float32", name="wt")
         wp = te.compute(
-            (kp // MR, kh, kw, cg, MR),
-            lambda ko, r, s, i, ki: te.if_then_else(ko * MR + ki < k, wt[ko * MR + ki, i, r, s], zero),
+            (kp // TR, kh, kw, cg, TR),
+            lambda ko, r, s, i, ki: te.if_then_else(ko * TR + ki < k, wt[ko * TR + ki, i, r, s], zero),
             name="wp",
         )
+
+        def weight(o, r, s, i):
+            return wp[o // TR, r, s, i, o % TR]
+
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
     xp = _phase_padded(x, hp, owp + (kw - 1) * dw // sw, sw, pt, pl)
     kg = te.indexdiv(k, groups)
@@ -78,7 +100,7 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     acc = te.compute(
         (n, kp, oh, owp),
         lambda b, o, y, xx: te.sum(
-            wp[o // MR, rr, rs, ri, o % MR] * xp[b, in_channel(o), y * sh + rr * dh, rs * dw % sw, xx + rs * dw // sw],
+            weight(o, rr, rs, ri) * xp[b, in_channel(o), y * sh + rr * dh, rs * dw % sw, xx + rs * dw // sw],
             axis=[rr, rs, ri],
         ),  # channels innermost: the longest loop
         name="acc",
@@ -88,7 +110,8 @@ def _build(unit_stride_w: bool, grouped: bool, packed: bool = False):
     packs = ("xp",) if packed else ("xp", "wp")
     # output-column panels outside the channel tiles: a panel's input window is read by every channel tile
     # while in cache (ResNet-50's 3x3: 6-20 % faster, measured side by side; the GEMM kernels gained nothing)
-    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 3, packs=packs, panels_outer=True)
+    func = prim_func([x, wt, bias, y, *scalars])
+    return schedule_tiled(func, "y", "acc", 1, 3, packs=packs, panels_outer=True, tile=tile)
 
 
 def _build_depthwise():
@@ -123,7 +146,7 @@ def _build_depthwise():
     return schedule_tiled(prim_func([x, wt, bias, y, sh, sw, pt, pl, dh, dw]), "y", "acc", 2, 3, packs=("xp",))
 
 
-def _build_im2col(pointwise: bool = False, packed: bool = False):
+def _build_im2col(pointwise: bool = False, packed: bool = False, tile=None):
     """GEMM over packed columns: for small outputs (late layers) and 1x1 convs, where tiling output rows
     16 columns wide would waste lanes. Columns are output pixels (flattened), rows output channels; the
     pack gathers each pixel's receptive field once, which costs 1 / (2 * K) of the multiply-adds.
@@ -132,9 +155,11 @@ def _build_im2col(pointwise: bool = False, packed: bool = False):
     import tvm
     from tvm import te
 
-    from ._tiled import MR, NR, schedule_tiled
+    from ._tiled import HAND, schedule_tiled
     from .simd_schedules import dims, prim_func
 
+    tile = tile or HAND
+    TR, NR = tile.rows, tile.cols  # noqa: N806 - the tile, named as in ops/_tiled.py
     n, c, h, w, k, kh, kw, oh, ow, ko = dims("n", "c", "h", "w", "k", "kh", "kw", "oh", "ow", "ko")
     sh, sw, pt, pl, dh, dw = (te.var(s, "int32") for s in ("sh", "sw", "pt", "pl", "dh", "dw"))
     zero = tvm.tirx.const(0.0, "float32")
@@ -164,27 +189,35 @@ def _build_im2col(pointwise: bool = False, packed: bool = False):
             return wt[o, qq // (kh * kw), qq // kw % kh, qq % kw]
 
     bias = te.placeholder((k,), "float32", name="bias")
-    po, kp = (pix + NR - 1) // NR, (k + MR - 1) // MR * MR
+    po, kp = (pix + NR - 1) // NR, (k + TR - 1) // TR * TR
     col = te.compute((n, po, q, NR), lambda b, jo, qq, ji: gather(b, jo * NR + ji, qq), name="col")
     if packed:  # (K / MR, Q, MR), packed on the host once
         q = c if pointwise else te.var("q", "int32")
         wt = wp = te.placeholder((ko, q, MR), "float32", name="wp")
+
+        def row(o, qq):
+            o = _packed_row(ko, o, TR)
+            return wp[o // MR, qq, o % MR]
     else:
         wp = te.compute(
-            (kp // MR, q, MR),
-            lambda o, qq, ki: te.if_then_else(o * MR + ki < k, weight(o * MR + ki, qq), zero),
+            (kp // TR, q, TR),
+            lambda o, qq, ki: te.if_then_else(o * TR + ki < k, weight(o * TR + ki, qq), zero),
             name="wp",
         )
+
+        def row(o, qq):
+            return wp[o // TR, qq, o % TR]
+
     rq = te.reduce_axis((0, q), "rq")
     acc = te.compute(
         (n, kp, po * NR),
-        lambda b, o, p: te.sum(wp[o // MR, rq, o % MR] * col[b, p // NR, rq, p % NR], axis=rq),
+        lambda b, o, p: te.sum(row(o, rq) * col[b, p // NR, rq, p % NR], axis=rq),
         name="acc",
     )
     y = te.compute((n, k, pix), lambda b, o, p: acc[b, o, p] + bias[o], name="y")
     scalars = [] if pointwise else [oh, ow, sh, sw, pt, pl, dh, dw] + ([kh, kw] if packed else [])
     packs = ("col",) if packed else ("col", "wp")
-    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 2, packs=packs)
+    return schedule_tiled(prim_func([x, wt, bias, y, *scalars]), "y", "acc", 1, 2, packs=packs, tile=tile)
 
 
 def _pads(op: Op, padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -209,18 +242,20 @@ class Conv2d(Op):
 
     def kernels(self) -> list[Kernel]:
         return [
-            Kernel("f32_conv2d_nchw", lambda: _build(False, False), (TENSOR,) * 4 + (INT,) * 6),
-            Kernel("f32_conv2d_nchw_s1", lambda: _build(True, False), (TENSOR,) * 4 + (INT,) * 5),
+            Kernel("f32_conv2d_nchw", partial(_build, False, False), (TENSOR,) * 4 + (INT,) * 6, TILES),
+            Kernel("f32_conv2d_nchw_s1", partial(_build, True, False), (TENSOR,) * 4 + (INT,) * 5, TILES),
             Kernel("f32_conv2d_nchw_grouped", lambda: _build(False, True), (TENSOR,) * 4 + (INT,) * 7),
-            Kernel("f32_conv2d_nchw_im2col", _build_im2col, (TENSOR,) * 4 + (INT,) * 8),
-            Kernel("f32_conv2d_nchw_1x1", lambda: _build_im2col(True), (TENSOR,) * 4),
+            Kernel("f32_conv2d_nchw_im2col", _build_im2col, (TENSOR,) * 4 + (INT,) * 8, TILES),
+            Kernel("f32_conv2d_nchw_1x1", partial(_build_im2col, True), (TENSOR,) * 4, TILES),
             Kernel("f32_conv2d_nchw_depthwise", _build_depthwise, (TENSOR,) * 4 + (INT,) * 6),
             # the same with the weight packed once on the host (graphs: constant weights)
-            Kernel("f32_conv2d_nchw_packed", lambda: _build(False, False, True), (TENSOR,) * 4 + (INT,) * 6),
-            Kernel("f32_conv2d_nchw_s1_packed", lambda: _build(True, False, True), (TENSOR,) * 4 + (INT,) * 5),
+            Kernel("f32_conv2d_nchw_packed", partial(_build, False, False, True), (TENSOR,) * 4 + (INT,) * 6, TILES),
+            Kernel("f32_conv2d_nchw_s1_packed", partial(_build, True, False, True), (TENSOR,) * 4 + (INT,) * 5, TILES),
             Kernel("f32_conv2d_nchw_grouped_packed", lambda: _build(False, True, True), (TENSOR,) * 4 + (INT,) * 7),
-            Kernel("f32_conv2d_nchw_im2col_packed", lambda: _build_im2col(False, True), (TENSOR,) * 4 + (INT,) * 10),
-            Kernel("f32_conv2d_nchw_1x1_packed", lambda: _build_im2col(True, True), (TENSOR,) * 4),
+            Kernel(
+                "f32_conv2d_nchw_im2col_packed", partial(_build_im2col, False, True), (TENSOR,) * 4 + (INT,) * 10, TILES
+            ),
+            Kernel("f32_conv2d_nchw_1x1_packed", partial(_build_im2col, True, True), (TENSOR,) * 4, TILES),
         ]
 
     def reference(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -292,7 +327,7 @@ class Conv2d(Op):
         if groups == 1 and (kh, kw, sh, sw, pt, pl, pb, pr) == (1, 1, 1, 1, 0, 0, 0, 0):
             wt = pack_rows(weight.reshape(k, c)) if packed else weight.reshape(k, c)
             return Call(
-                f"f32_conv2d_nchw_1x1{suffix}",
+                tiled(f"f32_conv2d_nchw_1x1{suffix}", k, oh * ow),
                 [x.reshape(n, c, h * w), wt, bias],
                 (n, k, oh * ow),
                 np.float32,
@@ -301,7 +336,7 @@ class Conv2d(Op):
         if groups == 1 and (ow < IM2COL_BELOW_WIDTH or (kh, kw) == (1, 1)):
             wt, extra = (pack_rows(weight.reshape(k, -1)), (kh, kw)) if packed else (weight, ())
             return Call(
-                f"f32_conv2d_nchw_im2col{suffix}",
+                tiled(f"f32_conv2d_nchw_im2col{suffix}", k, oh * ow),
                 [x, wt, bias],
                 (n, k, oh * ow),
                 np.float32,
@@ -314,8 +349,8 @@ class Conv2d(Op):
         if groups > 1:
             return Call(f"f32_conv2d_nchw_grouped{suffix}", args, out, np.float32, (sh, sw, pt, pl, dh, dw, groups))
         if sw == 1:
-            return Call(f"f32_conv2d_nchw_s1{suffix}", args, out, np.float32, (sh, pt, pl, dh, dw))
-        return Call(f"f32_conv2d_nchw{suffix}", args, out, np.float32, (sh, sw, pt, pl, dh, dw))
+            return Call(tiled(f"f32_conv2d_nchw_s1{suffix}", k, ow), args, out, np.float32, (sh, pt, pl, dh, dw))
+        return Call(tiled(f"f32_conv2d_nchw{suffix}", k, ow), args, out, np.float32, (sh, sw, pt, pl, dh, dw))
 
 
 def _pad_rows(w: np.ndarray) -> np.ndarray:

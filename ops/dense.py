@@ -13,42 +13,48 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._tile_sizes import NR
+from ._tile_sizes import NR, PANEL_TILES, TILES, tiled
 from .spec import TENSOR, Call, Kernel, Op, packs_constant
 
 
-def _build(packed: bool = False):
+def _build(packed: bool = False, tile=None):
     import tvm
     from tvm import te
 
-    from ._tiled import MR, NR, schedule_tiled
+    from ._tiled import HAND, NR, schedule_tiled
     from .simd_schedules import dims, prim_func
 
+    tr, tc = (tile or HAND).rows, (tile or HAND).cols
     m, n, k = dims("m", "n", "k")
     x = te.placeholder((m, k), "float32", name="x")
     w = te.placeholder((n, k), "float32", name="w")
     b = te.placeholder((n,), "float32", name="b")
     zero = tvm.tirx.const(0.0, "float32")
-    mp, no = (m + MR - 1) // MR * MR, (n + NR - 1) // NR
+    mp, no = (m + tr - 1) // tr * tr, (n + tc - 1) // tc
     xp = te.compute(
-        (mp // MR, k, MR), lambda io, r, ii: te.if_then_else(io * MR + ii < m, x[io * MR + ii, r], zero), name="xp"
+        (mp // tr, k, tr), lambda io, r, ii: te.if_then_else(io * tr + ii < m, x[io * tr + ii, r], zero), name="xp"
     )
-    if packed:  # (N / NR, K, NR), packed on the host once (pack_columns)
-        no = te.var("panels", "int32")
-        w = wp = te.placeholder((no, k, NR), "float32", name="wp")
+    if packed:  # (N / NR, K, NR), packed on the host once (pack_columns); a tile reads within one panel
+        w = wp = te.placeholder((te.var("panels", "int32"), k, NR), "float32", name="wp")
+
+        def column(j, r):
+            return wp[j // NR, r, j % NR]
     else:
         wp = te.compute(
-            (no, k, NR),
-            lambda jo, r, ji: te.if_then_else(jo * NR + ji < n, w[jo * NR + ji, r], zero),
+            (no, k, tc),
+            lambda jo, r, ji: te.if_then_else(jo * tc + ji < n, w[jo * tc + ji, r], zero),
             name="wp",
         )
+
+        def column(j, r):
+            return wp[j // tc, r, j % tc]
+
     r = te.reduce_axis((0, k), "r")
-    acc = te.compute(
-        (mp, no * NR), lambda i, j: te.sum(xp[i // MR, r, i % MR] * wp[j // NR, r, j % NR], axis=r), name="acc"
-    )
+    acc = te.compute((mp, no * tc), lambda i, j: te.sum(xp[i // tr, r, i % tr] * column(j, r), axis=r), name="acc")
     y = te.compute((m, n), lambda i, j: acc[i, j] + b[j], name="y")
     packs = ("xp",) if packed else ("xp", "wp")
-    return schedule_tiled(prim_func([x, w, b, y]), "y", "acc", 0, 1, packs=packs, panels_outer=True)
+    func = prim_func([x, w, b, y])
+    return schedule_tiled(func, "y", "acc", 0, 1, packs=packs, panels_outer=True, tile=tile or HAND)
 
 
 #: floats per weight-row chunk of the one-row kernel: four v128 lanes of partial sums
@@ -93,8 +99,8 @@ class Dense(Op):
 
     def kernels(self) -> list[Kernel]:
         return [
-            Kernel("f32_dense", _build, (TENSOR,) * 4),
-            Kernel("f32_dense_packed", lambda: _build(True), (TENSOR,) * 4),
+            Kernel("f32_dense", _build, (TENSOR,) * 4, TILES),
+            Kernel("f32_dense_packed", lambda tile=None: _build(True, tile), (TENSOR,) * 4, PANEL_TILES),
             Kernel("f32_dense_row", _build_row, (TENSOR,) * 4),
         ]
 
@@ -130,7 +136,7 @@ class Dense(Op):
             )
         packed = packs_constant(weight)
         return Call(
-            "f32_dense_packed" if packed else "f32_dense",
+            tiled("f32_dense_packed" if packed else "f32_dense", rows.shape[0], n),
             [rows, _once(weight, "panels", pack_columns) if packed else weight, bias],
             (rows.shape[0], n),
             np.float32,

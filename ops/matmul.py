@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tile_sizes import TILES, tiled
 from .spec import INT, TENSOR, Call, Kernel, Op
 
 BATCH_DIMS = 2
 
 
-def _build():
+def _build(tile=None):
     import tvm
     from tvm import te
 
-    from ._tiled import MR, NR, schedule_tiled
+    from ._tiled import HAND, schedule_tiled
     from .simd_schedules import dims, prim_func
+
+    MR, NR = (tile or HAND).rows, (tile or HAND).cols  # noqa: N806 - the tile, named as in ops/_tiled.py
 
     ba, bb, b0, b1, m, n, k = dims("ba", "bb", "b0", "b1", "m", "n", "k")
     sa0, sa1, sb0, sb1 = (te.var(s, "int32") for s in ("sa0", "sa1", "sb0", "sb1"))
@@ -42,7 +45,8 @@ def _build():
         name="acc",
     )
     c = te.compute((b0, b1, m, n), lambda i0, i1, i, j: acc[i0, i1, i, j], name="c")
-    return schedule_tiled(prim_func([a, b, c, sa0, sa1, sb0, sb1]), "c", "acc", 2, 3, packs=("ap", "bp"))
+    func = prim_func([a, b, c, sa0, sa1, sb0, sb1])
+    return schedule_tiled(func, "c", "acc", 2, 3, packs=("ap", "bp"), tile=tile or HAND)
 
 
 def _collapse_batch(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
@@ -77,7 +81,7 @@ class Matmul(Op):
     name = "matmul"
 
     def kernels(self) -> list[Kernel]:
-        return [Kernel("f32_matmul", _build, (TENSOR,) * 3 + (INT,) * 4)]
+        return [Kernel("f32_matmul", _build, (TENSOR,) * 3 + (INT,) * 4, TILES)]
 
     def reference(self, a, b) -> np.ndarray:
         return np.matmul(np.asarray(a, np.float64), np.asarray(b, np.float64)).astype(np.float32)
@@ -113,7 +117,7 @@ class Matmul(Op):
             out_shape = out_shape[:-1]
         nba, nbb = int(np.prod(a2.shape[:-2])), int(np.prod(b2.shape[:-2]))
         return Call(
-            "f32_matmul",
+            tiled("f32_matmul", m, n),
             [a2.reshape(nba, m, k), b2.reshape(nbb, k, n)],
             (*batch, m, n),
             np.float32,

@@ -42,8 +42,17 @@ class Kernel:
     """
 
     name: str  # "<dtype>_<op>[_<variant>]", e.g. "f32_conv2d_nchw_gemm"
-    build: Callable[[], Any]  # () -> scheduled tvm PrimFunc; only the builder calls it
+    build: Callable[..., Any]  # () -> scheduled tvm PrimFunc; only the builder calls it
     params: tuple[str, ...]
+    #: a tunable kernel: the register tiles `build(tile=...)` takes (ops/_tile_sizes.py). The library then
+    #: also has an entry per shape class, `<name>__<class>`, built with that class's tuned tile.
+    tiles: tuple = ()
+
+    def entries(self) -> list[str]:
+        """Its dispatch-table names: the kernel (hand tile), then one per shape class if it is tunable."""
+        from ._tile_sizes import SHAPE_CLASSES
+
+        return [self.name] + [f"{self.name}__{c}" for c in SHAPE_CLASSES] * bool(self.tiles)
 
 
 class Prev:

@@ -22,10 +22,10 @@ def test_same_sources_give_the_same_library(tmp_path):
     second = build_library(tmp_path / "b", OPS, ("simd128",), jobs=1, cache_dir=tmp_path / "cb", progress=False)
     assert first[0].read_bytes() == second[0].read_bytes()
     _, man = manifest.read(first[0])
-    # ops in name order, each op's kernels in its own order
-    expected = [k.name for name in sorted(OPS) for k in all_ops()[name].kernels()]
+    # ops in name order, each op's kernels in its own order, a tunable kernel's shape-class entries after it
+    expected = [e for name in sorted(OPS) for k in all_ops()[name].kernels() for e in k.entries()]
     assert [k.name for k in man.kernels] == expected
-    assert {"f32_dense", "f32_dense_row", "f32_relu", "i32_relu"} <= set(expected)
+    assert {"f32_dense", "f32_dense__bulk", "f32_dense_row", "f32_relu", "i32_relu"} <= set(expected)
 
 
 def test_cached_objects_are_not_recompiled(tmp_path, monkeypatch):

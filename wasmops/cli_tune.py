@@ -1,8 +1,10 @@
-"""`wasmops tune MODEL.onnx`: tune a model's whole-graph kernels, print hand vs tuned per kernel."""
+"""`wasmops tune MODEL.onnx` / `wasmops tune --ops`: tune a model's whole-graph kernels or the op library's
+tiles, print hand vs tuned per kernel."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -15,6 +17,10 @@ def _tune(args: argparse.Namespace) -> int:
 
     if args.trials < 1 or args.budget <= 0:
         raise SystemExit("wasmops tune: --trials must be at least 1 and --budget above 0")
+    if args.ops == (args.model is not None):
+        raise SystemExit("wasmops tune: give a model (.onnx) or --ops, not both")
+    if args.ops:
+        return _tune_ops(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         results = tune_graph(
@@ -39,13 +45,40 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_ops(args: argparse.Namespace) -> int:
+    from .kernels.tune.op_records import file_name
+    from .kernels.tune.op_tune import table, tune_ops
+    from .kernels.tune.records import user_dir
+
+    isa = "simd128" if args.no_relaxed else "relaxed-simd"
+    results = tune_ops(
+        isa=isa,
+        budget_s=args.budget * 60,
+        threads=args.threads,
+        progress=not args.quiet,
+        records_path=args.records,
+        only=args.kernel,
+    )
+    print(table(results))
+    kept = sum(r.kept for r in results)
+    where = args.records or user_dir() / file_name(isa)
+    print(f"{kept} of {len(results)} entries tuned, saved to {where}: `wasmops build` compiles them next time")
+    return 0
+
+
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "tune",
         parents=[common],
-        help="auto-tune a model's whole-graph kernels on the wasm target; compile uses the records after",
+        help="auto-tune a model's whole-graph kernels (or, --ops, the op library's tiles) on the wasm target",
     )
-    p.add_argument("model", help="the .onnx file")
+    p.add_argument("model", nargs="?", help="the .onnx file")
+    p.add_argument(
+        "--ops",
+        action="store_true",
+        help="tune the op library's dense / matmul / conv tiles per shape class on the benchmark layer shapes "
+        "instead; `wasmops build` uses the records after",
+    )
     p.add_argument(
         "--search",
         choices=("all", "convs", "meta"),
@@ -61,6 +94,6 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kernel", action="append", metavar="PART", help="tune only kernels whose name contains PART (repeatable)"
     )
-    p.add_argument("--records", help="the records file to write (default: the user's cache dir)")
+    p.add_argument("--records", type=Path, help="the records file to write (default: the user's cache dir)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_tune)

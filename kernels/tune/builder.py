@@ -22,10 +22,13 @@ from ..builder import _features, _link
 KERNEL = "tune_kernel"
 
 
-def compile_kernel(func: tvm.tirx.PrimFunc, isa: str, out: Path) -> Path:
-    """Compile one (scheduled) PrimFunc for `isa` and link it into the one-kernel module `out`.
+def compile_kernel(
+    func: tvm.tirx.PrimFunc, isa: str, out: Path, name: str = KERNEL, params: tuple[str, ...] | None = None
+) -> Path:
+    """Compile one (scheduled) PrimFunc for `isa` and link it into the one-kernel module `out`, its entry `name`.
 
-    `func`'s parameters become the kernel's arguments in order (inputs, then outputs, as FuseTIR made them)."""
+    `func`'s parameters become the kernel's arguments in order (inputs, then outputs, as FuseTIR made them);
+    `params`: the manifest's argument list (default the parameters' names)."""
     from ...ops.simd_schedules import wasm_target
 
     func = func.with_attr("global_symbol", KERNEL)
@@ -34,9 +37,9 @@ def compile_kernel(func: tvm.tirx.PrimFunc, isa: str, out: Path) -> Path:
         work = Path(tmp)
         lib.mod.write_to_file(str(work / "kernel.o"))
         module = _link([work / "kernel.o"], [KERNEL], isa, work)
-    params = tuple(str(p.name) for p in func.params)
+    params = params or tuple(str(p.name) for p in func.params)
     info = {"tvm_version": tvm.__version__, "features": sorted(_features(isa)), "ops": ["tune"]}
-    man = mf.Manifest((mf.KernelEntry(0, KERNEL, "tune", params),), isa, mf.content_hash(module), info)
+    man = mf.Manifest((mf.KernelEntry(0, name, "tune", params),), isa, mf.content_hash(module), info)
     out.write_bytes(mf.attach(module, man))
     return out
 

@@ -56,18 +56,24 @@ def record_dirs() -> list[Path]:
     return [user_dir(), PACKAGE_DIR]
 
 
-#: file-name prefix of the conv-variant records (kernels/tune/conv_records.py), kept apart from traces
+#: file-name prefixes of the conv-variant records (kernels/tune/conv_records.py) and the op library's tile
+#: records (kernels/tune/op_records.py), kept apart from the trace files
 CONV_PREFIX = "conv-variants-"
+OPS_PREFIX = "op-tiles-"
 
 
-def _files(conv: bool | None = False) -> list[Path]:
-    """Record files, highest priority first: trace files (conv False), conv-variant files (True), all (None)."""
+def _files(conv: bool | None = False, prefix: str | None = None) -> list[Path]:
+    """Record files, highest priority first: trace files (conv False), conv-variant files (True), graph records
+    of both kinds (None); or the files named `prefix`*."""
     found = [p for d in record_dirs() if d.is_dir() for p in sorted(d.glob("*.json"))]
+    if prefix is not None:
+        return [p for p in found if p.name.startswith(prefix)]
+    found = [p for p in found if not p.name.startswith(OPS_PREFIX)]
     return [p for p in found if conv is None or p.name.startswith(CONV_PREFIX) == conv]
 
 
 def digest() -> str:
-    """A hash of every record file that `load` may read: part of a compiled graph's cache key."""
+    """A hash of every record file a graph compile may read (traces, conv variants): part of its cache key."""
     h = hashlib.sha256()
     for path in _files(conv=None):
         try:
