@@ -63,6 +63,7 @@ class Results:
     table: Table = field(default_factory=lambda: defaultdict(dict))
     ops: dict[str, str] = field(default_factory=dict)  # case -> op (model cases: the model's name)
     roofline: dict[str, float] = field(default_factory=dict)  # ISA -> measured one-core GFLOP/s
+    mins: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))  # case -> engine -> s
 
     @property
     def peak(self) -> float | None:
@@ -79,6 +80,8 @@ def load(path: Path) -> Results:
             continue
         median = info.get("external_median_s", bench["stats"]["median"])  # peers time themselves (in Node)
         results.table[info["case"]][info["engine"]] = (median, info["flops"])
+        peer_min = info.get("peer", {}).get("min_ms")
+        results.mins[info["case"]][info["engine"]] = peer_min / 1e3 if peer_min else bench["stats"]["min"]
         results.ops[info["case"]] = info.get("op", "")
     return results
 
@@ -113,7 +116,35 @@ def markdown(results: Results, machine: str) -> str:
     for engines, cases in groups.items():
         lines += [*table_lines(results, engines, cases), ""]
     lines += tuning_lines(results.table)
+    lines += peer_lines(results)
     return "\n".join(lines)
+
+
+def peer_lines(results: Results) -> list[str]:
+    """Each model's compiled graph against onnxruntime-web and TF.js (wasm, in Node) on one and two threads,
+    as ratios of medians and of fastest rounds: on a shared machine other load only ever adds time, so the
+    fastest round is the steadier comparison of two engines timed minutes apart."""
+    rows = []
+    for case, row in results.table.items():
+        for threads, ours in ((1, "wasm-graph"), (2, "wasm-graph-2t")):
+            for peer in (f"ort-web-{threads}t", f"tfjs-wasm-{threads}t"):
+                if ours in row and peer in row:
+                    mins = results.mins[case]
+                    rows.append(
+                        f"| {case} | {peer.rsplit('-', 1)[0]} | {threads} | {row[ours][0] * 1e3:.1f} | "
+                        f"{row[peer][0] * 1e3:.1f} | {row[ours][0] / row[peer][0]:.2f} | "
+                        f"{mins[ours] / mins[peer]:.2f} |"
+                    )
+    if not rows:
+        return []
+    return [
+        "Compiled graphs against the wasm peers (wasmops / peer: below 1, wasmops is faster):",
+        "",
+        "| case | peer | threads | wasmops median ms | peer median ms | ratio of medians | ratio of fastest rounds |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 def tuning_lines(table: Table) -> list[str]:

@@ -90,8 +90,10 @@ def _info(args: argparse.Namespace) -> int:
         f"{path}: {len(man.kernels)} kernels, isa {man.isa}, TVM {man.info.get('tvm_version')}, "
         f"hash {man.content_hash[:16]}"
     )
+    tiles = man.info.get("tiles", {})
     for k in man.kernels:
-        print(f"{k.index:4d}  {k.name:36s} {k.op:20s} ({', '.join(k.params)})")
+        tile = f"  tile {tiles[k.name]}" if k.name in tiles else ""
+        print(f"{k.index:4d}  {k.name:36s} {k.op:20s} ({', '.join(k.params)}){tile}")
     return 0
 
 
