@@ -252,7 +252,7 @@ def build_library(
             "target": "wasm32-unknown-unknown-wasm",
             "features": sorted(_features(isa)),
             "ops": names,
-            "tiles": {name: tile.name for name, tile in sorted(tiles[isa].items())},
+            "tiles": {name: tiles[isa][name].name for _, name, _, _ in entries if name in tiles[isa]},
         }
         man = mf.Manifest(
             tuple(mf.KernelEntry(i, name, op, k.params) for i, (op, name, k, _) in enumerate(entries)),

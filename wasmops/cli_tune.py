@@ -41,7 +41,8 @@ def _tune(args: argparse.Namespace) -> int:
     best = sum((r.tuned_ms if r.kept else r.hand_ms) * r.count for r in results)
     kept = sum(r.kept for r in results)
     print(f"kernels total: hand {hand:.2f} ms, with the kept records {best:.2f} ms ({hand / best:.2f}x)")
-    print(f"{kept} record(s) saved to {args.records or user_dir()}: the next compile of this model uses them")
+    where = args.records.parent if args.records else user_dir()  # conv-variant records go next to the file
+    print(f"{kept} record(s) saved in {where}: the next compile of this model uses them")
     return 0
 
 

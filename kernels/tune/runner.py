@@ -96,19 +96,42 @@ class LoadedKernel:
         self.runtime.instances.stop()
 
 
+#: bytes written between the calls of a cold measurement: more than this machine's last-level cache
+FLUSH_BYTES = 64 << 20
+_flush_buffer: np.ndarray | None = None
+
+
+def flush_caches() -> None:
+    """Evict the CPU caches (write a buffer larger than the last-level cache): the next call reads its weights
+    from memory, as a layer of a whole model does (ResNet-50's packed weights are ~500 MB)."""
+    global _flush_buffer
+    if _flush_buffer is None:
+        _flush_buffer = np.zeros(FLUSH_BYTES // 4, np.float32)
+    _flush_buffer += 1.0
+
+
 def measure(
-    call: Callable[[], None], *, repeats: int = 7, min_repeat_ms: float = 2.0, max_ms: float = 2000.0
+    call: Callable[[], None],
+    *,
+    repeats: int = 7,
+    min_repeat_ms: float = 2.0,
+    max_ms: float = 2000.0,
+    cold: bool = False,
 ) -> Timing:
-    """Time `call` (see the module docstring); a call slower than `max_ms` is timed once, not repeated."""
+    """Time `call` (see the module docstring); a call slower than `max_ms` is timed once, not repeated.
+    `cold`: evict the caches before each timed call (one call per repeat): a kernel timed hot, its weights
+    left in cache by the previous call, can win here and lose inside its model."""
     call()  # warm-up: compiles lazily-touched pages, starts the worker pool
     start = time.perf_counter()
     call()
     once = time.perf_counter() - start
     if once * 1e3 > max_ms:
         return Timing(once, once, 1, 1)
-    number = max(1, math.ceil(min_repeat_ms / 1e3 / max(once, 1e-7)))
+    number = 1 if cold else max(1, math.ceil(min_repeat_ms / 1e3 / max(once, 1e-7)))
     times = []
     for _ in range(repeats):
+        if cold:
+            flush_caches()
         start = time.perf_counter()
         for _ in range(number):
             call()
