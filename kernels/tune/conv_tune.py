@@ -17,13 +17,14 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from . import conv_records
 from . import conv_space as sp
-from .runner import LoadedKernel, Timing, measure
+from .runner import LoadedKernel, Timing, keep_best, measure
 
 log = logging.getLogger("wasmops.tune")
 
@@ -156,25 +157,8 @@ def tune_conv(
             family = [v for v in space if _decision(v, "algorithm") == _decision(best, "algorithm")]
             _try(config, data, family, times, isa, work, threads, deadline, on_candidate)
         res.tried, res.times = len(times), times
-        finalists = [v for v in sorted(times, key=times.get)[:3] if v != hand and times[v] < float("inf")]
-        if not finalists:
-            res.best, res.hand_ms, res.tuned_ms = hand, times[hand] * 1e3, times[hand] * 1e3
-            res.note = res.note or "hand variant fastest"
-            return res
-        loaded = [_Candidate(config, v, isa, work, threads, data) for v in finalists]  # modules built already
-        rounds: dict = {v: [] for v in [hand, *finalists]}
-        for _ in range(3):  # alternated: the machine's noise hits them all
-            rounds[hand].append(base.time().best)
-            for v, cand in zip(finalists, loaded, strict=True):
-                rounds[v].append(cand.time().best)
-        for cand in loaded:
-            cand.close()
-        res.best = min(finalists, key=lambda v: min(rounds[v]))
-        res.hand_ms, res.tuned_ms = min(rounds[hand]) * 1e3, min(rounds[res.best]) * 1e3
-        res.kept = res.tuned_ms < res.hand_ms * (1 - margin)
-        if not res.kept:
-            res.note = res.note or "hand variant kept (tuned not faster)"
-        return res
+        load = partial(_Candidate, config, isa=isa, work=work, threads=threads, data=data)
+        return keep_best(res, times, hand, base, load, lambda c: c.time().best, margin, "variant")
     finally:
         base.close()
 

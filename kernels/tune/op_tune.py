@@ -15,6 +15,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from ...ops.spec import PACK_CONSTANTS, Call
 from . import op_records
 from . import records as rec
 from .op_workloads import WORKLOADS, Workload
-from .runner import _private_cache, measure
+from .runner import _private_cache, keep_best, measure
 
 log = logging.getLogger("wasmops.tune")
 
@@ -166,25 +167,8 @@ def tune_entry(
             finally:
                 cand.close()
         res.tried, res.times = len(times), times
-        finalists = [t for t in sorted(times, key=times.get)[:3] if t != HAND and times[t] < float("inf")]
-        res.hand_ms = res.tuned_ms = times[HAND] * 1e3
-        if not finalists:
-            res.note = res.note or "hand tile fastest"
-            return res
-        loaded = [_Candidate(entry, t, cases, isa, work) for t in finalists]  # modules built already
-        rounds: dict = {t: [] for t in [HAND, *finalists]}
-        for _ in range(3):  # alternated: the machine's noise hits them all
-            rounds[HAND].append(base.time(threads))
-            for t, cand in zip(finalists, loaded, strict=True):
-                rounds[t].append(cand.time(threads))
-        for cand in loaded:
-            cand.close()
-        res.best = min(finalists, key=lambda t: min(rounds[t]))
-        res.hand_ms, res.tuned_ms = min(rounds[HAND]) * 1e3, min(rounds[res.best]) * 1e3
-        res.kept = res.tuned_ms < res.hand_ms * (1 - margin)
-        if not res.kept:
-            res.note = res.note or "hand tile kept (tuned not faster)"
-        return res
+        load = partial(_Candidate, entry, cases=cases, isa=isa, work=work)
+        return keep_best(res, times, HAND, base, load, lambda c: c.time(threads), margin, "tile")
     finally:
         base.close()
 

@@ -142,6 +142,39 @@ def measure(
     return Timing(min(kept), statistics.median(kept), len(kept), len(times))
 
 
+def alternate(timers: dict[object, Callable[[], float]], rounds: int = 3) -> dict[object, float]:
+    """The fastest of `rounds` timings per key, the timers called in turn each round: the machine's noise hits
+    them all alike (a single timing per candidate favours the lucky)."""
+    times: dict[object, list[float]] = {key: [] for key in timers}
+    for _ in range(rounds):
+        for key, timer in timers.items():
+            times[key].append(timer())
+    return {key: min(t) for key, t in times.items()}
+
+
+def keep_best(res, times: dict, hand, base, load: Callable, timer: Callable, margin: float, what: str):
+    """Settle a search: the three fastest of `times` (key -> seconds, inf = refused) are timed against `hand`
+    alternately (`load(key)` loads one, `timer(loaded)` times it; `base` is the loaded hand one), and the best
+    is kept only if faster than hand by `margin`. Sets res.best / hand_ms / tuned_ms / kept / note."""
+    finalists = [k for k in sorted(times, key=times.get)[:3] if k != hand and times[k] < float("inf")]
+    res.best, res.hand_ms, res.tuned_ms = hand, times[hand] * 1e3, times[hand] * 1e3
+    if not finalists:
+        res.note = res.note or f"hand {what} fastest"
+        return res
+    loaded = {k: load(k) for k in finalists}  # their modules were built while searching
+    try:
+        best = alternate({k: (lambda c=c: timer(c)) for k, c in {hand: base, **loaded}.items()})
+    finally:
+        for cand in loaded.values():
+            cand.close()
+    res.best = min(finalists, key=best.get)
+    res.hand_ms, res.tuned_ms = best[hand] * 1e3, best[res.best] * 1e3
+    res.kept = res.tuned_ms < res.hand_ms * (1 - margin)
+    if not res.kept:
+        res.note = res.note or f"hand {what} kept (tuned not faster)"
+    return res
+
+
 def time_module(path: str | Path, args: list[tuple[tuple[int, ...], np.dtype]], threads: int = 1, **kwargs) -> Timing:
     """Load the one-kernel module at `path`, fill `args`, time it on `threads` threads."""
     kernel = LoadedKernel(path, args)
