@@ -51,3 +51,41 @@ def tune_graph(
         convs=convs,
         meta=meta,
     )
+
+
+def compare_model(model, *, isa: str = "relaxed-simd", threads: int = 1, rounds: int = 3) -> tuple[float, float]:
+    """The whole model compiled twice, hand schedules only and with the records that match, run alternately on
+    seeded inputs: (hand ms, tuned ms), each the fastest run. The search chooses one kernel at a time, timed
+    alone; this is what the records do together, inside the model (a kernel's weights then come from memory)."""
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from ..kernels.instances import thread_limit
+    from .graph_session import InferenceSession, compile_graph, onnx_model
+
+    proto = onnx_model(model)
+    with tempfile.TemporaryDirectory(prefix="wasmops-tunecheck-") as tmp:
+        sessions = []
+        for tuned in (False, True):
+            path = compile_graph(proto, Path(tmp) / f"tuned-{tuned}.wasm", isa=isa, progress=False, tuned=tuned)
+            sessions.append(InferenceSession(path))
+        rng = np.random.default_rng(0)
+        feeds = {
+            e["name"]: rng.uniform(-1, 1, e["shape"]).astype(e["dtype"])
+            if np.dtype(e["dtype"]).kind == "f"
+            else np.zeros(e["shape"], e["dtype"])
+            for e in sessions[0].module.inputs
+        }
+        best = [float("inf"), float("inf")]
+        with thread_limit(threads):
+            for sess in sessions:
+                sess.run(None, feeds)  # warm-up: module load, worker start
+            for _ in range(rounds):
+                for i, sess in enumerate(sessions):
+                    for _ in range(3):
+                        start = time.perf_counter()
+                        sess.run(None, feeds)
+                        best[i] = min(best[i], time.perf_counter() - start)
+    return best[0] * 1e3, best[1] * 1e3

@@ -201,6 +201,15 @@ def test_tune_command_prints_the_table(tmp_path, monkeypatch, capsys):
     assert "kernels total: hand" in out and str(tmp_path / "records") in out
 
 
+def test_the_whole_model_is_compared_with_and_without_records(tuned, monkeypatch):
+    from wasmops.bindings.graph_tune import compare_model
+
+    model, folder, _ = tuned
+    monkeypatch.setenv("WASMOPS_TUNE_RECORDS", str(folder))
+    hand, with_records = compare_model(model, rounds=1)
+    assert 0 < hand < 1e3 and 0 < with_records < 1e3
+
+
 def test_kernel_filter_that_matches_nothing_is_refused():
     with pytest.raises(ValueError, match="no kernel of the model has a name containing any of"):
         driver.tune_model(_matmul_relu(), only=["no_such_kernel"], progress=False)

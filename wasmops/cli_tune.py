@@ -43,7 +43,35 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"kernels total: hand {hand:.2f} ms, with the kept records {best:.2f} ms ({hand / best:.2f}x)")
     where = args.records.parent if args.records else user_dir()  # conv-variant records go next to the file
     print(f"{kept} record(s) saved in {where}: the next compile of this model uses them")
+    if kept and not args.no_check:
+        _check(args, where)
     return 0
+
+
+def _check(args: argparse.Namespace, where: Path) -> None:
+    """The whole model with and without the records, side by side: a warning if they make it slower."""
+    import os
+
+    from .bindings.graph_tune import compare_model
+    from .cli import _input_shapes
+
+    if args.records:  # compile_graph reads the user's folder: point it at the one just written
+        os.environ["WASMOPS_TUNE_RECORDS"] = str(where)
+    model = args.model
+    if args.input_shape:
+        from .bindings.graph_session import onnx_model
+        from .bindings.graph_static import specialise
+
+        model = specialise(onnx_model(model), _input_shapes(args.input_shape), None)
+    isa = "simd128" if args.no_relaxed else "relaxed-simd"
+    hand, tuned = compare_model(model, isa=isa, threads=args.threads)
+    print(f"whole model, {args.threads} thread(s), fastest of 9 runs each: hand {hand:.2f} ms, tuned {tuned:.2f} ms")
+    if tuned > hand:
+        print(
+            f"warning: with these records the model is slower ({hand / tuned:.2f}x) than with hand schedules "
+            f"(timing noise, or kernels that win alone and lose together): compile it with tuned=False, or "
+            f"remove the records from {where}"
+        )
 
 
 def _tune_ops(args: argparse.Namespace) -> int:
@@ -96,5 +124,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
         "--kernel", action="append", metavar="PART", help="tune only kernels whose name contains PART (repeatable)"
     )
     p.add_argument("--records", type=Path, help="the records file to write (default: the user's cache dir)")
+    p.add_argument(
+        "--no-check", action="store_true", help="skip the last step: the whole model with and without the records"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_tune)
