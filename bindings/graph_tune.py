@@ -62,15 +62,17 @@ def compare_model(model, *, isa: str = "relaxed-simd", threads: int = 1, rounds:
 
     import numpy as np
 
-    from ..kernels.instances import thread_limit
     from .graph_session import InferenceSession, compile_graph, onnx_model
+    from .session_options import SessionOptions
 
     proto = onnx_model(model)
+    options = SessionOptions()
+    options.intra_op_num_threads = threads
     with tempfile.TemporaryDirectory(prefix="wasmops-tunecheck-") as tmp:
         sessions = []
         for tuned in (False, True):
             path = compile_graph(proto, Path(tmp) / f"tuned-{tuned}.wasm", isa=isa, progress=False, tuned=tuned)
-            sessions.append(InferenceSession(path))
+            sessions.append(InferenceSession(path, sess_options=options))
         rng = np.random.default_rng(0)
         feeds = {
             e["name"]: rng.uniform(-1, 1, e["shape"]).astype(e["dtype"])
@@ -79,13 +81,12 @@ def compare_model(model, *, isa: str = "relaxed-simd", threads: int = 1, rounds:
             for e in sessions[0].module.inputs
         }
         best = [float("inf"), float("inf")]
-        with thread_limit(threads):
-            for sess in sessions:
-                sess.run(None, feeds)  # warm-up: module load, worker start
-            for _ in range(rounds):
-                for i, sess in enumerate(sessions):
-                    for _ in range(3):
-                        start = time.perf_counter()
-                        sess.run(None, feeds)
-                        best[i] = min(best[i], time.perf_counter() - start)
+        for sess in sessions:
+            sess.run(None, feeds)  # warm-up: module load, worker start
+        for _ in range(rounds):
+            for i, sess in enumerate(sessions):
+                for _ in range(3):
+                    start = time.perf_counter()
+                    sess.run(None, feeds)
+                    best[i] = min(best[i], time.perf_counter() - start)
     return best[0] * 1e3, best[1] * 1e3
