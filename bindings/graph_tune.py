@@ -59,9 +59,11 @@ def compare_model(model, *, isa: str = "relaxed-simd", threads: int = 1, rounds:
     alone; this is what the records do together, inside the model (a kernel's weights then come from memory)."""
     import tempfile
     import time
+    from functools import partial
 
     import numpy as np
 
+    from ..kernels.tune.runner import alternate
     from .graph_session import InferenceSession, compile_graph, onnx_model
     from .session_options import SessionOptions
 
@@ -80,13 +82,16 @@ def compare_model(model, *, isa: str = "relaxed-simd", threads: int = 1, rounds:
             else np.zeros(e["shape"], e["dtype"])
             for e in sessions[0].module.inputs
         }
-        best = [float("inf"), float("inf")]
+
+        def fastest_of_three(sess) -> float:
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                sess.run(None, feeds)
+                times.append(time.perf_counter() - start)
+            return min(times)
+
         for sess in sessions:
             sess.run(None, feeds)  # warm-up: module load, worker start
-        for _ in range(rounds):
-            for i, sess in enumerate(sessions):
-                for _ in range(3):
-                    start = time.perf_counter()
-                    sess.run(None, feeds)
-                    best[i] = min(best[i], time.perf_counter() - start)
+        best = alternate({i: partial(fastest_of_three, sess) for i, sess in enumerate(sessions)}, rounds)
     return best[0] * 1e3, best[1] * 1e3
