@@ -72,5 +72,60 @@ def run_peer(
         raise RuntimeError(f"{engine}: no JSON on stdout:\n{_tail(out.stdout)}\n{_tail(out.stderr)}") from exc
 
 
+class PeerServer:
+    """One peer kept loaded in Node (bench.mjs --serve), timing blocks of inferences on request, so a caller
+    can interleave them with its own: on a shared, noisy machine both engines then meet the same moments.
+
+        with PeerServer("ort-web", path, threads=2) as peer:
+            times = peer.run(3)          # ms, one per inference
+        peer.summary                     # bench.mjs's JSON over every block (median_ms, version, ...)
+    """
+
+    def __init__(self, engine: str, model: Path, threads: int, warmup: int = 2):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown peer engine {engine!r}; expected one of {ENGINES}")
+        install()
+        cmd = ["node", str(BENCH), "--engine", engine, "--model", str(Path(model).resolve()), "--serve"]
+        cmd += ["--threads", str(threads), "--warmup", str(warmup)]
+        self.engine, self.summary = engine, None
+        self._log = tempfile.TemporaryFile("w+")  # stderr to a file: a full pipe would stall Node
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, cwd=PEERS_DIR
+        )
+        self._read()  # {"ready": true} once the model is loaded and warmed up
+
+    def _read(self) -> dict:
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait()
+            self._log.seek(0)
+            raise RuntimeError(f"{self.engine} peer exited ({self._proc.returncode}):\n{_tail(self._log.read())}")
+        return json.loads(line)
+
+    def run(self, k: int) -> list[float]:
+        """Time k inferences now; their wall times in ms."""
+        self._proc.stdin.write(f"run {int(k)}\n")
+        self._proc.stdin.flush()
+        return self._read()["times_ms"]
+
+    def close(self) -> dict:
+        """End the peer; bench.mjs's summary of every block (also kept as `summary`)."""
+        if self.summary is None and self._proc.poll() is None:
+            self._proc.stdin.write("end\n")
+            self._proc.stdin.flush()
+            self.summary = self._read()
+            self._proc.wait(timeout=60)
+        self._log.close()
+        return self.summary
+
+    def __enter__(self) -> PeerServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self.close()
+
+
 def _tail(text: str | None, lines: int = 20) -> str:
     return "\n".join((text or "").strip().splitlines()[-lines:])

@@ -65,6 +65,7 @@ class Variant:
     cu: int = 1  # unroll of the channel loop (> 1 spills under Cranelift: keep 1)
     kc: int = 0  # > 0: block the channel reduction by kc outside the pixel tiles
     m: int = 2  # winograd: output tile F(m x m, 3 x 3)
+    splat: bool = False  # weights stored once and broadcast by the load, not replicated over the lanes
 
 
 def _pads4(pads):
@@ -112,7 +113,9 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
         # F(4x4) once the outputs hold enough 4x4 tiles to fill the 8-lane pixel tile (measured: 30 % faster
         # at 56x56, 15-20 % at 28x28, a tie at 14x14, slower at 7x7); WINOGRAD set to another m forces it
         m = 4 if WINOGRAD == 2 and g["oh"] * g["ow"] >= 400 else WINOGRAD
-        return Variant(kind="winograd", T=4, NV=2, m=m)
+        # 7x7 outputs: a few pixel tiles per weight, whose replicated copies cost more bytes than they save
+        # uops (ResNet-50's 3x3 512 at 7x7: 5.8 ms splatted, 8.2 ms replicated, cold, one thread)
+        return Variant(kind="winograd", T=4, NV=2, m=m, splat=g["oh"] * g["ow"] <= 49 and cg >= 256)
     if kh == kw == 1:  # small pixel grids (7x7 outputs): block the channels so the weight chunk stays in L1
         return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0)
     if cg >= 16 and (sh > 1 or g["ow"] <= 7):  # strided / tiny 3x3: im2col columns (grid wastes lanes)
@@ -128,12 +131,17 @@ def packed_shape(w_shape, variant) -> tuple:
         return (k, cg, kh, kw)
     if variant.kind == "winograd":
         return _wg.packed_shape(w_shape, variant)
-    ko = -(-k // variant.T)
+    ko, lanes = -(-k // variant.T), weight_lanes(variant)
     if variant.kind == "im2col":
-        return (ko, cg * kh * kw, 1, 1, variant.T, LANES)
+        return (ko, cg * kh * kw, 1, 1, variant.T, lanes)
     if variant.order == "tapfirst":
-        return (ko, kh, kw, cg, variant.T, LANES)
-    return (ko, cg, kh, kw, variant.T, LANES)
+        return (ko, kh, kw, cg, variant.T, lanes)
+    return (ko, cg, kh, kw, variant.T, lanes)
+
+
+def weight_lanes(variant) -> int:
+    """Copies of each weight scalar in the packed layout: 4 (a plain v128 load in the hot loop) or 1 (splat)."""
+    return 1 if variant.splat else LANES
 
 
 def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1, variant=None):
@@ -143,7 +151,7 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     if v.kind == "plain":
         return np.ascontiguousarray(w)
     if v.kind == "winograd":  # U = G g G^T per (k, c), then (alpha, alpha, K/T, C, T, lanes)
-        return _lanes(_wg.transform_weight(w, v))
+        return _lanes(_wg.transform_weight(w, v), v)
     if v.kind == "im2col":
         w = w.reshape(w.shape[0], -1, 1, 1)
     k, cg, kh, kw = w.shape
@@ -153,14 +161,14 @@ def pack_weight(w, x_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), g
     wq[:k] = w
     wt = wq.reshape(kp // T, T, cg, kh, kw)
     wt = wt.transpose(0, 3, 4, 2, 1) if v.order == "tapfirst" else wt.transpose(0, 2, 3, 4, 1)
-    return _lanes(wt)
+    return _lanes(wt, v)
 
 
-def _lanes(w: np.ndarray) -> np.ndarray:
+def _lanes(w: np.ndarray, v: Variant) -> np.ndarray:
     """Every weight replicated over the 4 lanes: the hot loop then does plain v128 loads (a load32_splat is
     3 uops under Cranelift). 4x the bytes (ResNet-50: 486 MB instead of 100 MB) for measured speed: one
     ResNet-50 run, best of 7, gave 392 ms replicated everywhere, 450 ms above 14x14 only, 553 ms nowhere."""
-    return np.ascontiguousarray(np.broadcast_to(w[..., None], w.shape + (LANES,)))
+    return np.ascontiguousarray(np.broadcast_to(w[..., None], w.shape + (weight_lanes(v),)))
 
 
 def conv_compute(
@@ -226,7 +234,8 @@ def conv_compute(
 
     def body(b, ko, ki, gi, lane):
         ph = (r_ % s) * g["phx"] + (q_ % s) if s > 1 else 0
-        wv = wp[ko, r_, q_, rc, ki, lane] if v.order == "tapfirst" else wp[ko, rc, r_, q_, ki, lane]
+        wl = 0 if v.splat else lane
+        wv = wp[ko, r_, q_, rc, ki, wl] if v.order == "tapfirst" else wp[ko, rc, r_, q_, ki, wl]
         return wv * xin(b, rc, ph, gi * LANES + lane + (r_ // s) * wq + (q_ // s))
 
     acc = te.compute(

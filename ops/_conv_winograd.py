@@ -47,7 +47,7 @@ def packed_shape(w_shape, v) -> tuple:
     """U laid out per transformed tap (alpha, alpha, K/T, C, T, lanes): each GEMM reads one panel."""
     k, cg = int(w_shape[0]), int(w_shape[1])
     alpha = v.m + 2
-    return (alpha, alpha, -(-k // v.T), cg, v.T, LANES)
+    return (alpha, alpha, -(-k // v.T), cg, v.T, 1 if v.splat else LANES)
 
 
 def transform_weight(w: np.ndarray, v) -> np.ndarray:
@@ -135,7 +135,9 @@ def winograd(x, wp, x_shape, w_shape, pads, epi, prefix, v):
     rc = te.reduce_axis((0, c), "rc")
     acc = te.compute(
         (alpha, alpha, g["kp"] // T, T, Pp // LANES, LANES),
-        lambda e, u, ko, ki, pv, lane: te.sum(wp[e, u, ko, rc, ki, lane] * V[e, u, rc, pv * LANES + lane], axis=rc),
+        lambda e, u, ko, ki, pv, lane: te.sum(
+            wp[e, u, ko, rc, ki, 0 if v.splat else lane] * V[e, u, rc, pv * LANES + lane], axis=rc
+        ),
         name=prefix + "acc",
     )
     M = te.compute(

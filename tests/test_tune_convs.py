@@ -42,10 +42,10 @@ def _no_package_records(tmp_path, monkeypatch):
 
 
 def _spread(variants: list, n: int) -> list:
-    """Every n-th candidate plus the first of each algorithm: all kinds covered in a few builds."""
+    """Every n-th candidate plus the first of each algorithm and weight layout: all kinds in a few builds."""
     picked = variants[::n]
     for v in variants:
-        if not any((p.kind, p.m, p.NV or p.kind) == (v.kind, v.m, v.NV or v.kind) for p in picked):
+        if not any((p.kind, p.m, p.NV or p.kind, p.splat) == (v.kind, v.m, v.NV or v.kind, v.splat) for p in picked):
             picked.append(v)  # every algorithm, and every row width of the grouped ("plain") kernels
     return picked
 
@@ -165,6 +165,30 @@ def test_compile_uses_the_conv_record_and_matches_onnxruntime(tuned, tmp_path, m
         sess = InferenceSession(compile_graph(model, tmp_path / f"m{flag}.wasm", progress=False, tuned=flag))
         assert sess.manifest["tuned_convs"] == ([res.key] if flag else [])
         np.testing.assert_allclose(sess.run(None, {"x": x})[0], want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        sp.cs.Variant(kind="grid", T=4, NV=2, order="tapfirst", splat=True),
+        sp.cs.Variant(kind="im2col", T=2, NV=4, kc=48, splat=True),
+        sp.cs.Variant(kind="winograd", T=4, NV=2, m=2, splat=True),
+    ],
+    ids=["grid", "im2col", "winograd"],
+)
+def test_splatted_weights_pack_at_load_and_match_onnxruntime(variant, tmp_path, monkeypatch):
+    """A record whose weights are splatted (one copy per scalar): the graph packs them at load in that layout."""
+    from wasmops.graph import InferenceSession, compile_graph
+
+    model = _one_conv_model()
+    monkeypatch.setenv("WASMOPS_TUNE_RECORDS", str(tmp_path))
+    (config, _), *_ = conv_tune.model_convs(model)
+    conv_records.save([conv_records.record(sp.config_key(config), variant, 1.0, 0.5, 1, 2, "test")], "relaxed-simd")
+    x = np.random.default_rng(5).standard_normal((1, 16, 14, 14)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    sess = InferenceSession(compile_graph(model, tmp_path / "m.wasm", progress=False))
+    assert sess.manifest["tuned_convs"] == [sp.config_key(config)]
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], want, rtol=1e-4, atol=1e-4)
 
 
 def test_corrupt_and_foreign_conv_records_are_skipped(tuned, tmp_path, monkeypatch):

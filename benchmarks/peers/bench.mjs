@@ -1,7 +1,11 @@
 // Peer benchmark: latency of one ResNet-50 inference in Node with a browser-class WebAssembly engine.
 //
 //   node bench.mjs --model <path.onnx> --threads <n> --iters <k> --warmup <w> --engine ort-web|tfjs-wasm
-//                  [--shape 1,3,224,224] [--feeds feeds.json]
+//                  [--shape 1,3,224,224] [--feeds feeds.json] [--serve]
+//
+// --serve: after the warm-up, print {"ready": true} and time blocks on request: each stdin line "run <k>"
+// answers {"times_ms": [...]} (k inferences); "end" prints the summary of every block. The caller then
+// interleaves the peer's blocks with its own, so both see the same moments of a noisy machine.
 //
 // Prints exactly one JSON line on stdout; every log goes to stderr (libraries that print with
 // console.log are redirected), so a caller can parse stdout as-is.
@@ -14,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
@@ -31,6 +36,7 @@ const { values: opt } = parseArgs({
     shape: { type: 'string' },
     feeds: { type: 'string' }, // {"name": {"dtype": "float32"|"int32"|"int64", "shape": [...], "data": base64}}
     'no-thread-shim': { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
   },
 });
 const threads = Number(opt.threads);
@@ -64,22 +70,45 @@ function osThreads() {
   }
 }
 
-/** Warm up, then time `iters` calls of `runOnce`; CPU/wall ratio tells whether >1 core was busy. */
+/** Warm up, then time `iters` calls of `runOnce` (or, with --serve, the blocks asked on stdin); CPU/wall
+ * over the timed calls only tells whether >1 core was busy. */
 async function timeIt(runOnce) {
   const t0 = performance.now();
   await runOnce();
   const firstRunMs = performance.now() - t0;
   for (let i = 1; i < warmup; i++) await runOnce();
   const times = [];
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  for (let i = 0; i < iters; i++) {
-    const a = performance.now();
-    await runOnce();
-    times.push(performance.now() - a);
+  let cpuUs = 0;
+  let wall = 0;
+  const block = async (k) => {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const got = [];
+    for (let i = 0; i < k; i++) {
+      const a = performance.now();
+      await runOnce();
+      got.push(performance.now() - a);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    cpuUs += cpu.user + cpu.system;
+    wall += performance.now() - wall0;
+    times.push(...got);
+    return got;
+  };
+  if (opt.serve) {
+    process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+    const lines = createInterface({ input: process.stdin });
+    for await (const line of lines) {
+      const [cmd, k] = line.trim().split(/\s+/);
+      if (cmd === 'end') break;
+      if (cmd !== 'run' || !(Number(k) >= 1)) throw new Error(`--serve: expected "run <k>" or "end", got ${line}`);
+      const got = await block(Number(k));
+      process.stdout.write(JSON.stringify({ times_ms: got.map((v) => Math.round(v * 1000) / 1000) }) + '\n');
+    }
+    lines.close();
+  } else {
+    await block(iters);
   }
-  const cpu = process.cpuUsage(cpu0);
-  const wall = performance.now() - wall0;
   const sorted = [...times].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -89,7 +118,7 @@ async function timeIt(runOnce) {
     median_ms: round(median),
     min_ms: round(sorted[0]),
     first_run_ms: round(firstRunMs),
-    cpu_per_wall: round((cpu.user + cpu.system) / 1000 / wall),
+    cpu_per_wall: round(cpuUs / 1000 / wall),
   };
 }
 

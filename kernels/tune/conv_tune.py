@@ -2,12 +2,12 @@
 
 For each distinct conv of the model (the graph compiler's legalisation, hand choices), starting from the
 hand variant: try every candidate that differs in one decision (algorithm, register tile, channel block,
-reduction order), move to the fastest, and repeat over the decisions once more; with time left, every
-other variant of the winning algorithm. Every candidate is built as a one-kernel module, checked against a
-float64 conv (a wrong one is refused, never timed), and timed by the tuning runner. The three fastest are
-then timed against the hand variant alternately, three rounds in one process (a single timing favours the
-lucky), and the best is kept only if faster than the hand variant by `margin`. Convs get search time in
-proportion to their multiply-adds.
+reduction order, replicated or splatted weights), move to the fastest, and repeat over the decisions once
+more; with time left, every other variant of the winning algorithm. Every candidate is built as a one-kernel
+module, checked against a float64 conv (a wrong one is refused, never timed), and timed by the tuning
+runner. The three fastest are then timed against the hand variant alternately, three rounds in one process
+(a single timing favours the lucky), and the best is kept only if faster than the hand variant by `margin`.
+Convs get search time in proportion to their multiply-adds.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .runner import LoadedKernel, Timing, keep_best, measure
 log = logging.getLogger("wasmops.tune")
 
 #: the decisions, in the order coordinate descent visits them (twice)
-DECISIONS = ("algorithm", "tile", "kc", "order", "tile", "kc")
+DECISIONS = ("algorithm", "splat", "tile", "kc", "order", "tile", "kc", "splat")
 #: relative error against the float64 conv above which a candidate is refused (Winograd F(4x4) ~2e-6)
 TOLERANCE = 1e-4
 
@@ -40,6 +40,7 @@ def _decision(v, name: str):
         "tile": (v.T, v.NV),
         "kc": v.kc,
         "order": v.order,
+        "splat": v.splat,
     }[name]
 
 
@@ -71,6 +72,7 @@ def describe(v) -> str:
     """A variant in a few words, for tables."""
     algo = f"winograd F({v.m}x{v.m},3x3)" if v.kind == "winograd" else v.kind
     extra = (f" {v.order}" if v.kind == "grid" else "") + (f" kc {v.kc}" if v.kc else "")
+    extra += " splat" if v.splat else ""
     return f"{algo} tile {v.T}x{4 * v.NV}{extra}"
 
 
