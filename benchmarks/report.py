@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .report_peers import interleaved_lines, peer_lines
+
 HERE = Path(__file__).parent
 
 #: case -> engine -> (median seconds, flops)
@@ -64,6 +66,7 @@ class Results:
     ops: dict[str, str] = field(default_factory=dict)  # case -> op (model cases: the model's name)
     roofline: dict[str, float] = field(default_factory=dict)  # ISA -> measured one-core GFLOP/s
     mins: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))  # case -> engine -> s
+    interleaved: list[dict] = field(default_factory=list)  # test_model_interleaved's extra_info, in run order
 
     @property
     def peak(self) -> float | None:
@@ -77,6 +80,9 @@ def load(path: Path) -> Results:
         info = bench["extra_info"]
         if info.get("op") == "roofline":  # best round: other load on the core only ever slows a round down
             results.roofline[info["isa"]] = info["flops"] / bench["stats"]["min"] / 1e9
+            continue
+        if "interleaved" in info:  # two engines' times in one benchmark: their own table (report_peers)
+            results.interleaved.append(info)
             continue
         median = info.get("external_median_s", bench["stats"]["median"])  # peers time themselves (in Node)
         results.table[info["case"]][info["engine"]] = (median, info["flops"])
@@ -117,34 +123,8 @@ def markdown(results: Results, machine: str) -> str:
         lines += [*table_lines(results, engines, cases), ""]
     lines += tuning_lines(results.table)
     lines += peer_lines(results)
+    lines += interleaved_lines(results)
     return "\n".join(lines)
-
-
-def peer_lines(results: Results) -> list[str]:
-    """Each model's compiled graph against onnxruntime-web and TF.js (wasm, in Node) on one and two threads,
-    as ratios of medians and of fastest rounds: on a shared machine other load only ever adds time, so the
-    fastest round is the steadier comparison of two engines timed minutes apart."""
-    rows = []
-    for case, row in results.table.items():
-        for threads, ours in ((1, "wasm-graph"), (2, "wasm-graph-2t")):
-            for peer in (f"ort-web-{threads}t", f"tfjs-wasm-{threads}t"):
-                if ours in row and peer in row:
-                    mins = results.mins[case]
-                    rows.append(
-                        f"| {case} | {peer.rsplit('-', 1)[0]} | {threads} | {row[ours][0] * 1e3:.1f} | "
-                        f"{row[peer][0] * 1e3:.1f} | {row[ours][0] / row[peer][0]:.2f} | "
-                        f"{mins[ours] / mins[peer]:.2f} |"
-                    )
-    if not rows:
-        return []
-    return [
-        "Compiled graphs against the wasm peers (wasmops / peer: below 1, wasmops is faster):",
-        "",
-        "| case | peer | threads | wasmops median ms | peer median ms | ratio of medians | ratio of fastest rounds |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-    ]
 
 
 def tuning_lines(table: Table) -> list[str]:

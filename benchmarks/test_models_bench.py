@@ -6,6 +6,8 @@ The transformer is wasmops.models.transformer_encoder: two BERT-base encoder lay
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,5 +120,42 @@ def test_model_peer(benchmark, model, engine, threads):
         threads=threads,
         external_median_s=result["median_ms"] / 1e3,
         peer=result,
+    )
+    benchmark.pedantic(lambda: None, rounds=1)
+
+
+#: interleaved comparisons: blocks of BLOCK inferences, peer then wasmops, BLOCKS times
+BLOCKS, BLOCK = 5, 3
+
+
+@pytest.mark.parametrize("engine,threads", PEERS, ids=[f"{e}-{t}t" for e, t in PEERS])
+def test_model_interleaved(benchmark, model, engine, threads):
+    """The compiled graph and one peer timed in alternating blocks (the peer kept loaded in Node): both meet
+    the same moments of a shared machine, so their ratio does not depend on when each ran. The two time
+    lists go to extra_info; the report's interleaved table is their ratio of medians and of fastest runs."""
+    if not peers.node_available():
+        pytest.skip("node / npm are not on PATH: no onnxruntime-web / TF.js peer figures")
+    name, path, feeds, _, graph, _ = model
+    if engine == "tfjs-wasm" and name != "resnet50":
+        pytest.skip("TF.js cannot read ONNX: its peer builds ResNet-50 only")
+    ours: list[float] = []
+    with wasm_threads(threads), peers.PeerServer(engine, path, threads) as peer:
+        graph.run(None, feeds)  # warm-up: starts wasmops' workers
+        theirs = []
+        for _ in range(BLOCKS):
+            theirs += peer.run(BLOCK)
+            for _ in range(BLOCK):
+                t0 = time.perf_counter()
+                graph.run(None, feeds)
+                ours.append((time.perf_counter() - t0) * 1e3)
+    benchmark.group = f"model {name}"
+    benchmark.extra_info.update(
+        case=f"model {name}",
+        engine=f"wasm-graph-vs-{engine}-{threads}t",
+        flops=MODELS[name],
+        op=name,
+        threads=threads,
+        external_median_s=statistics.median(ours) / 1e3,
+        interleaved={"peer": engine, "threads": threads, "wasm_ms": ours, "peer_ms": theirs, "info": peer.summary},
     )
     benchmark.pedantic(lambda: None, rounds=1)
