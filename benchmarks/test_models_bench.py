@@ -99,29 +99,34 @@ def _ort_session(path, threads: int):
 PEERS = [("ort-web", 1), ("ort-web", 2), ("tfjs-wasm", 1), ("tfjs-wasm", 2)]
 
 
+def _peer_case(model, engine: str) -> str:
+    """The model's name, or a skip saying why this peer cannot run it here."""
+    if not peers.node_available():
+        pytest.skip("node / npm are not on PATH: no onnxruntime-web / TF.js peer figures")
+    if engine == "tfjs-wasm" and model[0] != "resnet50":
+        pytest.skip("TF.js cannot read ONNX: its peer builds ResNet-50 only")
+    return model[0]
+
+
+def _record(benchmark, name: str, engine: str, threads: int, median_s: float, **extra) -> None:
+    """A figure timed outside pytest-benchmark (in Node, or interleaved): its median goes to extra_info
+    (external_median_s), which the report reads in place of the placeholder timing."""
+    benchmark.group = f"model {name}"
+    benchmark.extra_info.update(
+        case=f"model {name}", engine=engine, flops=MODELS[name], op=name, threads=threads, external_median_s=median_s
+    )
+    benchmark.extra_info.update(extra)
+    benchmark.pedantic(lambda: None, rounds=1)
+
+
 @pytest.mark.parametrize("engine,threads", PEERS, ids=[f"{e}-{t}t" for e, t in PEERS])
 def test_model_peer(benchmark, model, engine, threads):
     """The wasm peers in Node (benchmarks/peers): timed inside Node, recorded next to the Python engines.
 
-    pytest-benchmark cannot time another process's loop, so the Node medians go into extra_info
-    (external_median_s), which the report reads in place of the placeholder timing."""
-    if not peers.node_available():
-        pytest.skip("node / npm are not on PATH: no onnxruntime-web / TF.js peer figures")
-    name, path, *_ = model
-    if engine == "tfjs-wasm" and name != "resnet50":
-        pytest.skip("TF.js cannot read ONNX: its peer builds ResNet-50 only")
-    result = peers.run_peer(engine, path, threads, iters=10, warmup=2)
-    benchmark.group = f"model {name}"
-    benchmark.extra_info.update(
-        case=f"model {name}",
-        engine=f"{engine}-{threads}t",
-        flops=MODELS[name],
-        op=name,
-        threads=threads,
-        external_median_s=result["median_ms"] / 1e3,
-        peer=result,
-    )
-    benchmark.pedantic(lambda: None, rounds=1)
+    pytest-benchmark cannot time another process's loop: the Node medians go into extra_info."""
+    name = _peer_case(model, engine)
+    result = peers.run_peer(engine, model[1], threads, iters=10, warmup=2)
+    _record(benchmark, name, f"{engine}-{threads}t", threads, result["median_ms"] / 1e3, peer=result)
 
 
 #: interleaved comparisons: blocks of BLOCK inferences, peer then wasmops, BLOCKS times
@@ -133,11 +138,8 @@ def test_model_interleaved(benchmark, model, engine, threads):
     """The compiled graph and one peer timed in alternating blocks (the peer kept loaded in Node): both meet
     the same moments of a shared machine, so their ratio does not depend on when each ran. The two time
     lists go to extra_info; the report's interleaved table is their ratio of medians and of fastest runs."""
-    if not peers.node_available():
-        pytest.skip("node / npm are not on PATH: no onnxruntime-web / TF.js peer figures")
-    name, path, feeds, _, graph, _ = model
-    if engine == "tfjs-wasm" and name != "resnet50":
-        pytest.skip("TF.js cannot read ONNX: its peer builds ResNet-50 only")
+    name = _peer_case(model, engine)
+    _, path, feeds, _, graph, _ = model
     ours: list[float] = []
     with wasm_threads(threads), peers.PeerServer(engine, path, threads) as peer:
         graph.run(None, feeds)  # warm-up: starts wasmops' workers
@@ -148,14 +150,7 @@ def test_model_interleaved(benchmark, model, engine, threads):
                 t0 = time.perf_counter()
                 graph.run(None, feeds)
                 ours.append((time.perf_counter() - t0) * 1e3)
-    benchmark.group = f"model {name}"
-    benchmark.extra_info.update(
-        case=f"model {name}",
-        engine=f"wasm-graph-vs-{engine}-{threads}t",
-        flops=MODELS[name],
-        op=name,
-        threads=threads,
-        external_median_s=statistics.median(ours) / 1e3,
-        interleaved={"peer": engine, "threads": threads, "wasm_ms": ours, "peer_ms": theirs, "info": peer.summary},
+    run = {"peer": engine, "threads": threads, "wasm_ms": ours, "peer_ms": theirs, "info": peer.summary}
+    _record(
+        benchmark, name, f"wasm-graph-vs-{engine}-{threads}t", threads, statistics.median(ours) / 1e3, interleaved=run
     )
-    benchmark.pedantic(lambda: None, rounds=1)
