@@ -25,14 +25,24 @@ from wasmops.ops.spec import BLOCK, PREV, Call
 
 
 @functools.cache
-def _native_kernel(kernel: str):
+def _native_kernel(entry: str):
+    """The dispatch entry compiled for the host: a shape-class entry (`<kernel>__<class>`) with the register
+    tile the loaded op library built it with, so native runs the very schedule the wasm engine runs."""
     import tvm
 
+    from wasmops.kernels import manifest
+    from wasmops.kernels.runtime import default_library
+    from wasmops.ops._tile_sizes import Tile
+
+    kernel = entry.partition("__")[0]
     for _, k in all_ops().kernels():
         if k.name == kernel:
+            _, man = manifest.read(default_library().read_bytes())
+            tile = man.info.get("tiles", {}).get(entry)
+            func = k.build(tile=Tile.parse(tile)) if tile else k.build()
             target = tvm.target.Target({"kind": "llvm", "mcpu": _host_cpu()})
-            return tvm.compile(tvm.IRModule({"main": k.build()}), target=target)["main"]
-    raise KeyError(kernel)
+            return tvm.compile(tvm.IRModule({"main": func}), target=target)["main"]
+    raise KeyError(entry)
 
 
 @functools.cache
