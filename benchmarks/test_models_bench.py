@@ -130,7 +130,7 @@ def test_model_peer(benchmark, model, engine, threads):
 
 
 #: interleaved comparisons: blocks of BLOCK inferences, peer then wasmops, BLOCKS times
-BLOCKS, BLOCK = 5, 3
+BLOCKS, BLOCK = 8, 3
 
 
 @pytest.mark.parametrize("engine,threads", PEERS, ids=[f"{e}-{t}t" for e, t in PEERS])
