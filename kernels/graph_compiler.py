@@ -29,6 +29,7 @@ from .builder import _features, link_module
 from .graph_checks import GraphCompileError
 from .graph_executor import c_source
 from .graph_kernels import compile_kernels, schedule_kernels
+from .graph_layout import matmul_as_conv
 from .graph_packing import Packings
 from .graph_plan import Buffer, Plan, read_plan
 from .graph_rewrites import rewrite
@@ -244,6 +245,7 @@ def sources() -> list[Path]:
     names += ("graph_executor.py", "graph_packing.py", "graph_plan.py")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py", "graph_kernels.py")
+    names += ("graph_layout.py",)
     names += ("tune/records.py",)
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
@@ -257,11 +259,12 @@ def _io_names(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
 def _prepare(model: onnx.ModelProto) -> onnx.ModelProto:
     """Whole graphs only (canonicalize is shared with the op-by-op session): unnamed nodes named `#i` for
     refusals, zero-size inputs made constants, and the nodes TVM's importer would get wrong rewritten or
-    refused (kernels/graph_rewrites.py), on a copy."""
+    refused (kernels/graph_rewrites.py), and constant-weight MatMuls put in the conv layout that runs them
+    faster (kernels/graph_layout.py), on a copy."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     checks.name_nodes(model)
     checks.zero_size_inputs_as_constants(model)
-    return rewrite(_fold_constant_nodes(model))
+    return matmul_as_conv(rewrite(_fold_constant_nodes(model)))
 
 
 def _restore_empty_inputs(plan: Plan, model: onnx.ModelProto, names: list[str]) -> None:
