@@ -30,19 +30,23 @@ def _native_kernel(entry: str):
     tile the loaded op library built it with, so native runs the very schedule the wasm engine runs."""
     import tvm
 
-    from wasmops.kernels import manifest
-    from wasmops.kernels.runtime import default_library
     from wasmops.ops._tile_sizes import Tile
 
     kernel = entry.partition("__")[0]
     for _, k in all_ops().kernels():
         if k.name == kernel:
-            _, man = manifest.read(default_library().read_bytes())
-            tile = man.info.get("tiles", {}).get(entry)
+            tile = _library_tiles().get(entry)
             func = k.build(tile=Tile.parse(tile)) if tile else k.build()
             target = tvm.target.Target({"kind": "llvm", "mcpu": _host_cpu()})
             return tvm.compile(tvm.IRModule({"main": func}), target=target)["main"]
     raise KeyError(entry)
+
+
+def _library_tiles() -> dict[str, str]:
+    """Dispatch entry -> tile name for the entries the default op library was built with a tuned tile."""
+    from wasmops.kernels.runtime import default_runtime
+
+    return default_runtime().manifest.info.get("tiles", {})
 
 
 @functools.cache
@@ -243,11 +247,8 @@ def _hand_runtime():
 
 def tuned_entry(op: str, *args, **attrs) -> str | None:
     """The op library's entry this call runs, if the default library built it with a tuned tile (else None)."""
-    from wasmops.kernels.runtime import default_runtime
-
     call = all_ops()[op].plan(*args, **attrs)
-    tiles = default_runtime().manifest.info.get("tiles", {})
-    return call.kernel if isinstance(call, Call) and call.kernel in tiles else None
+    return call.kernel if isinstance(call, Call) and call.kernel in _library_tiles() else None
 
 
 def wasm_hand(op: str, *args, **attrs) -> Callable[[], np.ndarray]:
