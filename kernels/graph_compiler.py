@@ -28,7 +28,7 @@ from . import graph_format as gf
 from .builder import _features, link_module
 from .graph_checks import GraphCompileError
 from .graph_executor import c_source
-from .graph_kernels import compile_kernels, schedule_kernels
+from .graph_kernels import schedule_kernels, write_objects
 from .graph_layout import matmul_as_conv
 from .graph_packing import Packings
 from .graph_plan import Buffer, Plan, read_plan
@@ -245,7 +245,7 @@ def sources() -> list[Path]:
     names += ("graph_executor.py", "graph_packing.py", "graph_plan.py")
     names += ("onnx_recurrent.py", "onnx_recurrent_layer.py", "onnx_emitter.py", "recurrent_spec.py")
     names += ("graph_checks.py", "graph_rewrites.py", "graph_legalize_math.py", "graph_kernels.py")
-    names += ("graph_layout.py",)
+    names += ("graph_layout.py", "wasm_object.py")
     names += ("tune/records.py",)
     files = [here / n for n in names]
     return files + sorted(ops_dir.glob("_*.py")) + [ops_dir / "unary.py", ops_dir / "simd_schedules.py"]
@@ -328,7 +328,6 @@ def compile_onnx(
     import tvm
     from tqdm import tqdm
 
-    from ..ops.simd_schedules import wasm_target
     from .graph_kernels import conv_variants, tuned_conv_keys
 
     if isa not in ISAS:
@@ -353,19 +352,18 @@ def compile_onnx(
         _restore_empty_inputs(plan, model, input_names)
         funcs, used, fallbacks, tuned_kernels = schedule_kernels(mod, plan, convs, packings, isa, tuned)
         tick(f"scheduled {len(funcs)} kernels ({len(tuned_kernels)} tuned)")
-        lib = compile_kernels(canon, funcs, wasm_target(relaxed=isa == "relaxed-simd"))
-        tick("compiled")
         mode = weights if weights != "auto" else ("file" if len(plan.weights) > EMBED_LIMIT else "embed")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            lib.mod.write_to_file(str(work / "kernels.o"))
+            objects, llvm_ir = write_objects(canon, mod, funcs, convs, isa, work)
+            tick("compiled")
             if mode == "embed":  # #embed reads it; a side file is written once, below
                 (work / "weights.bin").write_bytes(plan.weights)
             (work / "graph.c").write_text(c_source(plan, used, "weights.bin" if mode == "embed" else None))
             try:
-                module = link_module(work, ["graph.c"], [work / "kernels.o"], ("-std=c23",))
+                module = link_module(work, ["graph.c"], objects, ("-std=c23",))
             except RuntimeError as exc:  # an undefined symbol (libm, compiler-rt) names the nodes that need it
-                refusal = checks.link_refusal(canon, str(exc), lib.mod.inspect_source("ll"), used)
+                refusal = checks.link_refusal(canon, str(exc), llvm_ir(), used)
                 if refusal is None:
                     raise
                 raise refusal from None

@@ -70,6 +70,34 @@ def schedule_kernels(mod, plan, convs: dict, packings, isa: str, tuned: bool = T
     return funcs, used, fallbacks, by_record
 
 
+def write_objects(model, mod, funcs: dict, convs: dict, isa: str, work) -> tuple[list, object]:
+    """Compile the kernels into wasm32 objects in `work`: (object paths, a function giving their LLVM IR).
+
+    Kernels holding one of our convs are built with their constant address offsets folded into the loads
+    (kernels/wasm_object.py): their register-tile loops lose an add per load (ResNet-50 2-3 % faster whole).
+    The others are built as TVM makes them: their rows (softmax, norms, batched matmuls) lose more to loop
+    strength reduction being off than they gain (the transformer encoder was 2 % slower built that way)."""
+    from ..ops.simd_schedules import wasm_target
+    from .graph_schedule import held_conv
+    from .wasm_object import write_object
+
+    conv_kernels = {gv.name_hint for gv, f in mod.functions_items() if gv.name_hint in funcs and held_conv(f, convs)}
+    objects, libs = [], []
+    for fold in (True, False):
+        part = {n: f for n, f in funcs.items() if (n in conv_kernels) == fold}
+        if not part:
+            continue
+        lib = compile_kernels(model, part, wasm_target(relaxed=isa == "relaxed-simd", fold_offsets=fold))
+        path = work / ("convs.o" if fold else "kernels.o")
+        if fold:
+            write_object(lib.mod, path)
+        else:
+            lib.mod.write_to_file(str(path))
+        objects.append(path)
+        libs.append(lib)
+    return objects, lambda: "\n".join(lib.mod.inspect_source("ll") for lib in libs)
+
+
 def compile_kernels(model, funcs: dict, target):
     """tvm.compile of every kernel; a failure is retried kernel by kernel to name the one TVM cannot compile."""
     import tvm

@@ -11,14 +11,18 @@ from tvm import te
 VEC = 16  # elementwise loops are vectorised 4 registers wide (spec.BLOCK)
 
 
-def wasm_target(relaxed: bool = False) -> tvm.target.Target:
+def wasm_target(relaxed: bool = False, fold_offsets: bool = False) -> tvm.target.Target:
     """wasm32 with SIMD128 and atomics (the module's memory is shared by a thread pool); the relaxed build
-    also lets LLVM contract a*b+c into relaxed_madd (FMA)."""
+    also lets LLVM contract a*b+c into relaxed_madd (FMA). `fold_offsets`: for objects written by
+    kernels/wasm_object.write_object (our convs): loop strength reduction off, so their loads keep the
+    constant offsets the wasm backend then folds (one add fewer per load)."""
     mattr = ["+simd128", "+bulk-memory", "+atomics", "+nontrapping-fptoint", "+sign-ext"]
     target = {"kind": "llvm", "mtriple": "wasm32-unknown-unknown-wasm", "mattr": mattr, "vector-width": 128}
     if relaxed:
         mattr.append("+relaxed-simd")
         target["fast-math-contract"] = True
+    if fold_offsets:
+        target["cl-opt"] = ["-disable-lsr"]
     return tvm.target.Target(target)
 
 

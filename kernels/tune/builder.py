@@ -23,19 +23,30 @@ KERNEL = "tune_kernel"
 
 
 def compile_kernel(
-    func: tvm.tirx.PrimFunc, isa: str, out: Path, name: str = KERNEL, params: tuple[str, ...] | None = None
+    func: tvm.tirx.PrimFunc,
+    isa: str,
+    out: Path,
+    name: str = KERNEL,
+    params: tuple[str, ...] | None = None,
+    fold_offsets: bool = False,
 ) -> Path:
     """Compile one (scheduled) PrimFunc for `isa` and link it into the one-kernel module `out`, its entry `name`.
 
     `func`'s parameters become the kernel's arguments in order (inputs, then outputs, as FuseTIR made them);
-    `params`: the manifest's argument list (default the parameters' names)."""
+    `params`: the manifest's argument list (default the parameters' names). `fold_offsets`: built as a whole
+    graph builds its conv kernels (kernels/wasm_object.py)."""
     from ...ops.simd_schedules import wasm_target
+    from ..wasm_object import write_object
 
     func = func.with_attr("global_symbol", KERNEL)
-    lib = tvm.compile(tvm.IRModule({KERNEL: func}), target=wasm_target(relaxed=isa == "relaxed-simd"))
+    target = wasm_target(relaxed=isa == "relaxed-simd", fold_offsets=fold_offsets)
+    lib = tvm.compile(tvm.IRModule({KERNEL: func}), target=target)
     with tempfile.TemporaryDirectory(prefix="wasmops-tune-") as tmp:
         work = Path(tmp)
-        lib.mod.write_to_file(str(work / "kernel.o"))
+        if fold_offsets:
+            write_object(lib.mod, work / "kernel.o")
+        else:
+            lib.mod.write_to_file(str(work / "kernel.o"))
         module = _link([work / "kernel.o"], [KERNEL], isa, work)
     params = params or tuple(str(p.name) for p in func.params)
     info = {"tvm_version": tvm.__version__, "features": sorted(_features(isa)), "ops": ["tune"]}

@@ -164,4 +164,4 @@ def build(config, variant: cs.Variant, isa: str, out: Path) -> Path:
     """The candidate as a one-kernel module (the tuning builder's compile and link)."""
     from .builder import compile_kernel
 
-    return compile_kernel(conv_kernel(config, variant), isa, out)
+    return compile_kernel(conv_kernel(config, variant), isa, out, fold_offsets=True)

@@ -127,7 +127,7 @@ def hand_times(kernels: list[Kernel], isa: str, work: Path, threads: int) -> dic
 
     times = {}
     for k in kernels:
-        path = compile_kernel(k.hand, isa, work / f"hand-{k.key}.wasm")
+        path = compile_kernel(k.hand, isa, work / f"hand-{k.key}.wasm", fold_offsets=k.conv)
         times[k.key] = time_module(path, k.args, threads, repeats=5)
     return times
 
@@ -303,7 +303,8 @@ def _best_record(kernel: Kernel, traces: list, isa: str, work: Path, threads: in
             created=rec.now(),
         )
         try:
-            path = compile_kernel(rec.apply(record, kernel.func), isa, work / f"tuned-{kernel.key}-{i}.wasm")
+            func = rec.apply(record, kernel.func)
+            path = compile_kernel(func, isa, work / f"tuned-{kernel.key}-{i}.wasm", fold_offsets=kernel.conv)
             hand, tuned, problem = compare(hand_path, path, kernel.args, threads)
         except Exception as exc:  # noqa: BLE001 - a trace that does not replay or build: not a record
             res.note = f"candidate {i}: {str(exc).strip().splitlines()[0][:120]}"
