@@ -262,6 +262,8 @@ def _conv_anchor(names: list[str], convs: dict) -> str | None:
 
 def held_conv(func: tirx.PrimFunc, convs: dict) -> tuple | None:
     """(configuration, variant) of the conv a fused kernel holds (recorded in `convs` at legalisation)."""
+    if not convs or not isinstance(func.body, tvm.s_tir.SBlockRealize):  # no blocks (a hand-written TIR loop)
+        return None
     anchor = _conv_anchor(_block_names(tvm.s_tir.Schedule(func)), convs)
     return None if anchor is None else convs[anchor[:-1]]
 

@@ -66,6 +66,7 @@ class Variant:
     kc: int = 0  # > 0: block the channel reduction by kc outside the pixel tiles
     m: int = 2  # winograd: output tile F(m x m, 3 x 3)
     splat: bool = False  # weights stored once and broadcast by the load, not replicated over the lanes
+    xtile: bool = False  # 1x1 / im2col: the input copied pixel tile by pixel tile (each step's 4*NV pixels adjacent)
 
 
 def _pads4(pads):
@@ -94,7 +95,7 @@ def _geom(x_shape, w_shape, stride, pads, v):
     hq, wq = -(-(h + pt + pb) // s), -(-(w + pl + pr) // s)
     G = -(-(oh * wq) // NR) * NR
     L = max(hq * wq, G + ((kh - 1) // s) * wq + (kw - 1) // s)
-    inplace = v.inplace and kh == kw == 1 and s == 1 and not any((pt, pl, pb, pr)) and G == h * w
+    inplace = v.inplace and not v.xtile and kh == kw == 1 and s == 1 and not any((pt, pl, pb, pr)) and G == h * w
     return dict(common, cg=cg, kh=kh, kw=kw, hq=hq, wq=wq, G=G, L=L, phy=min(s, kh), phx=min(s, kw), inplace=inplace)
 
 
@@ -103,7 +104,8 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
     4x8 tiles beat every larger tile (Cranelift ties the FMA destination to a multiplicand, so each FMA needs
     a spare register; 12-accumulator tiles spill). 3x3 stride 1 (>= 16 channels): Winograd; else on >= 14x14:
     grid, tapfirst, channels blocked by 32 (weight chunk in L1); 3x3 stride 2 and 7x7 outputs: im2col columns
-    + channel blocking by 128. `wasmops tune` searches past these per shape (kernels/tune/conv_space.py)."""
+    + channel blocking by 128; small outputs read their input copied pixel tile by pixel tile. `wasmops tune`
+    searches past these per shape (kernels/tune/conv_space.py)."""
     sh, sw = _pair(stride)
     if groups != 1 or _pair(dilation) != (1, 1) or sh != sw:
         return Variant(kind="plain", T=1, NV=0)  # scalar: LLVM's loops beat v128 rows as often as not
@@ -116,10 +118,14 @@ def choose(x_shape, w_shape, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), 
         # 7x7 outputs: a few pixel tiles per weight, whose replicated copies cost more bytes than they save
         # uops (ResNet-50's 3x3 512 at 7x7: 5.8 ms splatted, 8.2 ms replicated, cold, one thread)
         return Variant(kind="winograd", T=4, NV=2, m=m, splat=g["oh"] * g["ow"] <= 49 and cg >= 256)
-    if kh == kw == 1:  # small pixel grids (7x7 outputs): block the channels so the weight chunk stays in L1
-        return Variant(kind="grid", T=4, NV=2, kc=128 if g["oh"] * g["ow"] <= 64 and cg % 128 == 0 else 0)
+    pixels = g["oh"] * g["ow"]
+    if kh == kw == 1:  # small pixel grids (7x7 outputs): the input copied tile by tile, channels blocked
+        # (ResNet-50's 1x1 convs at 7x7, cold, one thread: 13-15 % faster tiled; a tie at 14x14 and above)
+        return Variant(kind="grid", T=4, NV=2, kc=128 if pixels <= 64 and cg % 128 == 0 else 0, xtile=pixels <= 64)
     if cg >= 16 and (sh > 1 or g["ow"] <= 7):  # strided / tiny 3x3: im2col columns (grid wastes lanes)
-        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0)
+        # columns tile by tile up to 14x14 outputs (ResNet-50's strided 3x3: 27 % faster at 7x7, 8 % at 14x14,
+        # 13 % slower at 28x28, where the copy's reads scatter over a larger input)
+        return Variant(kind="im2col", T=4, NV=2, kc=128 if cg * kh * kw % 128 == 0 else 0, xtile=pixels <= 196)
     if cg % 32 == 0:
         return Variant(kind="grid", T=4, NV=2, order="tapfirst", kc=32)
     return Variant(kind="grid", T=4, NV=2, order="tapfirst")
@@ -208,7 +214,7 @@ def conv_compute(
             ok = tvm.tirx.all(i < oh_ * ow_, iy >= 0, iy < h, ix >= 0, ix < w)
             return te.if_then_else(ok, clamp_x(b, c_, iy, ix), zero)
 
-        xq = te.compute((g["n"], g["cg"], 1, g["L"]), col, name=prefix + "xq")
+        xq = _xq(g, v, col, prefix)
     elif not g["inplace"]:
 
         def fill(b, c, ph, i):
@@ -217,10 +223,12 @@ def conv_compute(
             ok = tvm.tirx.all(i < hq * wq, iy >= 0, iy < h, ix >= 0, ix < w)
             return te.if_then_else(ok, clamp_x(b, c, iy, ix), zero)
 
-        xq = te.compute((g["n"], g["c"], g["phy"] * g["phx"], g["L"]), fill, name=prefix + "xq")
+        xq = _xq(g, v, fill, prefix)
 
     def xin(b, c, ph, i):
-        return x[b, c, i // w, i % w] if g["inplace"] else xq[b, c, ph, i]
+        if g["inplace"]:
+            return x[b, c, i // w, i % w]
+        return xq[b, i // g["NR"], c, i % g["NR"]] if v.xtile else xq[b, c, ph, i]
 
     kh, kw = g["kh"], g["kw"]
     rc = te.reduce_axis((0, g["cg"]), "rc")
@@ -251,6 +259,19 @@ def conv_compute(
         lambda b, o, yy, xx: epi(buf[b, o, yy * wq + xx], b, o, yy, xx),
         name=prefix + "y",
     )
+
+
+def _xq(g, v, value, prefix):
+    """The copied input: (N, C, phases, L) planes, or with `xtile` (N, G / NR, C, NR): the NR pixels of each
+    register tile adjacent for every channel, so the reduction reads one contiguous run per tile instead
+    of a row per channel (a 1x1 or im2col conv only: a 3x3 tap would shift the pixels across tiles)."""
+    if not v.xtile:
+        return te.compute((g["n"], g["cg"], g["phy"] * g["phx"], g["L"]), value, name=prefix + "xq")
+    if g["kh"] > 1 or g["kw"] > 1:
+        raise ValueError(f"xtile needs a 1x1 or im2col conv, not {g['kh']}x{g['kw']} taps")
+    nr = g["NR"]
+    shape = (g["n"], g["G"] // nr, g["cg"], nr)
+    return te.compute(shape, lambda b, t, c, j: value(b, c, 0, t * nr + j), name=prefix + "xq")
 
 
 def _block(sch, name, func_name):

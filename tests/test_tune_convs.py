@@ -45,7 +45,8 @@ def _spread(variants: list, n: int) -> list:
     """Every n-th candidate plus the first of each algorithm and weight layout: all kinds in a few builds."""
     picked = variants[::n]
     for v in variants:
-        if not any((p.kind, p.m, p.NV or p.kind, p.splat) == (v.kind, v.m, v.NV or v.kind, v.splat) for p in picked):
+        key = (v.kind, v.m, v.NV or v.kind, v.splat, v.xtile)
+        if not any((p.kind, p.m, p.NV or p.kind, p.splat, p.xtile) == key for p in picked):
             picked.append(v)  # every algorithm, and every row width of the grouped ("plain") kernels
     return picked
 
@@ -173,11 +174,13 @@ def test_compile_uses_the_conv_record_and_matches_onnxruntime(tuned, tmp_path, m
         sp.cs.Variant(kind="grid", T=4, NV=2, order="tapfirst", splat=True),
         sp.cs.Variant(kind="im2col", T=2, NV=4, kc=48, splat=True),
         sp.cs.Variant(kind="winograd", T=4, NV=2, m=2, splat=True),
+        sp.cs.Variant(kind="im2col", T=4, NV=2, kc=48, xtile=True),
     ],
-    ids=["grid", "im2col", "winograd"],
+    ids=["grid", "im2col", "winograd", "im2col x-tiled"],
 )
 def test_splatted_weights_pack_at_load_and_match_onnxruntime(variant, tmp_path, monkeypatch):
-    """A record whose weights are splatted (one copy per scalar): the graph packs them at load in that layout."""
+    """A record whose weights are splatted (one copy per scalar): the graph packs them at load in that layout;
+    one whose input is copied tile by tile reads it so."""
     from wasmops.graph import InferenceSession, compile_graph
 
     model = _one_conv_model()

@@ -4,7 +4,8 @@ MetaSchedule's generic CPU space lost to every hand conv schedule of ResNet-50 (
 weights, register tiles and Winograd are not in it. Here the decisions are the ones the hand schedule fixed
 once for all shapes: algorithm (grid / im2col / Winograd F(2,3) or F(4,3)), register tile (output channels
 x pixel vectors), reduction order, channel blocking, tap unrolling, weights replicated over the lanes or
-splatted by the load (4x fewer weight bytes from memory). Each candidate is one conv with a
+splatted by the load (4x fewer weight bytes from memory), the input copied tile by tile (1x1 and im2col:
+each step reads adjacent pixels, not a row per channel). Each candidate is one conv with a
 bias + ReLU epilogue, built as a one-kernel module, checked against a float64 numpy conv, and timed by the
 tuning runner.
 """
@@ -66,11 +67,13 @@ def candidates(config) -> list[cs.Variant]:
     if kh == kw == 1:
         for t, nv in TILES:
             for kc in [0, *_divisors(cg, (32, 64, 128, 256))]:
-                add(cs.Variant(kind="grid", T=t, NV=nv, kc=kc))
+                for xtile in (False, True):
+                    add(cs.Variant(kind="grid", T=t, NV=nv, kc=kc, xtile=xtile))
         return _with_splat(out)
     for t, nv in TILES:
         for kc in [0, *_divisors(cg * kh * kw, (64, 128, 256))]:
-            add(cs.Variant(kind="im2col", T=t, NV=nv, kc=kc))
+            for xtile in (False, True):
+                add(cs.Variant(kind="im2col", T=t, NV=nv, kc=kc, xtile=xtile))
         for order in ("tapfirst", "cfirst"):
             for kc in [0, *_divisors(cg, (16, 32, 64))]:
                 add(cs.Variant(kind="grid", T=t, NV=nv, order=order, kc=kc))

@@ -72,7 +72,7 @@ def describe(v) -> str:
     """A variant in a few words, for tables."""
     algo = f"winograd F({v.m}x{v.m},3x3)" if v.kind == "winograd" else v.kind
     extra = (f" {v.order}" if v.kind == "grid" else "") + (f" kc {v.kc}" if v.kc else "")
-    extra += " splat" if v.splat else ""
+    extra += (" splat" if v.splat else "") + (" x-tiled" if v.xtile else "")
     return f"{algo} tile {v.T}x{4 * v.NV}{extra}"
 
 
