@@ -8,6 +8,7 @@ else (a primitive failed) none. So a model nobody tuned compiles exactly as befo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from . import graph_checks as checks
 
@@ -70,7 +71,7 @@ def schedule_kernels(mod, plan, convs: dict, packings, isa: str, tuned: bool = T
     return funcs, used, fallbacks, by_record
 
 
-def write_objects(model, mod, funcs: dict, convs: dict, isa: str, work) -> tuple[list, object]:
+def write_objects(model, mod, funcs: dict, convs: dict, isa: str, work) -> tuple[list, Callable[[], str]]:
     """Compile the kernels into wasm32 objects in `work`: (object paths, a function giving their LLVM IR).
 
     Kernels holding one of our convs are built with their constant address offsets folded into the loads
@@ -89,10 +90,7 @@ def write_objects(model, mod, funcs: dict, convs: dict, isa: str, work) -> tuple
             continue
         lib = compile_kernels(model, part, wasm_target(relaxed=isa == "relaxed-simd", fold_offsets=fold))
         path = work / ("convs.o" if fold else "kernels.o")
-        if fold:
-            write_object(lib.mod, path)
-        else:
-            lib.mod.write_to_file(str(path))
+        write_object(lib.mod, path, fold)
         objects.append(path)
         libs.append(lib)
     return objects, lambda: "\n".join(lib.mod.inspect_source("ll") for lib in libs)

@@ -53,8 +53,8 @@ def _run(path, config, variant):
 @pytest.mark.parametrize(
     "config",
     [
-        ((1, 32, 8, 8), (16, 32, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # 1x1: x read in place
-        ((1, 16, 9, 11), (12, 16, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),  # im2col columns
+        ((1, 32, 8, 8), (16, 32, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # 1x1, 64 pixels: input x-tiled
+        ((1, 16, 9, 11), (12, 16, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),  # im2col columns, x-tiled
     ],
     ids=["1x1", "3x3 s2"],
 )

@@ -43,10 +43,7 @@ def compile_kernel(
     lib = tvm.compile(tvm.IRModule({KERNEL: func}), target=target)
     with tempfile.TemporaryDirectory(prefix="wasmops-tune-") as tmp:
         work = Path(tmp)
-        if fold_offsets:
-            write_object(lib.mod, work / "kernel.o")
-        else:
-            lib.mod.write_to_file(str(work / "kernel.o"))
+        write_object(lib.mod, work / "kernel.o", fold_offsets)
         module = _link([work / "kernel.o"], [KERNEL], isa, work)
     params = params or tuple(str(p.name) for p in func.params)
     info = {"tvm_version": tvm.__version__, "features": sorted(_features(isa)), "ops": ["tune"]}
